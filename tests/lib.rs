@@ -1,0 +1,1 @@
+//! Support crate for the workspace tests; the tests live in `[[test]]` targets.
