@@ -1,0 +1,8 @@
+//! Unit tests that span modules; loom models live in `loom.rs`.
+
+#[cfg(not(loom))]
+mod channel;
+#[cfg(loom)]
+mod loom;
+#[cfg(not(loom))]
+mod queue;
