@@ -1,1 +1,52 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! - `test`: everything CI runs (`.ci/run` calls exactly this): fmt, clippy, tidy, the
+//!   workspace tests with bounded property tests, bounded loom models, and a summary table.
+//! - `loom`: the loom models without a preemption bound.
+//! - `fuzz [target] [--seconds N]`: cargo-fuzz targets on nightly, each for N seconds.
+//! - `bench`: criterion benches of every crate, with a summary.
+//! - `tidy`: repository checks (also part of `test`).
+
+mod bench;
+mod flags;
+mod fuzz;
+mod run;
+mod test;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+
+fn main() -> std::process::ExitCode {
+    match try_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = flags::parse(&args)?;
+    std::env::set_current_dir(project_root())?;
+    match command {
+        flags::Command::Test(opts) => test::run(&opts),
+        flags::Command::Loom => test::loom(None),
+        flags::Command::Fuzz(opts) => fuzz::run(&opts),
+        flags::Command::Bench(opts) => bench::run(&opts),
+        flags::Command::Tidy => tidy::run(Path::new(".")),
+        flags::Command::Help => {
+            println!("{}", flags::USAGE);
+            Ok(())
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub(crate) fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

@@ -1,0 +1,76 @@
+//! Command-line parsing for xtask (hand-written: a handful of flags does not justify a
+//! dependency).
+
+use anyhow::{Context, bail};
+
+pub(crate) const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test [--skip-lint] [--quick]   what CI runs: fmt, clippy, tidy, tests, bounded loom
+  loom                           loom models, unbounded search
+  fuzz [TARGET] [--seconds N]    run cargo-fuzz targets (nightly) for N seconds each (default 30)
+  bench [--quick]                criterion benches of every crate, summary table
+  tidy                           repository checks";
+
+pub(crate) enum Command {
+    Test(TestOptions),
+    Loom,
+    Fuzz(FuzzOptions),
+    Bench(BenchOptions),
+    Tidy,
+    Help,
+}
+
+pub(crate) struct TestOptions {
+    /// Skip fmt and clippy (for quick local iterations; CI never passes it).
+    pub(crate) skip_lint: bool,
+    /// Fewer property-test cases.
+    pub(crate) quick: bool,
+}
+
+pub(crate) struct FuzzOptions {
+    pub(crate) target: Option<String>,
+    pub(crate) seconds: u64,
+}
+
+pub(crate) struct BenchOptions {
+    pub(crate) quick: bool,
+}
+
+pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
+    let Some((command, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    let has = |flag: &str| rest.iter().any(|a| a == flag);
+    let command = match command.as_str() {
+        "test" => Command::Test(TestOptions {
+            skip_lint: has("--skip-lint"),
+            quick: has("--quick"),
+        }),
+        "loom" => Command::Loom,
+        "fuzz" => {
+            let mut target = None;
+            let mut seconds = 30;
+            let mut iter = rest.iter();
+            while let Some(arg) = iter.next() {
+                match arg.as_str() {
+                    "--seconds" | "--time" => {
+                        let value = iter.next().context("--seconds needs a value")?;
+                        seconds = value.parse().context("--seconds takes a whole number")?;
+                    }
+                    flag if flag.starts_with("--") => bail!("unknown flag {flag}\n\n{USAGE}"),
+                    name => target = Some(name.to_string()),
+                }
+            }
+            Command::Fuzz(FuzzOptions { target, seconds })
+        }
+        "bench" => Command::Bench(BenchOptions {
+            quick: has("--quick"),
+        }),
+        "tidy" => Command::Tidy,
+        "help" | "--help" | "-h" => Command::Help,
+        other => bail!("unknown command {other}\n\n{USAGE}"),
+    };
+    Ok(command)
+}
