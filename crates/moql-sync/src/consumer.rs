@@ -6,7 +6,7 @@ use std::task::Poll;
 
 use crate::state::{Mut, Ref, Shared, Side};
 use crate::sync::{Arc, lock};
-use crate::{Closed, Waiter, poll_fn};
+use crate::{Closed, Observer, Waiter, poll_fn};
 
 /// The watching side of a channel created by [`Producer`](crate::Producer).
 ///
@@ -45,6 +45,12 @@ impl<T, E> Consumer<T, E> {
     /// Returns true if both handles belong to the same channel.
     pub fn same_channel(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Creates an [`Observer`]: a handle that keeps the value readable but counts as neither
+    /// a producer nor a consumer.
+    pub fn observe(&self) -> Observer<T, E> {
+        Observer::from_shared(self.shared.clone())
     }
 
     /// Polls a condition on the value, registering `waiter` to be woken by the next producer
@@ -97,7 +103,7 @@ impl<T, E> Consumer<T, E> {
         match &state.closed {
             Some(closed) => Poll::Ready(closed.clone()),
             None => {
-                state.consumer_waiters.register(waiter);
+                state.closed_waiters.register(waiter);
                 Poll::Pending
             }
         }

@@ -6,6 +6,8 @@
 //!   watchers. Consumers wait for conditions on the value; producers learn when consumers
 //!   write back ([`Producer::poll`]) or leave ([`Producer::unused`]). Everything in the model
 //!   (groups, tracks, broadcasts, origins) is one of these.
+//! - [`Observer`]: a handle for caches and indexes that keeps a channel readable without
+//!   counting as a producer or a consumer.
 //! - [`Queue`]: a FIFO between tasks, bounded or unbounded.
 //! - [`Future`] + [`Pending`]: a named wait that can be polled through `&self`, and its bridge
 //!   to `.await`. Types in later crates implement [`Future`] and hand out `Pending<Self>`
@@ -37,6 +39,7 @@
 mod consumer;
 mod error;
 mod future;
+mod observer;
 mod producer;
 mod queue;
 mod state;
@@ -51,6 +54,7 @@ mod tests;
 pub use consumer::Consumer;
 pub use error::{Closed, PushError};
 pub use future::{Future, Pending, PollFn, poll_fn};
+pub use observer::Observer;
 pub use producer::{Producer, channel};
 pub use queue::{Queue, QueueClosed, QueueReceiver, QueueSender};
 pub use state::{Mut, Ref};

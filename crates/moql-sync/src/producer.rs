@@ -6,7 +6,7 @@ use std::task::Poll;
 
 use crate::state::{Mut, Ref, Shared, Side, State};
 use crate::sync::{Arc, Mutex, lock};
-use crate::{Closed, Consumer, Waiter, poll_fn};
+use crate::{Closed, Consumer, Observer, Waiter, poll_fn};
 
 /// Creates a channel holding `value`, returning its first producer and a consumer.
 pub fn channel<T, E>(value: T) -> (Producer<T, E>, Consumer<T, E>) {
@@ -39,6 +39,11 @@ impl<T, E> Producer<T, E> {
         }
     }
 
+    /// Wraps a shared state whose producer count already includes this handle.
+    pub(crate) fn from_shared(shared: Shared<T, E>) -> Self {
+        Self { shared }
+    }
+
     /// Creates a new consumer of this channel. Works after close too: the consumer then sees
     /// the final value and the close reason.
     pub fn consume(&self) -> Consumer<T, E> {
@@ -67,6 +72,12 @@ impl<T, E> Producer<T, E> {
     /// Returns true if both handles belong to the same channel.
     pub fn same_channel(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Creates an [`Observer`]: a handle that keeps the value readable but counts as neither
+    /// a producer nor a consumer.
+    pub fn observe(&self) -> Observer<T, E> {
+        Observer::from_shared(self.shared.clone())
     }
 
     /// Polls a condition on the value, registering `waiter` to be woken when a consumer writes
@@ -135,7 +146,7 @@ impl<T, E> Producer<T, E> {
         match &state.closed {
             Some(closed) => Poll::Ready(closed.clone()),
             None => {
-                state.producer_waiters.register(waiter);
+                state.closed_waiters.register(waiter);
                 Poll::Pending
             }
         }
@@ -197,8 +208,7 @@ impl<T, E> Drop for Producer<T, E> {
             return;
         }
         state.closed = Some(Closed::Dropped);
-        let mut wake = state.consumer_waiters.take();
-        wake.append(state.producer_waiters.take());
+        let wake = state.take_on_close();
         drop(state);
         wake.wake();
     }

@@ -24,6 +24,8 @@ pub(crate) struct State<T, E> {
     pub(crate) producer_waiters: WaiterList,
     /// Woken when the last consumer is dropped.
     pub(crate) unused_waiters: WaiterList,
+    /// Woken only when the channel closes.
+    pub(crate) closed_waiters: WaiterList,
 }
 
 impl<T, E> State<T, E> {
@@ -36,6 +38,7 @@ impl<T, E> State<T, E> {
             consumer_waiters: WaiterList::new(),
             producer_waiters: WaiterList::new(),
             unused_waiters: WaiterList::new(),
+            closed_waiters: WaiterList::new(),
         }
     }
 
@@ -48,9 +51,15 @@ impl<T, E> State<T, E> {
             return Err(closed.clone());
         }
         self.closed = Some(how);
+        Ok(self.take_on_close())
+    }
+
+    /// Everyone to wake when the channel closes.
+    pub(crate) fn take_on_close(&mut self) -> WakeList {
         let mut wake = self.consumer_waiters.take();
         wake.append(self.producer_waiters.take());
-        Ok(wake)
+        wake.append(self.closed_waiters.take());
+        wake
     }
 }
 

@@ -303,3 +303,48 @@ fn handles_are_send_sync_and_unpin() {
     check::<crate::WaiterList>();
     check::<Pending<AtLeast>>();
 }
+
+#[test]
+fn observer_counts_as_neither_producer_nor_consumer() {
+    let (producer, consumer) = channel::<u32, ()>(1);
+    let observer = consumer.observe();
+    drop(consumer);
+    assert!(
+        producer.poll_unused(&Waiter::noop()).is_ready(),
+        "observers are no audience"
+    );
+    let late = observer.consume();
+    assert_eq!(*late.read(), 1);
+    assert!(producer.poll_unused(&Waiter::noop()).is_pending());
+
+    let second = observer.upgrade().expect("open channel upgrades");
+    drop(producer);
+    assert_eq!(
+        observer.closed(),
+        None,
+        "the upgraded producer keeps it open"
+    );
+    drop(second);
+    assert_eq!(
+        observer.closed(),
+        Some(Closed::Dropped),
+        "observers do not keep it open"
+    );
+    assert!(
+        observer.upgrade().is_none(),
+        "a closed channel cannot gain producers"
+    );
+    assert_eq!(*observer.read(), 1, "but stays readable");
+}
+
+#[test]
+fn close_waiters_are_not_woken_by_writes() {
+    let (producer, consumer) = channel::<u32, ()>(0);
+    let counter = CountingWaker::new();
+    let waiter = Waiter::with_waker(&counter.waker());
+    assert!(consumer.poll_closed(&waiter).is_pending());
+    *producer.write().unwrap() = 1;
+    assert_eq!(counter.count(), 0, "a write is not a close");
+    producer.close().unwrap();
+    assert_eq!(counter.count(), 1);
+}
