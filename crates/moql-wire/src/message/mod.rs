@@ -165,6 +165,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn wire_types_are_send_sync_unpin() {
+        fn assert_auto<T: Send + Sync + Unpin + 'static>() {}
+        assert_auto::<Setup>();
+        assert_auto::<AnnounceRequest>();
+        assert_auto::<AnnounceOk>();
+        assert_auto::<Announce>();
+        assert_auto::<Subscribe>();
+        assert_auto::<SubscribeUpdate>();
+        assert_auto::<SubscribeResponse>();
+        assert_auto::<Track>();
+        assert_auto::<TrackInfo>();
+        assert_auto::<Fetch>();
+        assert_auto::<Probe>();
+        assert_auto::<Goaway>();
+        assert_auto::<Group>();
+        assert_auto::<Frame>();
+        assert_auto::<FrameEncoder>();
+        assert_auto::<FrameDecoder>();
+        assert_auto::<Datagram>();
+        assert_auto::<crate::Path>();
+        assert_auto::<DecodeError>();
+        assert_auto::<EncodeError>();
+    }
+
+    #[test]
     fn framing_errors_are_classified() {
         let v = Version::Lite05;
         assert_eq!(Group::decode_exact(&[], v), Err(DecodeError::Short));
