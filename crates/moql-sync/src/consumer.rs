@@ -78,6 +78,28 @@ impl<T, E> Consumer<T, E> {
         Poll::Pending
     }
 
+    /// Like [`poll`](Self::poll), but `f` may update the value in place (for example a cache
+    /// of derived data). Such changes wake nobody: use [`write`](Self::write) for changes
+    /// producers must see.
+    pub fn poll_mut<R>(
+        &self,
+        waiter: &Waiter,
+        mut f: impl FnMut(&mut T) -> Poll<R>,
+    ) -> Poll<Result<R, Closed<E>>>
+    where
+        E: Clone,
+    {
+        let mut state = lock(&self.shared);
+        if let Poll::Ready(r) = f(&mut state.value) {
+            return Poll::Ready(Ok(r));
+        }
+        if let Some(closed) = &state.closed {
+            return Poll::Ready(Err(closed.clone()));
+        }
+        state.consumer_waiters.register(waiter);
+        Poll::Pending
+    }
+
     /// Waits until `f` returns `Ready`, re-checking after every producer write.
     ///
     /// # Errors

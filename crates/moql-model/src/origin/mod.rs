@@ -1,0 +1,253 @@
+//! [`OriginProducer`] and [`OriginConsumer`]: the set of broadcasts a session can see, by
+//! path, with prefix-filtered announcements.
+//!
+//! Who wakes whom: publishing or withdrawing a broadcast marks its path dirty in every
+//! watcher whose prefix matches, and wakes only those watchers. A watcher
+//! ([`OriginConsumer`]) compares the current entry for each dirty path with what it last
+//! reported, so a burst of changes to one path is reported once, as its final state
+//! (level-triggered: memory per watcher is bounded by the number of paths, however slowly it
+//! reads). A published broadcast that ends is withdrawn by a wake-up from the broadcast
+//! itself; no task polls for it.
+
+mod announce;
+mod watch;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+use moql_sync::{Waiter, WaiterList, WakeList};
+use moql_wire::Path;
+
+pub use announce::{Announced, Announcement, OriginConsumer};
+
+use crate::{BroadcastConsumer, Error};
+use watch::CloseWatch;
+
+pub(crate) struct OriginShared {
+    state: Mutex<OriginState>,
+}
+
+#[derive(Default)]
+pub(crate) struct OriginState {
+    broadcasts: BTreeMap<Path, Entry>,
+    watchers: HashMap<u64, Watcher>,
+    next_id: u64,
+    producers: usize,
+}
+
+pub(crate) struct Entry {
+    pub(crate) id: u64,
+    pub(crate) broadcast: BroadcastConsumer,
+    pub(crate) hops: Arc<[u64]>,
+    /// Registered with the broadcast's close: withdraws this entry when it ends.
+    _watch: Waiter,
+}
+
+/// One [`OriginConsumer`]'s pending notifications.
+pub(crate) struct Watcher {
+    pub(crate) prefix: Path,
+    pub(crate) dirty: std::collections::VecDeque<Path>,
+    pub(crate) dirty_set: std::collections::HashSet<Path>,
+    pub(crate) waiters: WaiterList,
+}
+
+impl OriginState {
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Marks `path` dirty for every matching watcher; returns who to wake.
+    fn touch(&mut self, path: &Path) -> WakeList {
+        let mut wake = WakeList::empty();
+        for watcher in self.watchers.values_mut() {
+            if path.has_prefix(&watcher.prefix) {
+                if watcher.dirty_set.insert(path.clone()) {
+                    watcher.dirty.push_back(path.clone());
+                }
+                wake.append(watcher.waiters.take());
+            }
+        }
+        wake
+    }
+
+    pub(crate) fn entry(&self, path: &Path) -> Option<&Entry> {
+        self.broadcasts.get(path)
+    }
+}
+
+fn lock(shared: &OriginShared) -> MutexGuard<'_, OriginState> {
+    match shared.state.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// The publishing side of an origin: which broadcasts exist, by path.
+///
+/// Clones share the origin. Publishing a path that is already published replaces the entry
+/// (watchers see [`Announcement::Replaced`]). A published broadcast that ends is withdrawn on
+/// its own. When the last producer is dropped, watchers see the end of announcements after
+/// the pending ones.
+pub struct OriginProducer {
+    shared: Arc<OriginShared>,
+}
+
+impl OriginProducer {
+    /// Creates an empty origin.
+    pub fn new() -> Self {
+        Self {
+            shared: Arc::new(OriginShared {
+                state: Mutex::new(OriginState {
+                    producers: 1,
+                    ..OriginState::default()
+                }),
+            }),
+        }
+    }
+
+    /// Publishes `broadcast` at `path`, produced here (no hops).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] if the broadcast already ended.
+    pub fn publish(&self, path: &Path, broadcast: BroadcastConsumer) -> Result<(), Error> {
+        self.publish_with_hops(path, broadcast, Arc::from([]))
+    }
+
+    /// Publishes `broadcast` at `path` with the route it came by: origin publisher first, up
+    /// to the peer this origin learned it from (spec 9).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] if the broadcast already ended.
+    pub fn publish_with_hops(
+        &self,
+        path: &Path,
+        broadcast: BroadcastConsumer,
+        hops: Arc<[u64]>,
+    ) -> Result<(), Error> {
+        let mut state = lock(&self.shared);
+        let id = state.next_id();
+        let watch = Waiter::with_waker(&Waker::from(Arc::new(CloseWatch::new(
+            Arc::downgrade(&self.shared),
+            path.clone(),
+            id,
+        ))));
+        if broadcast.poll_closed(&watch).is_ready() {
+            return Err(Error::Closed);
+        }
+        let old = state.broadcasts.insert(
+            path.clone(),
+            Entry {
+                id,
+                broadcast,
+                hops,
+                _watch: watch,
+            },
+        );
+        let wake = state.touch(path);
+        drop(state);
+        drop(old);
+        wake.wake();
+        tracing::debug!(%path, "broadcast published");
+        Ok(())
+    }
+
+    /// Withdraws the broadcast at `path`. Returns true if there was one.
+    pub fn unpublish(&self, path: &Path) -> bool {
+        self.shared.remove(path, None)
+    }
+
+    /// The broadcast published at `path`.
+    pub fn broadcast(&self, path: &Path) -> Option<BroadcastConsumer> {
+        lock(&self.shared).entry(path).map(|e| e.broadcast.clone())
+    }
+
+    /// The paths published under `prefix`, sorted.
+    pub fn paths(&self, prefix: &Path) -> Vec<Path> {
+        lock(&self.shared)
+            .broadcasts
+            .keys()
+            .filter(|p| p.has_prefix(prefix))
+            .cloned()
+            .collect()
+    }
+
+    /// A watcher of every broadcast.
+    pub fn consume(&self) -> OriginConsumer {
+        self.consume_prefix(&Path::root())
+    }
+
+    /// A watcher of the broadcasts whose path has `prefix` (whole segments).
+    pub fn consume_prefix(&self, prefix: &Path) -> OriginConsumer {
+        OriginConsumer::new(self.shared.clone(), prefix.clone())
+    }
+}
+
+impl OriginShared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, OriginState> {
+        lock(self)
+    }
+
+    /// Removes the entry at `path` (only entry `id` if given). Returns true if removed.
+    pub(crate) fn remove(&self, path: &Path, id: Option<u64>) -> bool {
+        let mut state = lock(self);
+        if id.is_some_and(|id| state.entry(path).is_none_or(|e| e.id != id)) {
+            return false;
+        }
+        let Some(old) = state.broadcasts.remove(path) else {
+            return false;
+        };
+        let wake = state.touch(path);
+        drop(state);
+        drop(old);
+        wake.wake();
+        tracing::debug!(%path, "broadcast withdrawn");
+        true
+    }
+}
+
+impl Clone for OriginProducer {
+    fn clone(&self) -> Self {
+        lock(&self.shared).producers += 1;
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for OriginProducer {
+    fn drop(&mut self) {
+        let mut state = lock(&self.shared);
+        state.producers -= 1;
+        if state.producers > 0 {
+            return;
+        }
+        let mut wake = WakeList::empty();
+        for watcher in state.watchers.values_mut() {
+            wake.append(watcher.waiters.take());
+        }
+        drop(state);
+        wake.wake();
+    }
+}
+
+impl Default for OriginProducer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for OriginProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OriginProducer")
+            .field("broadcasts", &lock(&self.shared).broadcasts.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! Origin: publishing, prefix-filtered announcements, coalescing and automatic withdrawal.
+
+use std::sync::Arc;
+use std::task::Poll;
+
+use futures::executor::block_on;
+use moql_sync::Waiter;
+
+use super::*;
+use crate::{BroadcastProducer, TrackInfo};
+
+fn path(s: &str) -> Path {
+    Path::new(s).unwrap()
+}
+
+fn next(consumer: &mut OriginConsumer) -> Option<Announcement> {
+    match consumer.poll_announced(&Waiter::noop()) {
+        Poll::Ready(a) => a,
+        Poll::Pending => None,
+    }
+}
+
+fn paths_of(initial: &[Announced]) -> Vec<String> {
+    initial.iter().map(|a| a.path.to_string()).collect()
+}
+
+#[test]
+fn the_initial_set_comes_first_as_one_batch() {
+    let origin = OriginProducer::new();
+    let a = BroadcastProducer::new();
+    let b = BroadcastProducer::new();
+    origin.publish(&path("room/a"), a.consume()).unwrap();
+    origin.publish(&path("room/b"), b.consume()).unwrap();
+    let mut consumer = origin.consume();
+    match next(&mut consumer) {
+        Some(Announcement::Initial(set)) => assert_eq!(paths_of(&set), vec!["room/a", "room/b"]),
+        other => panic!("expected the initial set, got {other:?}"),
+    }
+    assert!(next(&mut consumer).is_none(), "nothing else pending");
+
+    let mut empty = OriginProducer::new().consume();
+    assert!(matches!(next(&mut empty), Some(Announcement::Initial(set)) if set.is_empty()));
+}
+
+#[test]
+fn announcements_are_filtered_by_whole_segment_prefix() {
+    let origin = OriginProducer::new();
+    let mut room = origin.consume_prefix(&path("room"));
+    assert!(matches!(next(&mut room), Some(Announcement::Initial(_))));
+    let keep = BroadcastProducer::new();
+    origin.publish(&path("roomy/x"), keep.consume()).unwrap();
+    origin.publish(&path("room/cam"), keep.consume()).unwrap();
+    match next(&mut room) {
+        Some(Announcement::Active(a)) => assert_eq!(a.path.as_str(), "room/cam"),
+        other => panic!("expected room/cam, got {other:?}"),
+    }
+    assert!(next(&mut room).is_none(), "roomy/x is not under room");
+    assert!(room.broadcast(&path("roomy/x")).is_none());
+    assert!(room.broadcast(&path("room/cam")).is_some());
+}
+
+#[test]
+fn live_start_replace_and_end_are_reported() {
+    let origin = OriginProducer::new();
+    let mut consumer = origin.consume();
+    next(&mut consumer);
+    let first = BroadcastProducer::new();
+    origin.publish(&path("live"), first.consume()).unwrap();
+    assert!(matches!(next(&mut consumer), Some(Announcement::Active(_))));
+    let second = BroadcastProducer::new();
+    origin
+        .publish_with_hops(&path("live"), second.consume(), Arc::from([7u64]))
+        .unwrap();
+    match next(&mut consumer) {
+        Some(Announcement::Replaced(a)) => {
+            assert!(a.broadcast.same_broadcast(&second.consume()));
+            assert_eq!(&*a.hops, &[7]);
+        }
+        other => panic!("expected a replacement, got {other:?}"),
+    }
+    assert!(origin.unpublish(&path("live")));
+    assert!(matches!(next(&mut consumer), Some(Announcement::Ended(p)) if p.as_str() == "live"));
+    assert!(!origin.unpublish(&path("live")));
+}
+
+#[test]
+fn an_ending_broadcast_is_withdrawn_without_a_task() {
+    let origin = OriginProducer::new();
+    let mut consumer = origin.consume();
+    next(&mut consumer);
+    let broadcast = BroadcastProducer::new();
+    origin.publish(&path("gone"), broadcast.consume()).unwrap();
+    assert!(matches!(next(&mut consumer), Some(Announcement::Active(_))));
+    drop(broadcast);
+    assert!(origin.broadcast(&path("gone")).is_none());
+    assert!(matches!(next(&mut consumer), Some(Announcement::Ended(_))));
+
+    let closed = BroadcastProducer::new();
+    let handle = closed.consume();
+    closed.close().unwrap();
+    assert_eq!(
+        origin.publish(&path("late"), handle).err(),
+        Some(Error::Closed)
+    );
+}
+
+#[test]
+fn the_end_of_an_old_publication_does_not_withdraw_its_replacement() {
+    let origin = OriginProducer::new();
+    let old = BroadcastProducer::new();
+    let new = BroadcastProducer::new();
+    origin.publish(&path("p"), old.consume()).unwrap();
+    origin.publish(&path("p"), new.consume()).unwrap();
+    drop(old);
+    let current = origin.broadcast(&path("p")).expect("still published");
+    assert!(current.same_broadcast(&new.consume()));
+}
+
+#[test]
+fn changes_before_a_read_are_coalesced_per_path() {
+    let origin = OriginProducer::new();
+    let mut consumer = origin.consume();
+    next(&mut consumer);
+    for _ in 0..1_000 {
+        let flicker = BroadcastProducer::new();
+        origin.publish(&path("flicker"), flicker.consume()).unwrap();
+        drop(flicker);
+    }
+    assert!(
+        next(&mut consumer).is_none(),
+        "came and went before being read: nothing to say"
+    );
+    let stay = BroadcastProducer::new();
+    for _ in 0..1_000 {
+        origin.publish(&path("stay"), stay.consume()).unwrap();
+    }
+    assert!(matches!(next(&mut consumer), Some(Announcement::Active(_))));
+    assert!(
+        next(&mut consumer).is_none(),
+        "one report for a thousand publications"
+    );
+}
+
+#[test]
+fn a_waiting_consumer_is_woken_and_sees_the_end_of_the_origin() {
+    let origin = OriginProducer::new();
+    let mut consumer = origin.consume_prefix(&path("x"));
+    let watcher = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        while let Some(a) = block_on(consumer.announced()) {
+            seen.push(match a {
+                Announcement::Initial(set) => format!("initial {}", set.len()),
+                Announcement::Active(a) => format!("active {}", a.path),
+                Announcement::Replaced(a) => format!("replaced {}", a.path),
+                Announcement::Ended(p) => format!("ended {p}"),
+            });
+            if seen.len() == 2 {
+                return seen;
+            }
+        }
+        seen
+    });
+    let broadcast = BroadcastProducer::new();
+    origin.publish(&path("x/1"), broadcast.consume()).unwrap();
+    assert_eq!(watcher.join().unwrap(), vec!["initial 0", "active x/1"]);
+
+    let mut last = origin.consume();
+    next(&mut last);
+    drop(origin);
+    assert!(block_on(last.announced()).is_none());
+}
+
+#[test]
+fn published_broadcasts_serve_their_tracks() {
+    let origin = OriginProducer::new();
+    let broadcast = BroadcastProducer::new();
+    let track = broadcast.create_track("t", TrackInfo::DEFAULT).unwrap();
+    origin.publish(&path("b"), broadcast.consume()).unwrap();
+    let consumer = origin.broadcast(&path("b")).unwrap().track("t").unwrap();
+    assert_eq!(consumer.info(), Some(TrackInfo::DEFAULT));
+    assert_eq!(origin.paths(&Path::root()), vec![path("b")]);
+    drop(track);
+}

@@ -1,0 +1,277 @@
+//! [`TrackProducer`]: creates a track's groups and answers its fetches.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use moql_sync::{Observer, Producer, Waiter, poll_fn};
+
+use crate::error::from_closed;
+use crate::track::fetch::{FetchRequest, take_requested};
+use crate::track::state::TrackState;
+use crate::{Error, GroupProducer, Subscription, TrackConsumer, TrackInfo};
+
+/// The writing side of a track: a sequence of groups, possibly created out of order.
+///
+/// Groups go into the track's cache, from which live subscribers ([`TrackConsumer`]) are
+/// served and fetches are answered; non-latest groups leave the cache once older than the
+/// track's [`TrackInfo::max_latency`] (see [`crate::cache`]).
+///
+/// Ending: [`finish`](Self::finish) declares the end (no new groups at or past it; cached
+/// groups stay fetchable and subscribers finish once they have everything). [`abort`](Self::abort)
+/// ends the track with an error. Dropping the last producer closes the track: a finished track
+/// closes cleanly, an unfinished one ends with [`Error::Dropped`].
+///
+/// Demand flows back: [`requested_fetch`](Self::requested_fetch) yields fetches the cache
+/// could not answer, [`subscription`](Self::subscription) is the combined preference of the
+/// live subscribers, and [`unused`](Self::unused) resolves when no consumer is left.
+#[derive(Clone)]
+pub struct TrackProducer {
+    pub(crate) inner: Producer<TrackState, Error>,
+    name: Arc<str>,
+}
+
+impl TrackProducer {
+    /// Creates a stand-alone track (not part of a broadcast).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BoundsExceeded`] if `info` is invalid (timescale 0).
+    pub fn new(name: impl Into<Arc<str>>, info: TrackInfo) -> Result<Self, Error> {
+        info.validate()?;
+        Ok(Self::with_info(name.into(), Some(info)))
+    }
+
+    pub(crate) fn with_info(name: Arc<str>, info: Option<TrackInfo>) -> Self {
+        Self {
+            inner: Producer::new(TrackState::new(name.clone(), info)),
+            name,
+        }
+    }
+
+    /// The track's name within its broadcast.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The track's properties (`None` only for a requested track that was not accepted).
+    pub fn info(&self) -> Option<TrackInfo> {
+        self.inner.read().info
+    }
+
+    /// Creates group `sequence` as the live group it is: subscribers receive it, it becomes the
+    /// latest if its sequence is the highest, and a fetch waiting for it is answered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Duplicate`] if a healthy copy is cached, [`Error::BoundsExceeded`] at or past
+    /// the declared end, or the track's close error.
+    pub fn create_group(&self, sequence: u64) -> Result<GroupProducer, Error> {
+        let mut state = self.inner.write().map_err(from_closed)?;
+        state.create_group(sequence, Instant::now())
+    }
+
+    /// Creates the group after the latest (0 for the first).
+    ///
+    /// # Errors
+    ///
+    /// As [`create_group`](Self::create_group).
+    pub fn append_group(&self) -> Result<GroupProducer, Error> {
+        let mut state = self.inner.write().map_err(from_closed)?;
+        let sequence = state.latest.map_or(0, |l| l + 1);
+        state.create_group(sequence, Instant::now())
+    }
+
+    /// Declares that the track ends after its latest group.
+    ///
+    /// # Errors
+    ///
+    /// The track's close error, or [`Error::Closed`] if it was already finished.
+    pub fn finish(&self) -> Result<(), Error> {
+        let end = self.inner.read().latest.map_or(0, |l| l + 1);
+        self.finish_at(end)
+    }
+
+    /// Declares the track's exclusive end: no group at or after `end` will exist
+    /// (SUBSCRIBE_END's value). Groups below it may still arrive (a relay learns the end before
+    /// the last groups' streams).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] if already finished, [`Error::BoundsExceeded`] if a group at or past
+    /// `end` exists, or the track's close error.
+    pub fn finish_at(&self, end: u64) -> Result<(), Error> {
+        let mut state = self.inner.write().map_err(from_closed)?;
+        if state.end.is_some() {
+            return Err(Error::Closed);
+        }
+        if state.latest.is_some_and(|l| l >= end) {
+            return Err(Error::BoundsExceeded);
+        }
+        state.end = Some(end);
+        Ok(())
+    }
+
+    /// Ends the track with `err`: subscribers and pending fetches get it; cached groups stay
+    /// readable through existing consumers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] if the track already ended.
+    pub fn abort(&self, err: Error) -> Result<(), Error> {
+        self.inner.abort(err).map_err(|_| Error::Closed)
+    }
+
+    /// A consumer without a live subscription (for fetches, info, cache reads).
+    pub fn consume(&self) -> TrackConsumer {
+        TrackConsumer::new(self.inner.consume(), self.name.clone())
+    }
+
+    /// A consumer with a live subscription.
+    pub fn subscribe(&self, subscription: Subscription) -> TrackConsumer {
+        let mut consumer = self.consume();
+        consumer.subscribe(subscription);
+        consumer
+    }
+
+    /// The combined preferences of the live subscribers (spec 11.4); `None` if there is none.
+    pub fn subscription(&self) -> Option<Subscription> {
+        self.inner.read().subscription()
+    }
+
+    /// Resolves with the combined subscription once it differs from `current`.
+    pub fn poll_subscription_changed(
+        &self,
+        waiter: &Waiter,
+        current: Option<Subscription>,
+    ) -> Poll<Result<Option<Subscription>, Error>> {
+        self.inner
+            .poll(waiter, |state| {
+                let now = state.subscription();
+                if now == current {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(now)
+                }
+            })
+            .map(|r| r.map_err(from_closed))
+    }
+
+    /// Waits until the combined subscription differs from `current` and returns it.
+    ///
+    /// # Errors
+    ///
+    /// The track's close error.
+    pub async fn subscription_changed(
+        &self,
+        current: Option<Subscription>,
+    ) -> Result<Option<Subscription>, Error> {
+        poll_fn(|waiter| self.poll_subscription_changed(waiter, current)).await
+    }
+
+    /// Yields the next fetch the cache could not answer (highest priority first); `None` once
+    /// the track is closed.
+    pub fn poll_requested_fetch(&self, waiter: &Waiter) -> Poll<Option<FetchRequest>> {
+        let polled = self
+            .inner
+            .poll(waiter, |state| match take_requested(state) {
+                Some(taken) => Poll::Ready((taken, state.timescale())),
+                None => Poll::Pending,
+            });
+        match polled {
+            Poll::Ready(Ok(((sequence, id, priority, frame_start), timescale))) => {
+                Poll::Ready(Some(FetchRequest::new(
+                    self.inner.clone(),
+                    sequence,
+                    id,
+                    priority,
+                    frame_start,
+                    timescale,
+                )))
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Waits for the next fetch the cache could not answer; see
+    /// [`poll_requested_fetch`](Self::poll_requested_fetch).
+    pub async fn requested_fetch(&self) -> Option<FetchRequest> {
+        poll_fn(|waiter| self.poll_requested_fetch(waiter)).await
+    }
+
+    /// Serves group `sequence` for fetches (and the cache) without making it a live group, and
+    /// without waiting for a request. Frames of a cut-short cached copy are already in the
+    /// returned group; write from `frame_count()` on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Duplicate`] if a healthy copy is cached, [`Error::BoundsExceeded`] past the
+    /// end, or the track's close error.
+    pub fn serve_fetch(&self, sequence: u64, timescale: u64) -> Result<GroupProducer, Error> {
+        if timescale == 0 {
+            return Err(Error::BoundsExceeded);
+        }
+        let mut state = self.inner.write().map_err(from_closed)?;
+        state.serve(sequence, timescale, Instant::now())
+    }
+
+    /// Drops cached groups past the publisher's max latency now (it also happens whenever a
+    /// group is created). Returns how many were dropped.
+    pub fn evict(&self) -> usize {
+        match self.inner.write() {
+            Ok(mut state) => state.evict(Instant::now()),
+            Err(_) => 0,
+        }
+    }
+
+    /// The sequences currently cached, ascending.
+    pub fn cached(&self) -> Vec<u64> {
+        self.inner.read().cache.keys().copied().collect()
+    }
+
+    /// The number of payload bytes held by cached groups.
+    pub fn cached_bytes(&self) -> usize {
+        self.inner
+            .read()
+            .cache
+            .values()
+            .map(|e| e.group.read().bytes)
+            .sum()
+    }
+
+    /// The latest (highest) live group sequence.
+    pub fn latest(&self) -> Option<u64> {
+        self.inner.read().latest
+    }
+
+    /// Resolves when no consumer of the track is left.
+    pub fn poll_unused(&self, waiter: &Waiter) -> Poll<()> {
+        self.inner.poll_unused(waiter)
+    }
+
+    /// Waits until no consumer of the track is left.
+    pub async fn unused(&self) {
+        self.inner.unused().await
+    }
+
+    pub(crate) fn observe(&self) -> Observer<TrackState, Error> {
+        self.inner.observe()
+    }
+
+    /// Sets the track's properties (accepting a requested track).
+    pub(crate) fn set_info(&self, info: TrackInfo) -> Result<(), Error> {
+        let mut state = self.inner.write().map_err(from_closed)?;
+        state.info = Some(info);
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TrackProducer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrackProducer")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,535 @@
+//! Track behaviour: live delivery, the cache and eviction, and every FETCH path.
+
+use std::task::Poll;
+use std::time::Duration;
+
+use futures::executor::block_on;
+use moql_sync::{Future as _, Waiter};
+
+use crate::{Error, Fetch, Frame, GroupStatus, Subscription, TrackInfo, TrackProducer};
+
+fn track(max_latency: Duration) -> TrackProducer {
+    TrackProducer::new(
+        "t",
+        TrackInfo {
+            max_latency,
+            ..TrackInfo::DEFAULT
+        },
+    )
+    .unwrap()
+}
+
+/// Writes group `seq` with `frames` frames (timestamps `seq * 1000 + i`) and finishes it.
+fn produce(track: &TrackProducer, seq: u64, frames: u64) {
+    let group = track.create_group(seq).unwrap();
+    for i in 0..frames {
+        group.write(seq * 1000 + i, format!("{seq}:{i}")).unwrap();
+    }
+    group.finish().unwrap();
+}
+
+fn payloads(frames: &[Frame]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| String::from_utf8(f.payload.to_vec()).unwrap())
+        .collect()
+}
+
+fn no_request(track: &TrackProducer) -> bool {
+    track.poll_requested_fetch(&Waiter::noop()).is_pending()
+}
+
+// ---- live delivery ----
+
+#[test]
+fn a_late_subscriber_starts_at_the_latest_group() {
+    let track = track(Duration::from_secs(60));
+    for seq in 0..3 {
+        produce(&track, seq, 1);
+    }
+    let mut sub = track.subscribe(Subscription::default());
+    let first = block_on(sub.next_group()).unwrap().unwrap();
+    assert_eq!(first.sequence(), 2);
+    assert_eq!(sub.first_group(), Some(2));
+    produce(&track, 3, 1);
+    assert_eq!(block_on(sub.next_group()).unwrap().unwrap().sequence(), 3);
+}
+
+#[test]
+fn an_explicit_start_delivers_cached_groups_from_there_in_order() {
+    let track = track(Duration::from_secs(60));
+    for seq in [0, 2, 1, 3] {
+        produce(&track, seq, 1);
+    }
+    let mut sub = track.subscribe(Subscription {
+        start: Some(1),
+        ..Subscription::default()
+    });
+    let got: Vec<u64> = (0..3)
+        .map(|_| block_on(sub.next_group()).unwrap().unwrap().sequence())
+        .collect();
+    assert_eq!(got, vec![1, 2, 3]);
+}
+
+#[test]
+fn groups_arrive_in_arrival_order_and_stragglers_below_the_floor_are_skipped() {
+    let track = track(Duration::from_secs(60));
+    let mut sub = track.subscribe(Subscription::default());
+    produce(&track, 8, 1);
+    produce(&track, 10, 1);
+    produce(&track, 9, 1);
+    produce(&track, 7, 1);
+    let got: Vec<u64> = (0..3)
+        .map(|_| block_on(sub.next_group()).unwrap().unwrap().sequence())
+        .collect();
+    assert_eq!(
+        got,
+        vec![8, 10, 9],
+        "7 fell below the floor pinned by the first group"
+    );
+    assert!(sub.poll_next_group(&Waiter::noop()).is_pending());
+}
+
+#[test]
+fn the_end_bound_holds_groups_back_until_raised() {
+    let track = track(Duration::from_secs(60));
+    let mut sub = track.subscribe(Subscription {
+        start: Some(0),
+        end: Some(1),
+        ..Subscription::default()
+    });
+    for seq in 0..4 {
+        produce(&track, seq, 1);
+    }
+    assert_eq!(block_on(sub.next_group()).unwrap().unwrap().sequence(), 0);
+    assert_eq!(block_on(sub.next_group()).unwrap().unwrap().sequence(), 1);
+    assert!(
+        sub.poll_next_group(&Waiter::noop()).is_pending(),
+        "2 and 3 are held"
+    );
+    track.finish().unwrap();
+    assert!(
+        sub.poll_next_group(&Waiter::noop()).is_pending(),
+        "held groups keep the subscription open after the end (spec 11.2)"
+    );
+    sub.update(Subscription {
+        start: Some(0),
+        end: None,
+        ..Subscription::default()
+    });
+    assert_eq!(block_on(sub.next_group()).unwrap().unwrap().sequence(), 2);
+    assert_eq!(block_on(sub.next_group()).unwrap().unwrap().sequence(), 3);
+    assert!(block_on(sub.next_group()).unwrap().is_none());
+}
+
+#[test]
+fn finish_ends_subscriptions_after_the_last_group() {
+    let track = track(Duration::from_secs(60));
+    let mut sub = track.subscribe(Subscription::default());
+    produce(&track, 0, 2);
+    track.finish().unwrap();
+    assert_eq!(track.create_group(1).err(), Some(Error::BoundsExceeded));
+    let mut group = block_on(sub.next_group()).unwrap().unwrap();
+    assert_eq!(
+        payloads(&block_on(group.read_all()).unwrap()),
+        vec!["0:0", "0:1"]
+    );
+    assert!(block_on(sub.next_group()).unwrap().is_none());
+    drop(track);
+    assert!(
+        block_on(sub.next_group()).unwrap().is_none(),
+        "dropping a finished track is clean"
+    );
+    assert_eq!(sub.closed(), Some(Ok(())));
+}
+
+#[test]
+fn abort_and_unfinished_drop_end_subscriptions_with_an_error() {
+    let aborted = track(Duration::from_secs(60));
+    let mut sub = aborted.subscribe(Subscription::default());
+    aborted.abort(Error::NotFound).unwrap();
+    assert_eq!(block_on(sub.next_group()).err(), Some(Error::NotFound));
+
+    let dropped = track(Duration::from_secs(60));
+    let mut sub = dropped.subscribe(Subscription::default());
+    drop(dropped);
+    assert_eq!(block_on(sub.next_group()).err(), Some(Error::Dropped));
+}
+
+#[test]
+fn a_waiting_subscriber_is_woken_by_a_new_group() {
+    let track = track(Duration::from_secs(60));
+    let mut sub = track.subscribe(Subscription::default());
+    let reader =
+        std::thread::spawn(move || block_on(sub.next_group()).unwrap().unwrap().sequence());
+    produce(&track, 5, 1);
+    assert_eq!(reader.join().unwrap(), 5);
+}
+
+#[test]
+fn a_subscriber_max_latency_skips_old_groups_but_never_the_latest() {
+    let track = track(Duration::from_secs(60));
+    let mut sub = track.subscribe(Subscription {
+        start: Some(0),
+        max_latency: Duration::from_millis(1500),
+        ..Subscription::default()
+    });
+    // Group n's first frame is at n * 1000 ms: group 0 is 3 s behind group 3.
+    for seq in 0..4 {
+        produce(&track, seq, 1);
+    }
+    let got: Vec<u64> = (0..2)
+        .map(|_| block_on(sub.next_group()).unwrap().unwrap().sequence())
+        .collect();
+    assert_eq!(
+        got,
+        vec![2, 3],
+        "0 and 1 are older than 1.5 s relative to 3"
+    );
+    assert!(sub.is_live(3));
+    assert!(!sub.is_live(0));
+}
+
+#[test]
+fn the_producer_sees_the_combined_subscription_and_its_changes() {
+    let track = track(Duration::from_secs(60));
+    assert_eq!(track.subscription(), None);
+    let mut a = track.subscribe(Subscription {
+        priority: 1,
+        ..Subscription::default()
+    });
+    let b = track.subscribe(Subscription {
+        priority: 5,
+        ..Subscription::default()
+    });
+    assert_eq!(track.subscription().unwrap().priority, 5);
+    let current = track.subscription();
+    assert!(
+        track
+            .poll_subscription_changed(&Waiter::noop(), current)
+            .is_pending()
+    );
+    a.update(Subscription {
+        priority: 9,
+        ..Subscription::default()
+    });
+    let changed = block_on(track.subscription_changed(current)).unwrap();
+    assert_eq!(changed.unwrap().priority, 9);
+    drop(a);
+    drop(b);
+    assert_eq!(
+        track.subscription(),
+        None,
+        "dropping subscribers withdraws them"
+    );
+    let fetch_only = track.consume();
+    assert_eq!(
+        track.subscription(),
+        None,
+        "a consumer without subscription is no subscriber"
+    );
+    drop(fetch_only);
+    assert!(track.poll_unused(&Waiter::noop()).is_ready());
+}
+
+// ---- cache and eviction ----
+
+#[test]
+fn eviction_bounds_the_memory_a_track_holds() {
+    // 2 s window; one group per second of media time, 10 frames of 1 KiB each.
+    let track = track(Duration::from_secs(2));
+    let payload = vec![0u8; 1024];
+    let mut max_cached = 0;
+    let mut max_bytes = 0;
+    for seq in 0..1_000u64 {
+        let group = track.create_group(seq).unwrap();
+        for i in 0..10 {
+            group.write(seq * 1000 + i * 100, payload.clone()).unwrap();
+        }
+        group.finish().unwrap();
+        max_cached = max_cached.max(track.cached().len());
+        max_bytes = max_bytes.max(track.cached_bytes());
+    }
+    // Groups 2 s (timestamp age) behind the newest stay; older ones go: at most 3 + the
+    // newest while it is being written.
+    assert!(max_cached <= 4, "cached {max_cached} groups");
+    assert!(max_bytes <= 4 * 10 * 1024, "cached {max_bytes} bytes");
+    assert_eq!(track.latest(), Some(999));
+    // Now that 999 has frames, 996 is 3 s behind it.
+    assert_eq!(track.evict(), 1);
+    assert_eq!(track.cached(), vec![997, 998, 999]);
+}
+
+#[test]
+fn wall_clock_age_evicts_groups_with_no_timestamps_apart() {
+    let track = track(Duration::ZERO);
+    produce(&track, 0, 1);
+    produce(&track, 1, 1);
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(track.evict(), 1);
+    assert_eq!(track.cached(), vec![1], "the latest group is never evicted");
+}
+
+// ---- fetch ----
+
+#[test]
+fn a_cache_hit_resolves_at_once_without_the_producer() {
+    let track = track(Duration::from_secs(60));
+    produce(&track, 0, 3);
+    let consumer = track.consume();
+    let pending = consumer.fetch(0, None).unwrap();
+    assert!(pending.is_cache_hit());
+    let mut group = pending.now().unwrap().unwrap();
+    assert_eq!(
+        payloads(&block_on(group.read_all()).unwrap()),
+        vec!["0:0", "0:1", "0:2"]
+    );
+    assert!(no_request(&track));
+}
+
+#[test]
+fn a_cache_hit_includes_a_group_still_being_written() {
+    let track = track(Duration::from_secs(60));
+    let group = track.create_group(0).unwrap();
+    group.write(0, "a").unwrap();
+    let mut fetched = block_on(track.consume().fetch(0, None).unwrap()).unwrap();
+    assert_eq!(
+        block_on(fetched.next_frame()).unwrap().unwrap().payload,
+        "a"
+    );
+    group.write(1, "b").unwrap();
+    group.finish().unwrap();
+    assert_eq!(
+        block_on(fetched.next_frame()).unwrap().unwrap().payload,
+        "b"
+    );
+    assert_eq!(block_on(fetched.next_frame()), Ok(None));
+}
+
+#[test]
+fn a_miss_signals_the_producer_and_resolves_when_served() {
+    let track = track(Duration::from_secs(60));
+    let consumer = track.consume();
+    let pending = consumer.fetch(7, Fetch { priority: 3 }).unwrap();
+    assert!(!pending.is_cache_hit());
+    assert!(pending.poll(&Waiter::noop()).is_pending());
+    let request = block_on(track.requested_fetch()).unwrap();
+    assert_eq!(
+        (
+            request.sequence(),
+            request.priority(),
+            request.frame_start()
+        ),
+        (7, 3, 0)
+    );
+    let group = request.serve().unwrap();
+    group.write(7000, "x").unwrap();
+    group.finish().unwrap();
+    let mut fetched = block_on(pending).unwrap();
+    assert_eq!(fetched.sequence(), 7);
+    assert_eq!(payloads(&block_on(fetched.read_all()).unwrap()), vec!["x"]);
+    // Served groups are cached: the next fetch is a hit, and no live subscriber got it.
+    assert!(consumer.fetch(7, None).unwrap().is_cache_hit());
+    assert_eq!(track.latest(), None);
+}
+
+#[test]
+fn past_the_final_group_is_not_found() {
+    let track = track(Duration::from_secs(60));
+    produce(&track, 0, 1);
+    produce(&track, 1, 1);
+    track.finish().unwrap();
+    let consumer = track.consume();
+    assert_eq!(consumer.fetch(2, None).err(), Some(Error::NotFound));
+    assert_eq!(consumer.fetch(100, None).err(), Some(Error::NotFound));
+    assert!(consumer.fetch(1, None).unwrap().is_cache_hit());
+}
+
+#[test]
+fn a_rejected_fetch_fails_every_fetcher() {
+    let track = track(Duration::from_secs(60));
+    let consumer = track.consume();
+    let a = consumer.fetch(3, None).unwrap();
+    let b = consumer.fetch(3, None).unwrap();
+    block_on(track.requested_fetch())
+        .unwrap()
+        .reject(Error::NotFound);
+    assert_eq!(block_on(a).err(), Some(Error::NotFound));
+    assert_eq!(block_on(b).err(), Some(Error::NotFound));
+}
+
+#[test]
+fn an_ignored_request_fails_its_fetchers_instead_of_hanging() {
+    let track = track(Duration::from_secs(60));
+    let pending = track.consume().fetch(3, None).unwrap();
+    drop(block_on(track.requested_fetch()).unwrap());
+    assert_eq!(block_on(pending).err(), Some(Error::Dropped));
+}
+
+#[test]
+fn an_aborted_cached_group_is_requested_again() {
+    let track = track(Duration::from_secs(60));
+    let group = track.create_group(0).unwrap();
+    group.abort(Error::Cancel).unwrap();
+    let pending = track.consume().fetch(0, None).unwrap();
+    assert!(!pending.is_cache_hit(), "an aborted copy is not returned");
+    let request = block_on(track.requested_fetch()).unwrap();
+    assert_eq!(request.frame_start(), 0);
+    let served = request.serve().unwrap();
+    served.write(0, "fresh").unwrap();
+    served.finish().unwrap();
+    let mut got = block_on(pending).unwrap();
+    assert_eq!(payloads(&block_on(got.read_all()).unwrap()), vec!["fresh"]);
+}
+
+#[test]
+fn an_evicted_group_is_requested_again() {
+    let track = track(Duration::from_secs(1));
+    for seq in 0..5 {
+        produce(&track, seq, 1);
+    }
+    assert!(
+        !track.cached().contains(&0),
+        "group 0 is 4 s behind: evicted"
+    );
+    let pending = track.consume().fetch(0, None).unwrap();
+    assert!(!pending.is_cache_hit());
+    let request = block_on(track.requested_fetch()).unwrap();
+    assert_eq!(request.sequence(), 0);
+    let served = request.serve().unwrap();
+    served.write(0, "again").unwrap();
+    served.finish().unwrap();
+    assert_eq!(block_on(pending).unwrap().sequence(), 0);
+}
+
+#[test]
+fn concurrent_fetches_share_one_request_and_one_group() {
+    let track = track(Duration::from_secs(60));
+    let consumer = track.consume();
+    let fetchers: Vec<_> = (0..10)
+        .map(|i| consumer.fetch(4, Fetch { priority: i }).unwrap())
+        .collect();
+    let request = block_on(track.requested_fetch()).unwrap();
+    assert_eq!(
+        request.priority(),
+        9,
+        "the highest priority of the fetchers"
+    );
+    assert!(no_request(&track), "one request for ten fetchers");
+    let group = request.serve().unwrap();
+    group.write(1, "shared").unwrap();
+    group.finish().unwrap();
+    for pending in fetchers {
+        let mut got = block_on(pending).unwrap();
+        assert_eq!(payloads(&block_on(got.read_all()).unwrap()), vec!["shared"]);
+    }
+}
+
+#[test]
+fn a_fetch_of_an_evicted_group_is_served_while_the_track_is_subscribed() {
+    let track = track(Duration::from_secs(1));
+    let mut live = track.subscribe(Subscription::default());
+    for seq in 0..5 {
+        produce(&track, seq, 1);
+        assert_eq!(
+            block_on(live.next_group()).unwrap().unwrap().sequence(),
+            seq
+        );
+    }
+    let pending = live.fetch(1, None).unwrap();
+    let request = block_on(track.requested_fetch()).unwrap();
+    let served = request.serve().unwrap();
+    served.write(1000, "old").unwrap();
+    served.finish().unwrap();
+    let mut got = block_on(pending).unwrap();
+    assert_eq!(payloads(&block_on(got.read_all()).unwrap()), vec!["old"]);
+    // The served old group is not re-delivered live.
+    produce(&track, 5, 1);
+    assert_eq!(block_on(live.next_group()).unwrap().unwrap().sequence(), 5);
+}
+
+#[test]
+fn resume_fetches_only_the_missing_tail_and_stitches_it() {
+    let track = track(Duration::from_secs(60));
+    let group = track.create_group(0).unwrap();
+    group.write(0, "f0").unwrap();
+    group.write(1, "f1").unwrap();
+    drop(group); // cut short: the publisher went away mid-group
+    let pending = track.consume().fetch(0, None).unwrap();
+    let request = block_on(track.requested_fetch()).unwrap();
+    assert_eq!(
+        request.frame_start(),
+        2,
+        "only frames from 2 on are missing"
+    );
+    let served = request.serve().unwrap();
+    assert_eq!(
+        served.frame_count(),
+        2,
+        "the served group starts with the cached frames"
+    );
+    served.write(2, "f2").unwrap();
+    served.finish().unwrap();
+    let mut got = block_on(pending).unwrap();
+    assert_eq!(
+        payloads(&block_on(got.read_all()).unwrap()),
+        vec!["f0", "f1", "f2"]
+    );
+    assert_eq!(got.status(), GroupStatus::Finished);
+}
+
+#[test]
+fn dropping_the_last_pending_fetch_withdraws_the_demand() {
+    let track = track(Duration::from_secs(60));
+    let consumer = track.consume();
+    let a = consumer.fetch(9, None).unwrap();
+    let b = consumer.fetch(9, None).unwrap();
+    let request = block_on(track.requested_fetch()).unwrap();
+    assert!(request.poll_unused(&Waiter::noop()).is_pending());
+    drop(a);
+    assert!(
+        request.poll_unused(&Waiter::noop()).is_pending(),
+        "b still wants it"
+    );
+    drop(b);
+    assert!(request.poll_unused(&Waiter::noop()).is_ready());
+    block_on(request.unused());
+
+    // Withdrawn before the producer looked: there is nothing to take.
+    drop(consumer.fetch(10, None).unwrap());
+    assert!(no_request(&track));
+}
+
+#[test]
+fn a_live_group_answers_a_pending_fetch_of_the_same_sequence() {
+    let track = track(Duration::from_secs(60));
+    let pending = track.consume().fetch(0, None).unwrap();
+    produce(&track, 0, 1);
+    assert_eq!(block_on(pending).unwrap().sequence(), 0);
+}
+
+#[test]
+fn a_pending_fetch_fails_when_the_track_goes_away() {
+    let track = track(Duration::from_secs(60));
+    let pending = track.consume().fetch(3, None).unwrap();
+    drop(track);
+    assert_eq!(block_on(pending).err(), Some(Error::Dropped));
+}
+
+#[test]
+fn fetch_is_poll_based_and_woken_by_the_serve() {
+    let track = track(Duration::from_secs(60));
+    let pending = track.consume().fetch(1, None).unwrap();
+    let reader = std::thread::spawn(move || block_on(pending).map(|g| g.sequence()));
+    let request = block_on(track.requested_fetch()).unwrap();
+    request.serve().unwrap().finish().unwrap();
+    assert_eq!(reader.join().unwrap(), Ok(1));
+    assert!(matches!(
+        track
+            .consume()
+            .fetch(1, None)
+            .unwrap()
+            .poll(&Waiter::noop()),
+        Poll::Ready(Ok(_))
+    ));
+}
