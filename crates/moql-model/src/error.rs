@@ -42,6 +42,9 @@ pub enum Error {
     /// The reader fell too far behind (code 26).
     #[error("lagged")]
     Lagged,
+    /// The session or transport that carried it failed or closed (code 4).
+    #[error("transport closed")]
+    Transport,
     /// A code received from a peer (or chosen by an application) with no variant of its own.
     #[error("error code {0}")]
     Remote(ErrorCode),
@@ -61,6 +64,7 @@ impl Error {
             Self::BoundsExceeded => ErrorCode::BOUNDS_EXCEEDED,
             Self::Unroutable => ErrorCode::UNROUTABLE,
             Self::Lagged => ErrorCode::LAGGED,
+            Self::Transport => ErrorCode::TRANSPORT,
             Self::Remote(code) => *code,
         }
     }
@@ -78,6 +82,7 @@ impl Error {
             ErrorCode::BOUNDS_EXCEEDED => Self::BoundsExceeded,
             ErrorCode::UNROUTABLE => Self::Unroutable,
             ErrorCode::LAGGED => Self::Lagged,
+            ErrorCode::TRANSPORT => Self::Transport,
             other => Self::Remote(other),
         }
     }
@@ -113,6 +118,7 @@ mod tests {
             Error::BoundsExceeded,
             Error::Unroutable,
             Error::Lagged,
+            Error::Transport,
             Error::Remote(ErrorCode::app(404)),
             Error::Remote(ErrorCode(7)),
         ];

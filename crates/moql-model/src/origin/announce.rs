@@ -103,6 +103,18 @@ impl OriginConsumer {
         &self.prefix
     }
 
+    /// A new, independent watcher of the broadcasts under `prefix / suffix` (a narrower view
+    /// of the same origin, starting with its own initial set). A session uses it to answer
+    /// an announce request relative to its root.
+    ///
+    /// # Errors
+    ///
+    /// [`PathError`](moql_wire::PathError) if the joined path has too many segments.
+    pub fn scope(&self, suffix: &Path) -> Result<Self, moql_wire::PathError> {
+        let prefix = self.prefix.join(suffix)?;
+        Ok(Self::new(self.shared.clone(), prefix))
+    }
+
     /// The next announcement; `Ready(None)` once the origin has no producer and nothing is
     /// pending.
     pub fn poll_announced(&mut self, waiter: &Waiter) -> Poll<Option<Announcement>> {

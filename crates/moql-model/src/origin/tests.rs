@@ -181,3 +181,18 @@ fn published_broadcasts_serve_their_tracks() {
     assert_eq!(origin.paths(&Path::root()), vec![path("b")]);
     drop(track);
 }
+
+#[test]
+fn a_scoped_consumer_sees_only_its_narrower_prefix() {
+    let origin = OriginProducer::new();
+    let keep = BroadcastProducer::new();
+    origin.publish(&path("root/a/x"), keep.consume()).unwrap();
+    origin.publish(&path("root/b/y"), keep.consume()).unwrap();
+    let root = origin.consume_prefix(&path("root"));
+    let mut scoped = root.scope(&path("a")).unwrap();
+    assert_eq!(scoped.prefix().as_str(), "root/a");
+    match next(&mut scoped) {
+        Some(Announcement::Initial(set)) => assert_eq!(paths_of(&set), vec!["root/a/x"]),
+        other => panic!("expected the initial set, got {other:?}"),
+    }
+}

@@ -97,6 +97,12 @@ impl TrackConsumer {
         }
     }
 
+    /// Another consumer of the same track without a live subscription (for fetches, info and
+    /// cache reads alongside a subscription, without becoming a second subscriber).
+    pub fn clone_unsubscribed(&self) -> Self {
+        Self::new(self.inner.clone(), self.name.clone())
+    }
+
     /// The live subscription, if any.
     pub fn subscription(&self) -> Option<Subscription> {
         self.live.as_ref().map(|l| l.subscription)
@@ -275,9 +281,13 @@ impl TrackConsumer {
     /// The age of cached group `sequence` by the expiration rules (zero for the latest);
     /// `None` if it is not cached.
     pub fn group_age(&self, sequence: u64) -> Option<Duration> {
-        match self.inner.write() {
-            Ok(mut state) => state.age(sequence, Instant::now()),
-            Err(_) => None,
+        // `poll_mut` lets the age computation remember first timestamps without waking anyone.
+        let now = Instant::now();
+        match self.inner.poll_mut(&Waiter::noop(), |state| {
+            Poll::Ready(state.age(sequence, now))
+        }) {
+            Poll::Ready(Ok(age)) => age,
+            _ => None,
         }
     }
 
@@ -287,6 +297,13 @@ impl TrackConsumer {
         let limit = self.subscription().map_or(Duration::MAX, |s| s.max_latency);
         self.group_age(sequence)
             .is_some_and(|age| crate::cache::is_live(age, limit))
+    }
+
+    /// True while group `sequence` may still be delivered to a subscriber whose max latency is
+    /// `max_latency`: it is cached and the latest, or young enough.
+    pub fn is_live_for(&self, sequence: u64, max_latency: Duration) -> bool {
+        self.group_age(sequence)
+            .is_some_and(|age| crate::cache::is_live(age, max_latency))
     }
 
     /// How the track ended, if it has: `Some(Ok(()))` for a clean end.

@@ -241,6 +241,11 @@ impl TrackProducer {
             .sum()
     }
 
+    /// The declared exclusive end, if the track is finished.
+    pub fn end(&self) -> Option<u64> {
+        self.inner.read().end
+    }
+
     /// The latest (highest) live group sequence.
     pub fn latest(&self) -> Option<u64> {
         self.inner.read().latest

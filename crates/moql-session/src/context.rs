@@ -1,0 +1,143 @@
+//! [`Context`]: what every task of one session shares.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Instant;
+
+use moql_model::{OriginConsumer, OriginProducer, Path, TrackProducer};
+use moql_sync::{Consumer, Producer};
+use moql_wire::{Setup, Version};
+use tokio::sync::watch;
+
+use crate::error::SessionError;
+use crate::tasks::Tasks;
+
+/// Settings copied out of the [`SessionConfig`](crate::SessionConfig).
+pub(crate) struct Settings {
+    pub(crate) origin_id: u64,
+    pub(crate) root: Path,
+    pub(crate) announce_prefix: Path,
+    pub(crate) datagram_max: Option<usize>,
+    pub(crate) probe: bool,
+    pub(crate) setup_path: Option<String>,
+}
+
+/// An outgoing subscription, found by its Subscribe ID when group streams and datagrams
+/// arrive.
+#[derive(Clone)]
+pub(crate) struct Subscribed {
+    pub(crate) track: TrackProducer,
+}
+
+pub(crate) struct Inner<T> {
+    pub(crate) transport: T,
+    pub(crate) version: Version,
+    pub(crate) settings: Settings,
+    pub(crate) publish: Option<OriginConsumer>,
+    pub(crate) subscribe: Option<OriginProducer>,
+    pub(crate) tasks: Tasks,
+    /// The peer's SETUP once read (always `Some(default)` on versions without SETUP).
+    pub(crate) peer_setup: Producer<Option<Setup>>,
+    pub(crate) peer_setup_rx: Consumer<Option<Setup>>,
+    pub(crate) subscriptions: Mutex<HashMap<u64, Subscribed>>,
+    pub(crate) next_subscribe_id: AtomicU64,
+    pub(crate) closed: watch::Sender<Option<SessionError>>,
+    pub(crate) goaway: watch::Sender<Option<String>>,
+    pub(crate) probe: watch::Sender<Option<moql_wire::Probe>>,
+    /// Reference point of receive timestamps on versions without frame timestamps.
+    pub(crate) started: Instant,
+}
+
+/// The shared session state, cheap to clone into tasks.
+pub(crate) struct Context<T> {
+    pub(crate) inner: Arc<Inner<T>>,
+}
+
+impl<T> Clone for Context<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Context<T> {
+    type Target = Inner<T>;
+
+    fn deref(&self) -> &Inner<T> {
+        &self.inner
+    }
+}
+
+impl<T: web_transport_trait::Session> Context<T> {
+    /// Waits for the peer's SETUP (spec 4.1: a publisher does not answer before it has it).
+    pub(crate) async fn peer_setup(&self) -> Result<Setup, SessionError> {
+        self.peer_setup_rx
+            .wait(|setup| match setup {
+                Some(setup) => Poll::Ready(setup.clone()),
+                None => Poll::Pending,
+            })
+            .await
+            .map_err(|_| SessionError::Transport("session closed before SETUP".into()))
+    }
+
+    /// The track of outgoing subscription `id`, if it is live.
+    pub(crate) fn subscription(&self, id: u64) -> Option<TrackProducer> {
+        let subs = self.subscriptions.lock().ok()?;
+        subs.get(&id).map(|s| s.track.clone())
+    }
+
+    /// Routes group streams and datagrams of subscription `id` to `subscribed`.
+    pub(crate) fn route(&self, id: u64, subscribed: Subscribed) {
+        if let Ok(mut subs) = self.subscriptions.lock() {
+            subs.insert(id, subscribed);
+        }
+    }
+
+    /// Stops routing subscription `id`; late groups for it are refused (spec 11.8).
+    pub(crate) fn unroute(&self, id: u64) {
+        if let Ok(mut subs) = self.subscriptions.lock() {
+            subs.remove(&id);
+        }
+    }
+
+    /// Records the peer's SETUP.
+    pub(crate) fn set_peer_setup(&self, setup: Setup) {
+        if let Ok(mut slot) = self.peer_setup.write() {
+            *slot = Some(setup);
+        }
+    }
+
+    /// The next Subscribe ID: a per-session counter, never reused (spec 11.8).
+    pub(crate) fn next_subscribe_id(&self) -> u64 {
+        self.next_subscribe_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Closes the session: records why, closes the transport, cancels every task.
+    pub(crate) fn close(&self, err: SessionError) {
+        let code = err.code();
+        let reason = err.to_string();
+        let first = self.closed.send_if_modified(|slot| {
+            if slot.is_none() {
+                *slot = Some(err);
+                true
+            } else {
+                false
+            }
+        });
+        if first {
+            tracing::debug!(code, %reason, "session closing");
+            self.transport.close(code, &reason);
+        }
+        self.tasks.cancel();
+    }
+
+    /// Milliseconds since the session started: the receive timestamp given to frames of
+    /// versions without timestamps (older-versions.md: "the receiver stamps frames with its
+    /// local receive time").
+    pub(crate) fn receive_timestamp(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}

@@ -1,0 +1,115 @@
+//! Errors: [`SessionError`] for a whole session, and the per-stream error that decides which
+//! code a stream is reset with.
+
+use moql_wire::{DecodeError, EncodeError, ErrorCode};
+
+/// Why a session failed or ended.
+///
+/// Split by fault: the peer broke the protocol ([`Protocol`](Self::Protocol)), the peer or the
+/// network ended the connection ([`Closed`](Self::Closed), [`Transport`](Self::Transport)), or
+/// the local side asked for something impossible ([`Config`](Self::Config)).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The peer violated the protocol; the session was closed with `code`.
+    #[error("protocol violation ({code}): {reason}")]
+    Protocol {
+        /// The code the session was closed with.
+        code: ErrorCode,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The session was closed (by either side) with this application code and reason.
+    #[error("session closed with code {code}: {reason}")]
+    Closed {
+        /// The moq-lite close code (0 = normal close).
+        code: u32,
+        /// The close reason text.
+        reason: String,
+    },
+    /// The transport failed (connection lost, timed out, reset).
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The local configuration cannot work (e.g. an origin ID of 2^62 or more).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl SessionError {
+    /// The code to close a session with for this error.
+    pub fn code(&self) -> u32 {
+        match self {
+            Self::Protocol { code, .. } => code.0,
+            Self::Closed { code, .. } => *code,
+            Self::Transport(_) => ErrorCode::REQUIRED_EXTENSION.0,
+            Self::Config(_) => ErrorCode::CANCEL.0,
+        }
+    }
+
+    pub(crate) fn transport(err: impl std::fmt::Display) -> Self {
+        Self::Transport(err.to_string())
+    }
+}
+
+/// Why one stream failed: decides the reset/stop code and whether the session survives.
+#[derive(Clone, Debug, thiserror::Error)]
+pub(crate) enum StreamError {
+    /// The peer's bytes did not decode.
+    #[error("decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// We could not encode (a value out of range from the model).
+    #[error("encode: {0}")]
+    Encode(#[from] EncodeError),
+    /// The model refused or failed (not found, dropped, …) — carried to the peer as its code.
+    #[error("{0}")]
+    Model(#[from] moql_model::Error),
+    /// The peer reset or stopped the stream with this (unmapped) code.
+    #[error("reset by the peer with code {0}")]
+    Reset(u32),
+    /// The stream ended before a complete message.
+    #[error("stream ended early")]
+    UnexpectedEnd,
+    /// Bytes arrived where the protocol allows none.
+    #[error("unexpected data")]
+    UnexpectedData,
+    /// The session or connection is gone.
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+impl StreamError {
+    /// The code to reset this stream with.
+    pub(crate) fn code(&self) -> ErrorCode {
+        match self {
+            Self::Decode(err) => err.code(),
+            Self::Encode(_) => ErrorCode::ENCODE,
+            Self::Model(err) => err.code(),
+            Self::Reset(code) => ErrorCode(*code),
+            Self::UnexpectedEnd => ErrorCode::DECODE,
+            Self::UnexpectedData => ErrorCode::DECODE,
+            Self::Transport(_) => ErrorCode::TRANSPORT,
+        }
+    }
+
+    /// The model error a consumer sees for this stream failure.
+    pub(crate) fn to_model(&self) -> moql_model::Error {
+        match self {
+            Self::Model(err) => err.clone(),
+            Self::Reset(code) => moql_model::Error::from_code(ErrorCode(*code)),
+            Self::Transport(_) => moql_model::Error::Transport,
+            other => moql_model::Error::from_code(other.code()),
+        }
+    }
+
+    pub(crate) fn transport(err: impl std::fmt::Display) -> Self {
+        Self::Transport(err.to_string())
+    }
+}
+
+/// Turns a transport error into a stream error, keeping the peer's stream code if it has one.
+pub(crate) fn from_transport<E: web_transport_trait::Error>(err: E) -> StreamError {
+    match err.stream_error() {
+        Some(code) => StreamError::Reset(code),
+        None => StreamError::transport(err),
+    }
+}

@@ -1,0 +1,122 @@
+//! [`Reader`]: decodes messages from a receive stream, reading more bytes only when the codec
+//! says the input is `Short`.
+
+use bytes::{Buf, BufMut, BytesMut};
+use moql_wire::{Decode, DecodeError, Frame, FrameDecoder, Version};
+use web_transport_trait::RecvStream;
+
+use crate::error::{StreamError, from_transport};
+
+/// How many bytes one read may add to the buffer.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A buffered reader of one stream.
+///
+/// Dropping it drops the transport stream, which sends STOP_SENDING if the peer has not
+/// finished (spec 3.2: harmless termination noise).
+pub(crate) struct Reader<R> {
+    stream: R,
+    buf: BytesMut,
+    fin: bool,
+}
+
+impl<R: RecvStream> Reader<R> {
+    pub(crate) fn new(stream: R) -> Self {
+        Self {
+            stream,
+            buf: BytesMut::new(),
+            fin: false,
+        }
+    }
+
+    /// Reads more bytes into the buffer; returns false at FIN.
+    async fn fill(&mut self) -> Result<bool, StreamError> {
+        if self.fin {
+            return Ok(false);
+        }
+        self.buf.reserve(READ_CHUNK);
+        let mut limited = (&mut self.buf).limit(READ_CHUNK);
+        match self.stream.read_buf(&mut limited).await {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) => {
+                self.fin = true;
+                Ok(false)
+            }
+            Err(err) => Err(from_transport(err)),
+        }
+    }
+
+    /// Decodes the next message, or `None` on a clean FIN before any byte of it.
+    ///
+    /// A FIN inside a message is [`StreamError::UnexpectedEnd`]; every other decode error is
+    /// final.
+    pub(crate) async fn decode_maybe<M: Decode>(
+        &mut self,
+        version: Version,
+    ) -> Result<Option<M>, StreamError> {
+        loop {
+            if !self.buf.is_empty() {
+                match M::decode_from(&self.buf, version) {
+                    Ok((message, used)) => {
+                        self.buf.advance(used);
+                        return Ok(Some(message));
+                    }
+                    Err(DecodeError::Short) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            if !self.fill().await? {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(StreamError::UnexpectedEnd)
+                };
+            }
+        }
+    }
+
+    /// Decodes the next message; a FIN first is [`StreamError::UnexpectedEnd`].
+    pub(crate) async fn decode<M: Decode>(&mut self, version: Version) -> Result<M, StreamError> {
+        self.decode_maybe(version)
+            .await?
+            .ok_or(StreamError::UnexpectedEnd)
+    }
+
+    /// Decodes the next frame of a group or fetch stream, or `None` at the stream's end.
+    pub(crate) async fn frame(
+        &mut self,
+        decoder: &mut FrameDecoder,
+        version: Version,
+    ) -> Result<Option<Frame>, StreamError> {
+        loop {
+            if !self.buf.is_empty() {
+                match decoder.decode(&mut self.buf, version) {
+                    Ok(frame) => return Ok(Some(frame)),
+                    Err(DecodeError::Short) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            if !self.fill().await? {
+                decoder.end_of_stream(&self.buf, version)?;
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Waits for the peer to finish its side, failing if it sends anything first.
+    pub(crate) async fn expect_end(&mut self) -> Result<(), StreamError> {
+        loop {
+            if !self.buf.is_empty() {
+                return Err(StreamError::UnexpectedData);
+            }
+            if !self.fill().await? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Stops reading with `code` (STOP_SENDING).
+    pub(crate) fn stop(&mut self, code: u32) {
+        self.stream.stop(code);
+    }
+}

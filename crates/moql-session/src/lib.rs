@@ -1,0 +1,34 @@
+//! The moq-lite session engine: one QUIC or WebTransport connection that publishes an origin
+//! to the peer and consumes the peer's, speaking moq-lite-05 (and -04/-03) on the wire.
+//!
+//! - [`Session::connect`] (client) and [`Accepting`] → [`Accepting::accept`] (server) start a
+//!   session over any [`web_transport_trait::Session`]: a fork swaps the transport without
+//!   touching the engine.
+//! - [`SessionConfig`] says what to publish ([`moql_model::OriginConsumer`]) and where the
+//!   peer's broadcasts go ([`moql_model::OriginProducer`]).
+//! - With the `quinn` feature (default), [`quic`] provides a [`quic::Server`] that accepts raw
+//!   QUIC and WebTransport on one UDP port and a [`quic::Client`] that dials a URL.
+//!
+//! Inside: the publisher half answers every incoming bidirectional stream (announce, track,
+//! subscribe, fetch, probe, goaway) from the publish origin; the subscriber half opens an
+//! announce stream, mirrors announced broadcasts into the subscribe origin, and turns local
+//! demand (subscriptions, fetches) into Track, Subscribe and Fetch streams. Group streams and
+//! datagrams are routed by Subscribe ID. Every per-stream failure resets that stream with the
+//! spec's code; only the failures the spec calls fatal close the session.
+
+mod config;
+mod context;
+mod error;
+mod io;
+mod proto;
+mod publisher;
+mod session;
+mod subscriber;
+mod tasks;
+
+#[cfg(feature = "quinn")]
+pub mod quic;
+
+pub use config::{SessionConfig, random_origin_id};
+pub use error::SessionError;
+pub use session::{Accepting, Session, SessionStats};

@@ -1,0 +1,82 @@
+//! Serving Track (spec 4.3) and Fetch (spec 4.5) streams.
+
+use bytes::BytesMut;
+use moql_model::Fetch as FetchOptions;
+use moql_wire::{Fetch, FrameEncoder, Track, TrackInfo};
+
+use crate::context::Context;
+use crate::error::StreamError;
+use crate::io::{Reader, Writer};
+use crate::proto::priority::group_priority;
+
+/// TRACK → TRACK_INFO + FIN, or a reset with the failure's code (30 Unroutable, 13 NotFound,
+/// 24 Dropped, or the producer's own code).
+pub(crate) async fn serve_track<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    writer: &mut Writer<T::SendStream>,
+    reader: &mut Reader<T::RecvStream>,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
+    let request: Track = reader.decode(version).await?;
+    ctx.peer_setup().await.map_err(StreamError::transport)?;
+    let broadcast = super::resolve(ctx, &request.broadcast)?;
+    let track = broadcast.track(&request.track)?;
+    let info = track.wait_info().await?;
+    let reply = TrackInfo {
+        priority: info.priority,
+        ordered: info.ordered,
+        max_latency: info.max_latency.as_millis().min(u128::from(u32::MAX)) as u64,
+        timescale: info.timescale,
+    };
+    writer.encode(&reply, version).await?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// FETCH → the group's FRAMEs (timestamps delta-coded from 0) + FIN, or a reset.
+pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    writer: &mut Writer<T::SendStream>,
+    reader: &mut Reader<T::RecvStream>,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
+    let request: Fetch = reader.decode(version).await?;
+    ctx.peer_setup().await.map_err(StreamError::transport)?;
+    tracing::debug!(broadcast = %request.broadcast, track = %request.track, group = request.group, "fetch");
+    let broadcast = super::resolve(ctx, &request.broadcast)?;
+    let track = broadcast.track(&request.track)?;
+    let info = track.wait_info().await?;
+    writer.set_priority(group_priority(
+        request.priority,
+        info.priority,
+        false,
+        request.group,
+    ));
+
+    let pending = track.fetch(
+        request.group,
+        FetchOptions {
+            priority: request.priority,
+        },
+    )?;
+    // Spec 4.5: "A publisher should expect nothing after FETCH and must ignore that reset."
+    let mut group = tokio::select! {
+        group = pending => group?,
+        _ = reader.expect_end() => return Ok(()),
+    };
+    let mut encoder = FrameEncoder::new();
+    let mut buf = BytesMut::new();
+    while let Some(frame) = group.next_frame().await? {
+        encoder.encode_header(
+            frame.timestamp,
+            frame.payload.len() as u64,
+            &mut buf,
+            version,
+        )?;
+        writer.write(buf.split().freeze()).await?;
+        writer.write(frame.payload).await?;
+    }
+    writer.finish()?;
+    let _ = writer.closed().await;
+    Ok(())
+}

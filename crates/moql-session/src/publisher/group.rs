@@ -1,0 +1,137 @@
+//! Serving one group of a subscription (spec 4.8): a unidirectional stream with GROUP and the
+//! frames, or a single datagram for a small one-frame group (spec 4.9).
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use moql_model::{Error, GroupConsumer, GroupStatus, Subscription, TrackConsumer};
+use moql_wire::{Datagram, Encode, ErrorCode, FrameEncoder, Group, UniStream};
+use tokio::sync::watch;
+
+use crate::context::Context;
+use crate::error::{StreamError, from_transport};
+use crate::io::Writer;
+use crate::proto::priority::group_priority;
+
+/// What every group of one subscription shares.
+#[derive(Clone)]
+pub(crate) struct GroupOptions {
+    pub(crate) subscribe_id: u64,
+    pub(crate) publisher_priority: u8,
+    pub(crate) datagram_max: Option<usize>,
+}
+
+/// How often an in-flight group that is not the latest checks whether it fell out of the
+/// subscriber's max latency; a fraction of the latency, bounded so idle groups cost little.
+fn expiry_check(max_latency: Duration) -> Duration {
+    (max_latency / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+}
+
+pub(crate) async fn serve<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    mut group: GroupConsumer,
+    options: &GroupOptions,
+    track: TrackConsumer,
+    mut current: watch::Receiver<Subscription>,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
+    let sequence = group.sequence();
+
+    if try_datagram(ctx, &group, options)? {
+        return Ok(());
+    }
+
+    let stream = ctx.transport.open_uni().await.map_err(from_transport)?;
+    let mut writer = Writer::new(stream);
+    let sub = *current.borrow();
+    writer.set_priority(group_priority(
+        sub.priority,
+        options.publisher_priority,
+        sub.ordered,
+        sequence,
+    ));
+
+    let mut buf = BytesMut::new();
+    UniStream::Group.encode(&mut buf, version)?;
+    Group {
+        subscribe_id: options.subscribe_id,
+        sequence,
+    }
+    .encode(&mut buf, version)?;
+    writer.write(buf.split().freeze()).await?;
+
+    let mut encoder = FrameEncoder::new();
+    loop {
+        let max_latency = current.borrow().max_latency;
+        let check = expiry_check(max_latency);
+        tokio::select! {
+            frame = group.next_frame() => match frame {
+                Ok(Some(frame)) => {
+                    encoder.encode_header(frame.timestamp, frame.payload.len() as u64, &mut buf, version)?;
+                    writer.write(buf.split().freeze()).await?;
+                    writer.write(frame.payload).await?;
+                }
+                Ok(None) => {
+                    writer.finish()?;
+                    // Hold the stream until the peer has it all (or resets).
+                    let _ = writer.closed().await;
+                    return Ok(());
+                }
+                Err(err) => {
+                    writer.reset(err.code());
+                    return Err(err.into());
+                }
+            },
+            changed = current.changed() => {
+                if changed.is_ok() {
+                    let sub = *current.borrow();
+                    writer.set_priority(group_priority(sub.priority, options.publisher_priority, sub.ordered, sequence));
+                }
+            }
+            // Spec 4.4 / draft: reset a non-latest group once it is older than the subscriber's
+            // max latency (RESET 2, Old).
+            () = tokio::time::sleep(check), if max_latency != Duration::MAX => {
+                if !track.is_live_for(sequence, max_latency) {
+                    writer.reset(ErrorCode::OLD);
+                    return Err(Error::Old.into());
+                }
+            }
+        }
+    }
+}
+
+/// Sends a finished one-frame group as a datagram when configured and it fits. Returns true if
+/// it was sent.
+fn try_datagram<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    group: &GroupConsumer,
+    options: &GroupOptions,
+) -> Result<bool, StreamError> {
+    let Some(max) = options.datagram_max else {
+        return Ok(false);
+    };
+    if !ctx.version.has_datagrams() || group.status() != GroupStatus::Finished {
+        return Ok(false);
+    }
+    let frames = group.frames();
+    let [frame] = frames.as_slice() else {
+        return Ok(false);
+    };
+    let datagram = Datagram {
+        subscribe_id: options.subscribe_id,
+        sequence: group.sequence(),
+        timestamp: frame.timestamp,
+        payload: frame.payload.clone(),
+    };
+    // Spec 4.9: only if the body fits the transport's current limit; 1200 is the
+    // interoperable ceiling.
+    let limit = max
+        .min(ctx.transport.max_datagram_size())
+        .min(moql_wire::limits::MAX_DATAGRAM_SIZE);
+    if datagram.encoded_len(ctx.version) > limit {
+        return Ok(false);
+    }
+    let bytes = datagram.encode_to_bytes(ctx.version)?;
+    ctx.transport.send_datagram(bytes).map_err(from_transport)?;
+    Ok(true)
+}

@@ -1,0 +1,105 @@
+//! The publisher half: answers the peer's requests (every incoming bidirectional stream,
+//! spec 3.1) from the session's publish origin.
+
+mod announce;
+mod fetch;
+mod group;
+mod probe;
+mod subscribe;
+
+use moql_model::{BroadcastConsumer, Error, Path};
+use moql_wire::{BidiStream, ErrorCode};
+
+use crate::context::Context;
+use crate::error::StreamError;
+use crate::io::{Reader, Writer};
+
+/// Spawns the loop that accepts the peer's bidirectional streams.
+pub(crate) fn start<T: web_transport_trait::Session>(ctx: &Context<T>) {
+    let ctx = ctx.clone();
+    let tasks = ctx.tasks.clone();
+    tasks.spawn(async move {
+        loop {
+            let (send, recv) = match ctx.transport.accept_bi().await {
+                Ok(pair) => pair,
+                Err(err) => {
+                    tracing::debug!(%err, "accept_bi ended");
+                    return;
+                }
+            };
+            let stream_ctx = ctx.clone();
+            ctx.tasks.spawn(async move {
+                serve(stream_ctx, Writer::new(send), Reader::new(recv)).await;
+            });
+        }
+    });
+}
+
+/// Reads the stream type and runs its handler; failures reset this stream only.
+async fn serve<T: web_transport_trait::Session>(
+    ctx: Context<T>,
+    mut writer: Writer<T::SendStream>,
+    mut reader: Reader<T::RecvStream>,
+) {
+    let version = ctx.version;
+    let kind = match reader.decode::<BidiStream>(version).await {
+        Ok(kind) if kind.allowed_in(version) => kind,
+        // Spec 3.3: an unknown bidirectional type, or one not valid in this version, is
+        // dropped: RESET 0 on our side (and STOP 0 on theirs).
+        Ok(kind) => {
+            tracing::debug!(?kind, %version, "stream type not valid in this version");
+            reader.stop(ErrorCode::CANCEL.0);
+            return;
+        }
+        Err(err) => {
+            tracing::debug!(%err, "unknown or unreadable stream type");
+            reader.stop(ErrorCode::CANCEL.0);
+            return;
+        }
+    };
+    let result = match kind {
+        BidiStream::Announce => announce::serve(&ctx, &mut writer, &mut reader).await,
+        BidiStream::Subscribe => subscribe::serve(&ctx, &mut writer, &mut reader).await,
+        BidiStream::Track => fetch::serve_track(&ctx, &mut writer, &mut reader).await,
+        BidiStream::Fetch => fetch::serve_fetch(&ctx, &mut writer, &mut reader).await,
+        BidiStream::Probe => probe::serve(&ctx, &mut writer, &mut reader).await,
+        BidiStream::Goaway => receive_goaway(&ctx, &mut reader).await,
+        BidiStream::Session => Ok(()),
+    };
+    match result {
+        Ok(()) => {}
+        // Spec 3.3: a request that does not decode is dropped (RESET 0), like an unknown type.
+        Err(StreamError::Decode(err))
+            if !matches!(kind, BidiStream::Announce | BidiStream::Probe) =>
+        {
+            tracing::debug!(?kind, %err, "request did not decode");
+            reader.stop(ErrorCode::CANCEL.0);
+        }
+        Err(StreamError::Reset(code)) => {
+            tracing::trace!(?kind, code, "peer cancelled the stream");
+        }
+        Err(err) => {
+            tracing::debug!(?kind, %err, code = %err.code(), "stream failed");
+            writer.reset(err.code());
+        }
+    }
+}
+
+/// Spec 4.7: on receipt log the GOAWAY and remember it; the stream is then dropped.
+async fn receive_goaway<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    reader: &mut Reader<T::RecvStream>,
+) -> Result<(), StreamError> {
+    let goaway: moql_wire::Goaway = reader.decode(ctx.version).await?;
+    tracing::info!(uri = %goaway.uri, "peer sent GOAWAY");
+    ctx.goaway.send_replace(Some(goaway.uri));
+    Ok(())
+}
+
+/// Resolves a wire broadcast path against the publish origin (paths are relative to the
+/// session's root, spec 1.4).
+pub(crate) fn resolve<T>(ctx: &Context<T>, path: &Path) -> Result<BroadcastConsumer, Error> {
+    let origin = ctx.publish.as_ref().ok_or(Error::Unroutable)?;
+    let full = origin.prefix().join(path).map_err(|_| Error::NotFound)?;
+    origin.broadcast(&full).ok_or(Error::Unroutable)
+}

@@ -1,0 +1,172 @@
+//! Serving a Subscribe stream (spec 4.4): resolve the track, then deliver each group on its
+//! own stream, report the first group (SUBSCRIBE_OK) and the end (SUBSCRIBE_END), apply
+//! updates, and finish once everything is out.
+
+use std::time::Duration;
+
+use moql_model::{GroupConsumer, Subscription, TrackConsumer};
+use moql_wire::{
+    Subscribe, SubscribeEnd, SubscribeOk, SubscribeOkLegacy, SubscribeResponse, SubscribeUpdate,
+};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::group::{self, GroupOptions};
+use crate::context::Context;
+use crate::error::StreamError;
+use crate::io::{Reader, Writer};
+
+/// The wire's max latency (ms) as a subscription's [`Duration`]; the model treats `MAX` as
+/// unlimited, so an absurdly large value maps there too.
+pub(crate) fn latency_from_wire(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+pub(crate) fn subscription_from_wire(
+    priority: u8,
+    ordered: bool,
+    max_latency: u64,
+    start: Option<u64>,
+    end: Option<u64>,
+) -> Subscription {
+    Subscription {
+        priority,
+        ordered,
+        max_latency: latency_from_wire(max_latency),
+        start,
+        end,
+    }
+}
+
+pub(crate) async fn serve<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    writer: &mut Writer<T::SendStream>,
+    reader: &mut Reader<T::RecvStream>,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
+    let request: Subscribe = reader.decode(version).await?;
+    ctx.peer_setup().await.map_err(StreamError::transport)?;
+    let subscription = subscription_from_wire(
+        request.priority,
+        request.ordered,
+        request.max_latency,
+        request.start,
+        request.end,
+    );
+    tracing::debug!(id = request.id, broadcast = %request.broadcast, track = %request.track, "subscribe");
+
+    let broadcast = super::resolve(ctx, &request.broadcast)?;
+    let mut track = broadcast.subscribe_track(&request.track, subscription)?;
+    let info = track.wait_info().await?;
+
+    // lite-03/04: SUBSCRIBE_OK at once, filled as the reference does (older-versions.md).
+    if !version.has_subscribe_start() {
+        let ok = SubscribeOkLegacy {
+            priority: request.priority,
+            ordered: false,
+            max_latency: 0,
+            start: None,
+            end: None,
+        };
+        writer
+            .encode(&SubscribeResponse::OkLegacy(ok), version)
+            .await?;
+    }
+
+    let (current_tx, current_rx) = watch::channel(subscription);
+    let options = GroupOptions {
+        subscribe_id: request.id,
+        publisher_priority: info.priority,
+        datagram_max: ctx.settings.datagram_max,
+    };
+    let mut groups: JoinSet<()> = JoinSet::new();
+    let mut started = false;
+    let mut end_sent = false;
+    let mut track_done = false;
+    let end_watch = track.clone_unsubscribed();
+
+    loop {
+        tokio::select! {
+            update = reader.decode_maybe::<SubscribeUpdate>(version) => {
+                match update {
+                    Ok(Some(u)) => {
+                        let sub = subscription_from_wire(u.priority, u.ordered, u.max_latency, u.start, u.end);
+                        current_tx.send_replace(sub);
+                        track.update(sub);
+                    }
+                    // Spec 4.4: "Unsubscribe = FIN"; a reset also cancels. In-flight groups are
+                    // abandoned (RESET 0) and we FIN our side.
+                    Ok(None) | Err(StreamError::Reset(_)) => {
+                        groups.shutdown().await;
+                        let _ = writer.finish();
+                        return Ok(());
+                    }
+                    Err(err) => {
+                        groups.shutdown().await;
+                        return Err(err);
+                    }
+                }
+            }
+            next = track.next_group(), if !track_done => {
+                match next {
+                    Ok(Some(group)) => {
+                        if !started && version.has_subscribe_start() {
+                            started = true;
+                            writer.encode(&SubscribeResponse::Ok(SubscribeOk { group: group.sequence() }), version).await?;
+                        }
+                        spawn_group(ctx, &mut groups, &track, group, &options, current_rx.clone());
+                    }
+                    Ok(None) => {
+                        track_done = true;
+                        if version.has_subscribe_end() && !end_sent {
+                            end_sent = true;
+                            let end = track.end().unwrap_or(0);
+                            writer.encode(&SubscribeResponse::End(SubscribeEnd { group: end }), version).await?;
+                        }
+                    }
+                    Err(err) => {
+                        groups.shutdown().await;
+                        return Err(err.into());
+                    }
+                }
+            }
+            end = end_of(&end_watch), if !end_sent && version.has_subscribe_end() => {
+                if let Ok(end) = end {
+                    end_sent = true;
+                    writer.encode(&SubscribeResponse::End(SubscribeEnd { group: end }), version).await?;
+                }
+            }
+            Some(_) = groups.join_next(), if !groups.is_empty() => {}
+        }
+        // Spec 4.4: FIN "only after the track is finished and every Group stream it opened for
+        // this subscription has completed".
+        if track_done && groups.is_empty() {
+            writer.finish()?;
+            // Keep reading so a late FIN from the subscriber is consumed; then we are done.
+            let _ = tokio::time::timeout(Duration::from_secs(1), reader.expect_end()).await;
+            return Ok(());
+        }
+    }
+}
+
+async fn end_of(track: &TrackConsumer) -> Result<u64, moql_model::Error> {
+    moql_sync::poll_fn(|waiter| track.poll_end(waiter)).await
+}
+
+fn spawn_group<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    groups: &mut JoinSet<()>,
+    track: &TrackConsumer,
+    group: GroupConsumer,
+    options: &GroupOptions,
+    current: watch::Receiver<Subscription>,
+) {
+    let ctx = ctx.clone();
+    let options = options.clone();
+    let track = track.clone_unsubscribed();
+    groups.spawn(async move {
+        if let Err(err) = group::serve(&ctx, group, &options, track, current).await {
+            tracing::debug!(%err, "group stream failed");
+        }
+    });
+}

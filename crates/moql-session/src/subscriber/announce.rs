@@ -1,0 +1,165 @@
+//! Our Announce stream to the peer (spec 4.2, 5.2–5.4): learn the peer's broadcasts and
+//! mirror each into the subscribe origin as a remote broadcast whose tracks are fetched on
+//! demand.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use moql_model::{BroadcastProducer, Error, Path};
+use moql_wire::{Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, ErrorCode};
+
+use super::track;
+use crate::context::Context;
+use crate::error::{SessionError, StreamError, from_transport};
+use crate::io::{Reader, Writer};
+use crate::proto::announce::{contains, decode_chain};
+
+/// A broadcast learned from the peer. Dropping it ends the broadcast: with
+/// [`Error::Transport`] if the session is going away, cleanly if the peer said `ended`.
+struct Remote {
+    broadcast: BroadcastProducer,
+    chain: Vec<u64>,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let _ = self.broadcast.abort(Error::Transport);
+    }
+}
+
+/// Runs the announce stream; its failure closes the whole session (spec 4.2: the stream's
+/// failure on the subscriber side is fatal).
+pub(crate) async fn run<T: web_transport_trait::Session>(ctx: Context<T>) {
+    let mut remotes = HashMap::new();
+    let result = announce(&ctx, &mut remotes).await;
+    for (_, remote) in remotes.drain() {
+        // The stream ended: every broadcast learned on it is gone (spec 4.2).
+        let _ = remote.broadcast.close();
+    }
+    match result {
+        Ok(()) => tracing::debug!("announce stream finished by the peer"),
+        Err(err) => {
+            let code = match &err {
+                StreamError::Reset(code) => ErrorCode(*code),
+                other => other.code(),
+            };
+            ctx.close(SessionError::Protocol {
+                code,
+                reason: format!("announce stream: {err}"),
+            });
+        }
+    }
+}
+
+async fn announce<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    remotes: &mut HashMap<Path, Remote>,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
+    let own = ctx.settings.origin_id;
+    let Some(origin) = ctx.subscribe.clone() else {
+        return Ok(());
+    };
+    let prefix = ctx.settings.announce_prefix.clone();
+    let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
+    let mut writer = Writer::new(send);
+    let mut reader = Reader::new(recv);
+    writer.encode(&BidiStream::Announce, version).await?;
+    writer
+        .encode(
+            &AnnounceRequest {
+                prefix: prefix.clone(),
+                exclude_hop: own,
+            },
+            version,
+        )
+        .await?;
+
+    let sender = if version.has_announce_ok() {
+        let ok: AnnounceOk = reader.decode(version).await?;
+        ok.hop_id
+    } else {
+        0
+    };
+
+    while let Some(message) = reader.decode_maybe::<Announce>(version).await? {
+        let path = prefix
+            .join(&message.suffix)
+            .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
+        match message.status {
+            AnnounceStatus::Ended => {
+                // Spec 5.4 step 6: `ended` for a path that is not active is ignored.
+                if let Some(remote) = remotes.remove(&path) {
+                    let _ = remote.broadcast.close();
+                    drop(remote);
+                }
+            }
+            AnnounceStatus::Active => {
+                // Steps 2–3: too long a chain, or a loop through us: ignore (and retire a
+                // route it would replace).
+                let chain = match decode_chain(&message.hops, sender, version) {
+                    Some(chain) if !contains(&chain, own) => chain,
+                    _ => {
+                        remotes.remove(&path);
+                        continue;
+                    }
+                };
+                let full = ctx
+                    .settings
+                    .root
+                    .join(&path)
+                    .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
+                if let Some(existing) = remotes.get_mut(&path) {
+                    if !version.has_announce_restart() {
+                        // lite-03/04: a duplicate `active` is a session error (code 12).
+                        return Err(StreamError::Model(Error::Duplicate));
+                    }
+                    // Step 5: same original publisher → update the route in place.
+                    if existing
+                        .chain
+                        .first()
+                        .is_some_and(|&id| id != 0 && chain.first() == Some(&id))
+                    {
+                        existing.chain = chain.clone();
+                        let _ = origin.publish_with_hops(
+                            &full,
+                            existing.broadcast.consume(),
+                            Arc::from(chain),
+                        );
+                        continue;
+                    }
+                    remotes.remove(&path);
+                }
+                let broadcast = BroadcastProducer::new();
+                if origin
+                    .publish_with_hops(&full, broadcast.consume(), Arc::from(chain.clone()))
+                    .is_err()
+                {
+                    continue;
+                }
+                tracing::debug!(%path, hops = ?chain, "peer announced a broadcast");
+                let serve_ctx = ctx.clone();
+                let serve = broadcast.clone();
+                let wire_path = path.clone();
+                ctx.tasks
+                    .spawn(async move { serve_broadcast(serve_ctx, wire_path, serve).await });
+                remotes.insert(path, Remote { broadcast, chain });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Answers track requests for one remote broadcast until it ends.
+async fn serve_broadcast<T: web_transport_trait::Session>(
+    ctx: Context<T>,
+    path: Path,
+    broadcast: BroadcastProducer,
+) {
+    while let Some(request) = broadcast.requested_track().await {
+        let track_ctx = ctx.clone();
+        let path = path.clone();
+        ctx.tasks
+            .spawn(async move { track::run(track_ctx, path, request).await });
+    }
+}

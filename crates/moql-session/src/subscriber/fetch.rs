@@ -1,0 +1,91 @@
+//! Our Fetch streams (spec 4.5): one per fetch the local cache could not answer.
+
+use moql_model::{Error, FetchRequest, Path};
+use moql_wire::{BidiStream, Fetch, FrameDecoder};
+
+use super::group::read_frames;
+use crate::context::Context;
+use crate::error::{StreamError, from_transport};
+use crate::io::{Reader, Writer};
+use crate::proto::priority::group_priority;
+
+/// Sends FETCH and fills the served group.
+///
+/// A reset before any frame becomes the fetch's typed error (e.g. [`Error::NotFound`] for 13);
+/// after frames arrived, the group is aborted with it. If every local fetcher gives up before
+/// the first frame, the stream is cancelled (RESET 0).
+pub(crate) async fn run<T: web_transport_trait::Session>(
+    ctx: Context<T>,
+    broadcast: Path,
+    track: String,
+    request: FetchRequest,
+) {
+    let sequence = request.sequence();
+    if let Err(err) = fetch(&ctx, &broadcast, &track, request).await {
+        tracing::debug!(sequence, %err, "fetch failed");
+    }
+}
+
+async fn fetch<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    broadcast: &Path,
+    track: &str,
+    request: FetchRequest,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
+    if !version.has_fetch() {
+        request.reject(Error::NotFound);
+        return Ok(());
+    }
+    let opened = async {
+        let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
+        let mut writer = Writer::new(send);
+        let mut reader = Reader::new(recv);
+        writer.set_priority(group_priority(
+            request.priority(),
+            0,
+            false,
+            request.sequence(),
+        ));
+        writer.encode(&BidiStream::Fetch, version).await?;
+        let message = Fetch {
+            broadcast: broadcast.clone(),
+            track: track.to_string(),
+            priority: request.priority(),
+            group: request.sequence(),
+        };
+        writer.encode(&message, version).await?;
+        // Wait for the first frame (or the end) before serving, so a refusal reaches the
+        // fetchers as an error on the fetch itself rather than as an aborted group.
+        let mut decoder = FrameDecoder::new();
+        let first = reader.frame(&mut decoder, version).await?;
+        Ok::<_, StreamError>((writer, reader, decoder, first))
+    };
+    let (writer, mut reader, mut decoder, first) = tokio::select! {
+        opened = opened => match opened {
+            Ok(parts) => parts,
+            Err(err) => {
+                request.reject(err.to_model());
+                return Err(err);
+            }
+        },
+        () = request.unused() => {
+            tracing::trace!(sequence = request.sequence(), "fetch withdrawn");
+            return Ok(());
+        }
+    };
+    let group = match request.serve() {
+        Ok(group) => group,
+        // A copy reached the cache meanwhile: the fetchers already have it.
+        Err(Error::Duplicate) => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
+    if let Err(err) = read_frames(ctx, &mut reader, &group, &mut decoder, first).await {
+        let _ = group.abort(err.to_model());
+        return Err(err);
+    }
+    // Spec 4.5: the reference subscriber never FINs its request side; it resets it (code 0)
+    // once the reply is complete. Dropping the writer does exactly that.
+    drop(writer);
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! Receiving groups: Group streams (spec 4.8) and datagrams (spec 4.9), routed to the
+//! subscription by Subscribe ID.
+
+use moql_model::{Error, Frame, GroupProducer};
+use moql_wire::{Datagram, Decode, ErrorCode, FrameDecoder, Group};
+
+use crate::context::Context;
+use crate::error::StreamError;
+use crate::io::Reader;
+
+/// Reads one Group stream into the subscription's track.
+pub(crate) async fn receive<T: web_transport_trait::Session>(
+    ctx: Context<T>,
+    mut reader: Reader<T::RecvStream>,
+) {
+    let version = ctx.version;
+    let header: Group = match reader.decode(version).await {
+        Ok(header) => header,
+        Err(err) => {
+            // Spec 4.8: "a GROUP header that does not decode with STOP code 5".
+            tracing::debug!(%err, "group header did not decode");
+            reader.stop(ErrorCode::DECODE.0);
+            return;
+        }
+    };
+    let Some(track) = ctx.subscription(header.subscribe_id) else {
+        // Spec 4.8: unknown Subscribe ID → STOP 0.
+        reader.stop(ErrorCode::CANCEL.0);
+        return;
+    };
+    let group = match track.create_group(header.sequence) {
+        Ok(group) => group,
+        Err(Error::Duplicate) => {
+            // Spec 4.8: "a second stream for a group sequence the subscription already holds
+            // with STOP code 12 (Duplicate)".
+            reader.stop(ErrorCode::DUPLICATE.0);
+            return;
+        }
+        Err(err) => {
+            tracing::debug!(%err, sequence = header.sequence, "group refused");
+            reader.stop(err.code().0);
+            return;
+        }
+    };
+    let mut decoder = FrameDecoder::new();
+    if let Err(err) = read_frames(&ctx, &mut reader, &group, &mut decoder, None).await {
+        // Frame-level problems abandon this group locally; the session goes on.
+        tracing::debug!(%err, sequence = header.sequence, "group abandoned");
+        if !matches!(err, StreamError::Reset(_) | StreamError::Transport(_)) {
+            reader.stop(err.code().0);
+        }
+        let _ = group.abort(err.to_model());
+    }
+}
+
+/// Copies frames from a group or fetch stream into `group` until FIN, then finishes it,
+/// starting with `first` if one was already read. Frames before `group.frame_count()` are
+/// skipped: a resumed fetch already has them (the wire FETCH has no frame offset).
+pub(crate) async fn read_frames<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    reader: &mut Reader<T::RecvStream>,
+    group: &GroupProducer,
+    decoder: &mut FrameDecoder,
+    mut first: Option<moql_wire::Frame>,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
+    let mut skip = group.frame_count();
+    loop {
+        let frame = match first.take() {
+            Some(frame) => frame,
+            None => match reader.frame(decoder, version).await? {
+                Some(frame) => frame,
+                None => break,
+            },
+        };
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        let timestamp = if version.has_timestamps() {
+            frame.timestamp
+        } else {
+            ctx.receive_timestamp()
+        };
+        group.write_frame(Frame::new(timestamp, frame.payload))?;
+    }
+    group.finish()?;
+    Ok(())
+}
+
+/// Receives datagrams: each is a complete one-frame group (spec 5.14). Undecodable ones and
+/// unknown Subscribe IDs are dropped silently (spec 4.9); a group already held by stream is
+/// kept once.
+pub(crate) async fn receive_datagrams<T: web_transport_trait::Session>(ctx: Context<T>) {
+    loop {
+        let bytes = match ctx.transport.recv_datagram().await {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                tracing::debug!(%err, "datagrams ended");
+                return;
+            }
+        };
+        let Ok((datagram, _)) = Datagram::decode_from(&bytes, ctx.version) else {
+            tracing::trace!("undecodable datagram dropped");
+            continue;
+        };
+        let Some(track) = ctx.subscription(datagram.subscribe_id) else {
+            continue;
+        };
+        let Ok(group) = track.create_group(datagram.sequence) else {
+            continue;
+        };
+        if group
+            .write_frame(Frame::new(datagram.timestamp, datagram.payload))
+            .is_ok()
+        {
+            let _ = group.finish();
+        }
+    }
+}

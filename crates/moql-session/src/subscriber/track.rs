@@ -1,0 +1,259 @@
+//! One remote track (spec 4.3, 4.4): learn its TRACK_INFO, then keep one Subscribe stream open
+//! while local consumers subscribe (updating it as their combined preferences change), and
+//! turn fetches the cache cannot answer into Fetch streams.
+
+use std::time::Duration;
+
+use moql_model::{Error, Path, Subscription, TrackInfo, TrackProducer, TrackRequest};
+use moql_wire::{BidiStream, Subscribe, SubscribeResponse, SubscribeUpdate, Track};
+
+use super::fetch;
+use crate::context::{Context, Subscribed};
+use crate::error::{StreamError, from_transport};
+use crate::io::{Reader, Writer};
+
+/// Aborts the track with [`Error::Transport`] if the task ends without a verdict (the
+/// session closed under it), so consumers get a clear error rather than a bare drop.
+struct Guard(TrackProducer);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.abort(Error::Transport);
+    }
+}
+
+pub(crate) async fn run<T: web_transport_trait::Session>(
+    ctx: Context<T>,
+    broadcast: Path,
+    request: TrackRequest,
+) {
+    let name = request.name().to_string();
+    let info = match track_info(&ctx, &broadcast, &name).await {
+        Ok(info) => info,
+        Err(err) => {
+            tracing::debug!(%broadcast, track = %name, %err, "track request failed");
+            request.reject(err.to_model());
+            return;
+        }
+    };
+    let track = match request.accept(info) {
+        Ok(track) => track,
+        Err(err) => {
+            tracing::debug!(%err, "track accept failed");
+            return;
+        }
+    };
+    let guard = Guard(track.clone());
+    let result = serve(&ctx, &broadcast, &name, &track).await;
+    match result {
+        Ok(()) => {
+            // Every consumer left: nothing to abort, the track just closes.
+            std::mem::forget(guard);
+        }
+        Err(err) => {
+            let _ = track.abort(err.to_model());
+            drop(guard);
+        }
+    }
+}
+
+/// TRACK → TRACK_INFO on lite-05; older versions have no TRACK stream and get the reference's
+/// defaults (older-versions.md: "retention window default 5 s, timescale 1000").
+async fn track_info<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    broadcast: &Path,
+    name: &str,
+) -> Result<TrackInfo, StreamError> {
+    let version = ctx.version;
+    if !version.has_track() {
+        return Ok(TrackInfo::DEFAULT);
+    }
+    let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
+    let mut writer = Writer::new(send);
+    let mut reader = Reader::new(recv);
+    writer.encode(&BidiStream::Track, version).await?;
+    writer
+        .encode(
+            &Track {
+                broadcast: broadcast.clone(),
+                track: name.to_string(),
+            },
+            version,
+        )
+        .await?;
+    let info: moql_wire::TrackInfo = reader.decode(version).await?;
+    // Spec 4.3: the reference FINs after TRACK_INFO has arrived.
+    let _ = writer.finish();
+    let info = TrackInfo {
+        timescale: info.timescale,
+        priority: info.priority,
+        ordered: info.ordered,
+        max_latency: Duration::from_millis(info.max_latency),
+    };
+    info.validate()?;
+    Ok(info)
+}
+
+/// An open Subscribe stream.
+struct Active<S: web_transport_trait::SendStream> {
+    id: u64,
+    writer: Writer<S>,
+    current: Subscription,
+}
+
+async fn serve<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    broadcast: &Path,
+    name: &str,
+    track: &TrackProducer,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
+    let mut active: Option<Active<T::SendStream>> = None;
+    let mut responses: Option<Reader<T::RecvStream>> = None;
+    let mut finished = false;
+    loop {
+        let current = active.as_ref().map(|a| a.current);
+        tokio::select! {
+            changed = track.subscription_changed(current) => {
+                let wanted = changed?;
+                match (active.as_mut(), wanted) {
+                    (None, Some(sub)) if !finished => {
+                        let (a, r) = subscribe(ctx, broadcast, name, track, sub).await?;
+                        active = Some(a);
+                        responses = Some(r);
+                    }
+                    (Some(a), Some(sub)) => {
+                        a.current = sub;
+                        let update = SubscribeUpdate {
+                            priority: sub.priority,
+                            ordered: sub.ordered,
+                            max_latency: wire_latency(sub.max_latency),
+                            start: sub.start,
+                            end: sub.end,
+                        };
+                        a.writer.encode(&update, version).await?;
+                    }
+                    (Some(_), None) => {
+                        // Spec 4.4: "Unsubscribe = FIN of the subscriber's side".
+                        if let Some(mut a) = active.take() {
+                            let _ = a.writer.finish();
+                            ctx.unroute(a.id);
+                        }
+                        responses = None;
+                    }
+                    _ => {}
+                }
+            }
+            response = next_response(&mut responses, version) => {
+                match response {
+                    Ok(Some(SubscribeResponse::End(end))) => {
+                        // SUBSCRIBE_END is exclusive (spec 5.6).
+                        if let Err(err) = track.finish_at(end.group) {
+                            tracing::debug!(%err, end = end.group, "SUBSCRIBE_END not applied");
+                        }
+                    }
+                    Ok(Some(SubscribeResponse::Ok(ok))) => tracing::trace!(group = ok.group, "subscription started"),
+                    Ok(Some(SubscribeResponse::OkLegacy(_))) => tracing::trace!("subscription accepted"),
+                    Ok(Some(SubscribeResponse::Drop(drop))) => {
+                        tracing::debug!(start = drop.start, end = drop.end, code = drop.error_code, "SUBSCRIBE_DROP");
+                    }
+                    Ok(None) => {
+                        // The publisher FINned: the track is complete once its groups land.
+                        finished = true;
+                        responses = None;
+                        if let Some(a) = active.take() {
+                            ctx.unroute(a.id);
+                        }
+                        if track.end().is_none() {
+                            let _ = track.finish();
+                        }
+                    }
+                    Err(err) => {
+                        if let Some(a) = active.take() {
+                            ctx.unroute(a.id);
+                        }
+                        return Err(match err {
+                            // A RESET 0 means "no longer needed" (spec 3.2): the publisher
+                            // dropped the subscription.
+                            StreamError::Reset(0) => StreamError::Model(Error::Cancel),
+                            other => other,
+                        });
+                    }
+                }
+            }
+            request = track.requested_fetch() => {
+                let Some(request) = request else { return Ok(()) };
+                let fetch_ctx = ctx.clone();
+                let (broadcast, name) = (broadcast.clone(), name.to_string());
+                ctx.tasks.spawn(async move { fetch::run(fetch_ctx, broadcast, name, request).await });
+            }
+            () = track.unused() => {
+                if let Some(mut a) = active.take() {
+                    let _ = a.writer.finish();
+                    ctx.unroute(a.id);
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn subscribe<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    broadcast: &Path,
+    name: &str,
+    track: &TrackProducer,
+    sub: Subscription,
+) -> Result<(Active<T::SendStream>, Reader<T::RecvStream>), StreamError> {
+    let version = ctx.version;
+    let id = ctx.next_subscribe_id();
+    // Route before the request leaves: group streams may arrive before SUBSCRIBE_OK (spec 4.4).
+    ctx.route(
+        id,
+        Subscribed {
+            track: track.clone(),
+        },
+    );
+    let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
+    let mut writer = Writer::new(send);
+    writer.encode(&BidiStream::Subscribe, version).await?;
+    let request = Subscribe {
+        id,
+        broadcast: broadcast.clone(),
+        track: name.to_string(),
+        priority: sub.priority,
+        ordered: sub.ordered,
+        max_latency: wire_latency(sub.max_latency),
+        start: sub.start,
+        end: sub.end,
+    };
+    writer.encode(&request, version).await?;
+    tracing::debug!(id, %broadcast, track = name, "subscribed");
+    Ok((
+        Active {
+            id,
+            writer,
+            current: sub,
+        },
+        Reader::new(recv),
+    ))
+}
+
+async fn next_response<R: web_transport_trait::RecvStream>(
+    reader: &mut Option<Reader<R>>,
+    version: moql_wire::Version,
+) -> Result<Option<SubscribeResponse>, StreamError> {
+    match reader {
+        Some(reader) => reader.decode_maybe(version).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A subscription's max latency in wire milliseconds; "no limit" is sent as the largest value
+/// a JavaScript peer reads exactly (spec 2.1).
+pub(crate) fn wire_latency(latency: Duration) -> u64 {
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    u64::try_from(latency.as_millis())
+        .unwrap_or(MAX_SAFE)
+        .min(MAX_SAFE)
+}
