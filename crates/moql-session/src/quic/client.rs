@@ -1,0 +1,353 @@
+//! [`Client`]: dial a moq-lite URL (`https://`, `http://`, `moql://`, `moqt://`) and get a
+//! [`Connected`] session with its negotiated version.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use moql_wire::{ErrorCode, Version};
+use web_transport_quinn::proto::ConnectRequest;
+
+use super::transport::{
+    H3_ALPN, check_versions, is_alpn_mismatch, negotiated_alpn, transport_config, version_tokens,
+};
+use super::url::{Scheme, Target, fetch_fingerprint};
+use super::{TransportError, TransportKind, tls};
+
+/// How a [`Client`] decides to trust a server's certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientTls {
+    /// The operating system's verifier and roots (via `rustls-platform-verifier`), checking
+    /// the chain and that the certificate names the URL's host. The default.
+    System,
+    /// Trust exactly the leaf certificates whose SHA-256 is one of these (64 hex digits,
+    /// either case, `:` separators allowed), whatever their issuer or names: what browsers
+    /// call `serverCertificateHashes`. For self-signed servers.
+    Fingerprints(Vec<String>),
+    /// Accept any certificate. **No authentication at all**: anyone on the path can
+    /// impersonate the server. Local development only.
+    DisableVerify,
+}
+
+/// Configuration of a [`Client`].
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Local UDP address; default `[::]:0`. When it is a wildcard with port 0, a target of the
+    /// other address family gets its own wildcard socket (`0.0.0.0:0` for IPv4 targets), so
+    /// IPv4 works even where dual-stack sockets do not.
+    pub bind: SocketAddr,
+    /// How to trust servers; default [`ClientTls::System`]. `http://` URLs ignore it and pin
+    /// the fingerprint they fetch.
+    pub tls: ClientTls,
+    /// The versions to offer, most preferred first; default [`Version::ALL`].
+    pub versions: Vec<Version>,
+    /// Close a connection after this long without any packet; default 30 s. Zero disables.
+    pub idle_timeout: Duration,
+    /// Send a keep-alive after this long without sending; default 5 s. Zero disables.
+    pub keep_alive: Duration,
+    /// Concurrent bidirectional, and separately unidirectional, streams the server may open;
+    /// default 1024.
+    pub max_streams: u32,
+    /// Bound on one [`Client::connect`]: resolution, certificate fetch, QUIC handshake and
+    /// WebTransport CONNECT; default 10 s.
+    pub connect_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults for everything but how to trust servers.
+    pub fn new(tls: ClientTls) -> Self {
+        Self {
+            tls,
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+            tls: ClientTls::System,
+            versions: Version::ALL.to_vec(),
+            idle_timeout: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(5),
+            max_streams: 1024,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A successfully dialed session.
+#[derive(Debug)]
+pub struct Connected {
+    /// The session; implements `web_transport_trait::Session`. Dropping every clone closes
+    /// the connection with code 0.
+    pub session: web_transport_quinn::Session,
+    /// The negotiated version: the ALPN (raw QUIC) or the `wt-protocol` token (WebTransport).
+    pub version: Version,
+    /// Raw QUIC or WebTransport.
+    pub kind: TransportKind,
+    /// Raw QUIC only: the value for the SETUP Path parameter, `None` to omit it (spec 5.1.2).
+    /// Always `None` on WebTransport, whose path travelled in the CONNECT.
+    pub setup_path: Option<String>,
+}
+
+/// Dials moq-lite servers. Cheap to clone; clones share sockets.
+///
+/// | URL | transport |
+/// |---|---|
+/// | `https://host[:443]/path?query` | WebTransport; the path and query go in the CONNECT |
+/// | `http://host[:80]/path` | development: fetch `/certificate.sha256` over TCP, then WebTransport pinning it |
+/// | `moql://host[:443]/path?query`, `moqt://…` | raw QUIC; the path and query come back in [`Connected::setup_path`] |
+///
+/// Sockets stay open while the client or any session dialed through it is alive.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+struct ClientInner {
+    bind: SocketAddr,
+    /// The socket bound to `bind`.
+    primary: quinn::Endpoint,
+    /// A wildcard socket of the other family, bound on first use (see [`ClientConfig::bind`]).
+    secondary: Mutex<Option<quinn::Endpoint>>,
+    /// Raw QUIC: ALPN = our version tokens.
+    quic: quinn::ClientConfig,
+    /// WebTransport: ALPN = `h3`.
+    h3: quinn::ClientConfig,
+    transport: Arc<quinn::TransportConfig>,
+    versions: Vec<Version>,
+    tokens: Vec<String>,
+    connect_timeout: Duration,
+}
+
+impl Client {
+    /// Build the TLS configurations and bind the local socket.
+    ///
+    /// Must be called inside a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Bind`] if the socket cannot be bound or there is no tokio runtime;
+    /// [`TransportError::Certificate`] for a malformed fingerprint; [`TransportError::Tls`] if
+    /// [`ClientTls::System`] finds no roots; [`TransportError::Config`] for an empty version
+    /// list or an out-of-range timeout.
+    pub fn new(config: ClientConfig) -> Result<Self, TransportError> {
+        check_versions(&config.versions)?;
+        let tokens = version_tokens(&config.versions);
+        let transport =
+            transport_config(config.idle_timeout, config.keep_alive, config.max_streams)?;
+        let quic_alpn = tokens.iter().map(|t| t.clone().into_bytes()).collect();
+        let quic = quinn_config(&config.tls, quic_alpn, &transport)?;
+        let h3 = quinn_config(&config.tls, vec![H3_ALPN.to_vec()], &transport)?;
+        let primary = quinn::Endpoint::client(config.bind).map_err(TransportError::Bind)?;
+        Ok(Self {
+            inner: Arc::new(ClientInner {
+                bind: config.bind,
+                primary,
+                secondary: Mutex::new(None),
+                quic,
+                h3,
+                transport,
+                versions: config.versions,
+                tokens,
+                connect_timeout: config.connect_timeout,
+            }),
+        })
+    }
+
+    /// Dial `url` and complete the handshake (QUIC, and for WebTransport the HTTP/3 CONNECT
+    /// and version check).
+    ///
+    /// # Errors
+    ///
+    /// - [`TransportError::InvalidUrl`] / [`TransportError::UnsupportedScheme`] for a bad URL;
+    /// - [`TransportError::Connect`] if the host does not resolve or the dial cannot start;
+    /// - [`TransportError::NoCommonVersion`] if the server speaks none of our versions: TLS
+    ///   `no_application_protocol` on raw QUIC, or a WebTransport `200` without a
+    ///   `wt-protocol` we offered (spec 1.3: "A lite-05 client must therefore check that the
+    ///   response carries wt-protocol"); the connection is then closed with code 21;
+    /// - [`TransportError::Rejected`] if the WebTransport server answered a non-2xx status
+    ///   (our [`Server`](super::Server) answers 406 when no version matches);
+    /// - [`TransportError::Handshake`] for any other handshake failure (wrong certificate …);
+    /// - [`TransportError::Timeout`] after [`ClientConfig::connect_timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the attempt; the half-open connection is closed.
+    pub async fn connect(&self, url: &str) -> Result<Connected, TransportError> {
+        let target = Target::parse(url)?;
+        tokio::time::timeout(self.inner.connect_timeout, self.connect_target(&target))
+            .await
+            .map_err(|_| TransportError::Timeout(format!("connecting to {url}")))?
+    }
+
+    async fn connect_target(&self, target: &Target) -> Result<Connected, TransportError> {
+        let remote = target.resolve().await?;
+        let endpoint = self.endpoint_for(remote)?;
+        let sni = target.host.to_string();
+        tracing::debug!(%remote, scheme = ?target.scheme, "dialing");
+        match target.scheme {
+            Scheme::Quic => self.connect_quic(&endpoint, remote, &sni, target).await,
+            Scheme::WebTransport => {
+                self.connect_webtransport(&endpoint, self.inner.h3.clone(), remote, &sni, target)
+                    .await
+            }
+            Scheme::DevHttp => {
+                let fingerprint = fetch_fingerprint(remote, &target.authority()).await?;
+                tracing::debug!(%remote, %fingerprint, "pinning the served certificate hash");
+                let config = quinn_config(
+                    &ClientTls::Fingerprints(vec![fingerprint]),
+                    vec![H3_ALPN.to_vec()],
+                    &self.inner.transport,
+                )?;
+                self.connect_webtransport(&endpoint, config, remote, &sni, target)
+                    .await
+            }
+        }
+    }
+
+    async fn connect_quic(
+        &self,
+        endpoint: &quinn::Endpoint,
+        remote: SocketAddr,
+        sni: &str,
+        target: &Target,
+    ) -> Result<Connected, TransportError> {
+        let conn = endpoint
+            .connect_with(self.inner.quic.clone(), remote, sni)
+            .map_err(|e| TransportError::Connect(e.to_string()))?
+            .await
+            .map_err(|e| {
+                if is_alpn_mismatch(&e) {
+                    self.no_common_version()
+                } else {
+                    TransportError::handshake(e)
+                }
+            })?;
+        let version = negotiated_alpn(&conn)
+            .and_then(|alpn| Version::from_alpn(&alpn))
+            .filter(|v| self.inner.versions.contains(v));
+        let Some(version) = version else {
+            conn.close(
+                quinn::VarInt::from_u32(ErrorCode::UNKNOWN_ALPN.0),
+                b"no supported ALPN",
+            );
+            return Err(self.no_common_version());
+        };
+        Ok(Connected {
+            session: web_transport_quinn::Session::raw(conn),
+            version,
+            kind: TransportKind::Quic,
+            setup_path: target.setup_path.clone(),
+        })
+    }
+
+    async fn connect_webtransport(
+        &self,
+        endpoint: &quinn::Endpoint,
+        config: quinn::ClientConfig,
+        remote: SocketAddr,
+        sni: &str,
+        target: &Target,
+    ) -> Result<Connected, TransportError> {
+        let url = target
+            .connect_url
+            .clone()
+            .ok_or_else(|| TransportError::InvalidUrl("no WebTransport URL".into()))?;
+        let conn = endpoint
+            .connect_with(config, remote, sni)
+            .map_err(|e| TransportError::Connect(e.to_string()))?
+            .await
+            .map_err(TransportError::handshake)?;
+        let request = ConnectRequest::new(url).with_protocols(self.inner.tokens.clone());
+        let session = web_transport_quinn::Session::connect(conn, request)
+            .await
+            .map_err(client_error)?;
+
+        // Spec 1.3: a 200 without wt-protocol means the legacy `moql` SETUP negotiation,
+        // which can never yield lite-05 — treat it as no common version.
+        let version = session
+            .response()
+            .and_then(|response| response.protocol.as_deref())
+            .and_then(|token| Version::from_alpn(token.as_bytes()))
+            .filter(|v| self.inner.versions.contains(v));
+        let Some(version) = version else {
+            session.close(ErrorCode::UNKNOWN_ALPN.0, b"no wt-protocol we offered");
+            return Err(self.no_common_version());
+        };
+        Ok(Connected {
+            session,
+            version,
+            kind: TransportKind::WebTransport,
+            setup_path: None,
+        })
+    }
+
+    fn no_common_version(&self) -> TransportError {
+        TransportError::NoCommonVersion {
+            offered: self.inner.tokens.clone(),
+        }
+    }
+
+    /// The socket to reach `remote` from (see [`ClientConfig::bind`]).
+    fn endpoint_for(&self, remote: SocketAddr) -> Result<quinn::Endpoint, TransportError> {
+        let bind = self.inner.bind;
+        if remote.is_ipv4() == bind.is_ipv4() {
+            return Ok(self.inner.primary.clone());
+        }
+        if bind.ip().is_unspecified() && bind.port() == 0 {
+            let mut secondary = self
+                .inner
+                .secondary
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(endpoint) = secondary.as_ref() {
+                return Ok(endpoint.clone());
+            }
+            let wildcard = match remote {
+                SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            };
+            let endpoint = quinn::Endpoint::client(SocketAddr::new(wildcard, 0))
+                .map_err(TransportError::Bind)?;
+            *secondary = Some(endpoint.clone());
+            return Ok(endpoint);
+        }
+        if bind.is_ipv6() {
+            // A specific IPv6 bind: rely on the dual-stack socket (quinn maps the address).
+            return Ok(self.inner.primary.clone());
+        }
+        Err(TransportError::Connect(format!(
+            "cannot reach {remote} from the IPv4 socket {bind}"
+        )))
+    }
+}
+
+/// A quinn client config: rustls per `tls`, offering `alpn`, with our transport parameters.
+fn quinn_config(
+    tls: &ClientTls,
+    alpn: Vec<Vec<u8>>,
+    transport: &Arc<quinn::TransportConfig>,
+) -> Result<quinn::ClientConfig, TransportError> {
+    let crypto = tls::client_crypto(tls, alpn)?;
+    let crypto =
+        quinn::crypto::rustls::QuicClientConfig::try_from(crypto).map_err(TransportError::tls)?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(transport.clone());
+    Ok(config)
+}
+
+/// Map a WebTransport dial failure, keeping the HTTP status of a rejection.
+fn client_error(err: web_transport_quinn::ClientError) -> TransportError {
+    use web_transport_quinn::{ClientError, ConnectError, proto};
+    match &err {
+        ClientError::HttpError(ConnectError::ErrorStatus(status))
+        | ClientError::HttpError(ConnectError::ProtoError(proto::ConnectError::WrongStatus(
+            Some(status),
+        ))) => TransportError::Rejected(status.as_u16()),
+        _ => TransportError::handshake(err),
+    }
+}

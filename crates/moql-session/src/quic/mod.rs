@@ -1,0 +1,38 @@
+//! Raw QUIC and WebTransport over quinn: the transports a moq-lite session runs on (spec 1).
+//!
+//! - [`Server`] listens on **one** UDP port for both raw QUIC (ALPNs `moq-lite-05`,
+//!   `moq-lite-04`, `moq-lite-03`) and WebTransport (ALPN `h3`, version in
+//!   `wt-available-protocols`), and yields each handshaken connection as an [`Incoming`] to
+//!   [`accept`](Incoming::accept) or [`reject`](Incoming::reject).
+//! - [`Client`] dials a URL: `https://` (WebTransport), `moql://` / `moqt://` (raw QUIC) or
+//!   `http://` (development: pin the hash served at `/certificate.sha256`), returning a
+//!   [`Connected`].
+//! - [`Certificate`] generates (ECDSA P-256, 14 days, spec 1.6) or loads certificates and
+//!   computes their SHA-256 [fingerprint](Certificate::fingerprint); [`ClientTls`] says how a
+//!   client trusts servers.
+//!
+//! Both ends hand out a `web_transport_quinn::Session`, which implements
+//! `web_transport_trait::Session` for raw QUIC and WebTransport alike, plus the negotiated
+//! [`Version`](moql_wire::Version) and [`TransportKind`]. Everything after that (SETUP,
+//! including the raw-QUIC SETUP Path from [`Connected::setup_path`]) is the engine's.
+//!
+//! TLS is rustls with the ring provider ([`tls::provider`](provider)), TLS 1.3 only.
+
+mod client;
+mod error;
+mod server;
+mod tls;
+mod transport;
+mod url;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::{Client, ClientConfig, ClientTls, Connected};
+pub use error::TransportError;
+pub use server::{Incoming, NO_COMMON_VERSION_STATUS, Server, ServerConfig};
+pub use tls::{
+    Certificate, GENERATED_BACKDATE, GENERATED_VALIDITY, client_crypto, fingerprint_of, provider,
+    server_crypto,
+};
+pub use transport::TransportKind;

@@ -1,0 +1,439 @@
+//! Dial URLs (spec 1.6) and the `http://` development certificate fetch.
+//!
+//! | scheme | transport | default port | path and query travel in |
+//! |---|---|---|---|
+//! | `https://` | WebTransport (ALPN `h3`) | 443 | the CONNECT `:path` |
+//! | `http://` | development: fetch `/certificate.sha256` over TCP, then WebTransport pinning it | 80 | the CONNECT `:path` |
+//! | `moql://`, `moqt://` | raw QUIC (moq-lite ALPNs) | 443 | the SETUP Path parameter |
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use url::Url;
+
+use super::TransportError;
+use super::tls::{parse_fingerprint, to_hex};
+
+/// Largest `/certificate.sha256` response we read: the body is 64 hex digits, so anything
+/// near this is not the endpoint we expect.
+const MAX_CERT_RESPONSE: usize = 8 * 1024;
+
+/// Bound on the whole `/certificate.sha256` exchange (connect, request, response).
+pub(crate) const CERT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a dial URL is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `https://`: WebTransport over HTTP/3.
+    WebTransport,
+    /// `http://`: fetch the certificate hash over plain HTTP, then WebTransport pinning it.
+    DevHttp,
+    /// `moql://` or `moqt://`: raw QUIC.
+    Quic,
+}
+
+/// The host part of a dial URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HostName {
+    /// A DNS name, resolved at dial time.
+    Domain(String),
+    /// An IP literal.
+    Ip(IpAddr),
+}
+
+impl fmt::Display for HostName {
+    /// The form used for TLS SNI: the bare name or address (no IPv6 brackets).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Domain(d) => f.write_str(d),
+            Self::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+/// A parsed dial URL.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub(crate) scheme: Scheme,
+    pub(crate) host: HostName,
+    pub(crate) port: u16,
+    /// WebTransport only: the `https://` URL to send in the CONNECT (no fragment).
+    pub(crate) connect_url: Option<Url>,
+    /// Raw QUIC only: the SETUP Path parameter (spec 5.1.2), `None` to omit it.
+    pub(crate) setup_path: Option<String>,
+}
+
+impl Target {
+    /// Parse a dial URL.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::InvalidUrl`] if it does not parse, has no host or carries
+    /// `user:password@` (which would leak into the `:authority`; put credentials in the
+    /// query instead); [`TransportError::UnsupportedScheme`] for any other scheme.
+    pub(crate) fn parse(text: &str) -> Result<Self, TransportError> {
+        let invalid = |why: &str| TransportError::InvalidUrl(format!("{text:?}: {why}"));
+        let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "user information is not supported (put credentials in the query)",
+            ));
+        }
+        let scheme = match url.scheme() {
+            "https" => Scheme::WebTransport,
+            "http" => Scheme::DevHttp,
+            "moql" | "moqt" => Scheme::Quic,
+            other => return Err(TransportError::UnsupportedScheme(other.to_owned())),
+        };
+        // `port_or_known_default` knows 443 for https and 80 for http; spec 1.2 gives 443 for
+        // the raw QUIC schemes, which the url crate does not know.
+        let port = match scheme {
+            Scheme::Quic => url.port().unwrap_or(443),
+            Scheme::WebTransport | Scheme::DevHttp => url.port_or_known_default().unwrap_or(443),
+        };
+        let host = match url.host() {
+            Some(url::Host::Ipv4(ip)) => HostName::Ip(ip.into()),
+            Some(url::Host::Ipv6(ip)) => HostName::Ip(ip.into()),
+            // Non-special schemes (moql, moqt) keep IPv4 literals as opaque domains.
+            Some(url::Host::Domain(d)) if !d.is_empty() => match d.parse::<IpAddr>() {
+                Ok(ip) => HostName::Ip(ip),
+                Err(_) => HostName::Domain(d.to_owned()),
+            },
+            _ => return Err(invalid("no host")),
+        };
+
+        let (connect_url, setup_path) = match scheme {
+            Scheme::Quic => (None, setup_path(&url)),
+            Scheme::WebTransport | Scheme::DevHttp => {
+                let mut connect = url.clone();
+                connect.set_fragment(None);
+                connect
+                    .set_scheme("https")
+                    .map_err(|()| invalid("cannot switch to https"))?;
+                connect
+                    .set_port(Some(port))
+                    .map_err(|()| invalid("cannot set the port"))?;
+                (Some(connect), None)
+            }
+        };
+        Ok(Self {
+            scheme,
+            host,
+            port,
+            connect_url,
+            setup_path,
+        })
+    }
+
+    /// `host:port` as written in an HTTP `Host` header (IPv6 in brackets).
+    pub(crate) fn authority(&self) -> String {
+        match &self.host {
+            HostName::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{}", self.port),
+            host => format!("{host}:{}", self.port),
+        }
+    }
+
+    /// Resolve the host to one socket address: IP literals directly, names with the system
+    /// resolver (first answer).
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Connect`] if the name does not resolve.
+    pub(crate) async fn resolve(&self) -> Result<SocketAddr, TransportError> {
+        let domain = match &self.host {
+            HostName::Ip(ip) => return Ok(SocketAddr::new(*ip, self.port)),
+            HostName::Domain(domain) => domain,
+        };
+        let mut addrs = tokio::net::lookup_host((domain.as_str(), self.port))
+            .await
+            .map_err(|e| TransportError::Connect(format!("cannot resolve {domain}: {e}")))?;
+        addrs
+            .next()
+            .ok_or_else(|| TransportError::Connect(format!("{domain} has no address")))
+    }
+}
+
+/// The SETUP Path parameter for a raw QUIC URL (spec 5.1.2): the path with its leading `/`,
+/// then `?query` if the query is non-empty, fragment dropped; `None` when the URL has no path
+/// and no query. A bare `/` counts as no path: the receiver reads `/` and absent alike as the
+/// default root, and omitting it avoids sending a value that carries nothing.
+pub(crate) fn setup_path(url: &Url) -> Option<String> {
+    let path = url.path();
+    let query = url.query().filter(|q| !q.is_empty());
+    let path = if path.is_empty() { "/" } else { path };
+    match query {
+        Some(query) => Some(format!("{path}?{query}")),
+        None if path == "/" => None,
+        None => Some(path.to_owned()),
+    }
+}
+
+/// `GET http://<addr>/certificate.sha256` over plain TCP (spec 1.6) and return the
+/// fingerprint it serves, normalized to lowercase hex.
+///
+/// A deliberately tiny HTTP/1.1 client: one request with `Connection: close`, a response of
+/// at most [`MAX_CERT_RESPONSE`] bytes, `Content-Length` or chunked bodies, the whole
+/// exchange bounded by [`CERT_FETCH_TIMEOUT`].
+///
+/// # Errors
+///
+/// [`TransportError::Timeout`] if the exchange takes too long; [`TransportError::Io`] on a
+/// socket error; [`TransportError::Certificate`] on a `404` (the server has no generated
+/// certificate) or a body that is not a fingerprint; [`TransportError::Connect`] on any other
+/// status or a malformed response.
+pub(crate) async fn fetch_fingerprint(
+    addr: SocketAddr,
+    authority: &str,
+) -> Result<String, TransportError> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let request = format!(
+            "GET /certificate.sha256 HTTP/1.1\r\nHost: {authority}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+
+        let mut response = Vec::with_capacity(512);
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&buf[..n]);
+            if response.len() > MAX_CERT_RESPONSE {
+                return Err(TransportError::Connect(format!(
+                    "http://{authority}/certificate.sha256: response larger than {MAX_CERT_RESPONSE} bytes"
+                )));
+            }
+            if let Some(done) = complete_body(&response)? {
+                return Ok(done);
+            }
+        }
+        // EOF: only a body without Content-Length or chunking may run to the end of the
+        // connection.
+        let truncated = || {
+            TransportError::Connect(format!(
+                "http://{authority}/certificate.sha256: truncated response"
+            ))
+        };
+        let (head, body) = split_head(&response).ok_or_else(truncated)?;
+        if is_chunked(head) || content_length(head)?.is_some() {
+            return Err(truncated());
+        }
+        Ok(CompleteBody {
+            status: status(&response)?,
+            body: body.to_vec(),
+        })
+    };
+    let done = tokio::time::timeout(CERT_FETCH_TIMEOUT, exchange)
+        .await
+        .map_err(|_| {
+            TransportError::Timeout(format!("GET http://{authority}/certificate.sha256"))
+        })??;
+
+    match done.status {
+        200 => {}
+        404 => {
+            return Err(TransportError::Certificate(format!(
+                "http://{authority}/certificate.sha256: 404, the server has no generated certificate to pin"
+            )));
+        }
+        status => {
+            return Err(TransportError::Connect(format!(
+                "http://{authority}/certificate.sha256: HTTP status {status}"
+            )));
+        }
+    }
+    let text = std::str::from_utf8(&done.body).map_err(|_| {
+        TransportError::Certificate("certificate.sha256 is not UTF-8 text".to_owned())
+    })?;
+    let bytes = parse_fingerprint(text)?;
+    // Normalize (case, separators) by re-encoding the parsed bytes.
+    Ok(to_hex(&bytes))
+}
+
+/// A response whose body is complete.
+struct CompleteBody {
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// If `response` holds a complete head and a body whose length is known (Content-Length or
+/// a finished chunked encoding), return it.
+fn complete_body(response: &[u8]) -> Result<Option<CompleteBody>, TransportError> {
+    let Some((head, body)) = split_head(response) else {
+        return Ok(None);
+    };
+    let body = if is_chunked(head) {
+        match dechunk(body)? {
+            Some(body) => body,
+            None => return Ok(None),
+        }
+    } else if let Some(len) = content_length(head)? {
+        if body.len() < len {
+            return Ok(None);
+        }
+        body[..len].to_vec()
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(CompleteBody {
+        status: status(response)?,
+        body,
+    }))
+}
+
+/// Split at the blank line ending the head.
+fn split_head(response: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    Some((&response[..at], &response[at + 4..]))
+}
+
+/// The status code of `HTTP/1.x NNN reason`.
+fn status(response: &[u8]) -> Result<u16, TransportError> {
+    let bad = || TransportError::Connect("malformed HTTP status line".to_owned());
+    let line_end = response
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(response.len());
+    let line = std::str::from_utf8(&response[..line_end]).map_err(|_| bad())?;
+    let mut parts = line.split(' ');
+    let version = parts.next().ok_or_else(bad)?;
+    if !version.starts_with("HTTP/1.") {
+        return Err(bad());
+    }
+    parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)
+}
+
+/// The value of header `name` (case-insensitive), if present.
+fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a str> {
+    std::str::from_utf8(head)
+        .ok()?
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.trim())
+}
+
+fn content_length(head: &[u8]) -> Result<Option<usize>, TransportError> {
+    header(head, "content-length")
+        .map(|v| {
+            v.parse()
+                .map_err(|_| TransportError::Connect(format!("bad Content-Length {v:?}")))
+        })
+        .transpose()
+}
+
+fn is_chunked(head: &[u8]) -> bool {
+    header(head, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+}
+
+/// Decode a chunked body; `None` until the terminating zero-size chunk has arrived.
+fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, TransportError> {
+    let bad = || TransportError::Connect("malformed chunked body".to_owned());
+    let mut body = Vec::new();
+    loop {
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
+        let size_text = std::str::from_utf8(&data[..line_end]).map_err(|_| bad())?;
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| bad())?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(Some(body));
+        }
+        if size > MAX_CERT_RESPONSE {
+            return Err(bad());
+        }
+        if data.len() < size + 2 {
+            return Ok(None);
+        }
+        body.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quic::tls::fingerprint_of;
+
+    #[test]
+    fn raw_quic_setup_path_follows_spec_5_1_2() {
+        let path = |s: &str| Target::parse(s).unwrap().setup_path;
+        assert_eq!(
+            path("moql://127.0.0.1:4443/anon?jwt=x"),
+            Some("/anon?jwt=x".into())
+        );
+        assert_eq!(path("moqt://relay/anon"), Some("/anon".into()));
+        assert_eq!(path("moqt://relay?jwt=x"), Some("/?jwt=x".into()));
+        assert_eq!(path("moqt://relay/anon?#frag"), Some("/anon".into()));
+        assert_eq!(path("moqt://relay"), None);
+        assert_eq!(path("moqt://relay/"), None);
+    }
+
+    #[test]
+    fn schemes_ports_and_hosts() {
+        let t = Target::parse("moql://127.0.0.1/x").unwrap();
+        assert_eq!(t.scheme, Scheme::Quic);
+        assert_eq!(t.port, 443);
+        assert_eq!(t.host, HostName::Ip("127.0.0.1".parse().unwrap()));
+        assert!(t.connect_url.is_none());
+
+        let t = Target::parse("https://[::1]:4443/room?x=1#f").unwrap();
+        assert_eq!(t.scheme, Scheme::WebTransport);
+        assert_eq!(t.host, HostName::Ip("::1".parse().unwrap()));
+        assert_eq!(t.authority(), "[::1]:4443");
+        assert_eq!(
+            t.connect_url.unwrap().as_str(),
+            "https://[::1]:4443/room?x=1"
+        );
+        assert!(t.setup_path.is_none());
+
+        let t = Target::parse("http://localhost/path").unwrap();
+        assert_eq!(t.scheme, Scheme::DevHttp);
+        assert_eq!(t.port, 80);
+        assert_eq!(t.connect_url.unwrap().as_str(), "https://localhost:80/path");
+
+        assert!(matches!(
+            Target::parse("wss://relay/x"),
+            Err(TransportError::UnsupportedScheme(s)) if s == "wss"
+        ));
+        assert!(matches!(
+            Target::parse("https://user:pw@relay/x"),
+            Err(TransportError::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            Target::parse("not a url"),
+            Err(TransportError::InvalidUrl(_))
+        ));
+    }
+
+    #[test]
+    fn http_responses_parse() {
+        let fp = fingerprint_of(b"x");
+        let ok = format!("HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n{fp}\n");
+        let done = complete_body(ok.as_bytes()).unwrap().unwrap();
+        assert_eq!(done.status, 200);
+        assert_eq!(done.body, format!("{fp}\n").into_bytes());
+
+        let chunked = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n{}\r\n20\r\n{}\r\n0\r\n\r\n",
+            &fp[..32],
+            &fp[32..]
+        );
+        let done = complete_body(chunked.as_bytes()).unwrap().unwrap();
+        assert_eq!(done.body, fp.as_bytes());
+
+        assert!(
+            complete_body(b"HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\nab")
+                .unwrap()
+                .is_none()
+        );
+        assert!(status(b"SSH-2.0\r\n").is_err());
+    }
+}
