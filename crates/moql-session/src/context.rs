@@ -48,6 +48,8 @@ pub(crate) struct Inner<T> {
     pub(crate) probe: watch::Sender<Option<moql_wire::Probe>>,
     /// Reference point of receive timestamps on versions without frame timestamps.
     pub(crate) started: Instant,
+    pub(crate) datagrams_sent: AtomicU64,
+    pub(crate) datagrams_received: AtomicU64,
 }
 
 /// The shared session state, cheap to clone into tasks.
@@ -132,6 +134,12 @@ impl<T: web_transport_trait::Session> Context<T> {
             self.transport.close(code, &reason);
         }
         self.tasks.cancel();
+        // Cancelled tasks cannot unroute their subscriptions: drop the routes here.
+        let routes = self
+            .subscriptions
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s));
+        drop(routes);
     }
 
     /// Milliseconds since the session started: the receive timestamp given to frames of

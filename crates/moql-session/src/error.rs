@@ -57,6 +57,11 @@ pub(crate) enum StreamError {
     /// The peer's bytes did not decode.
     #[error("decode: {0}")]
     Decode(#[from] DecodeError),
+    /// A later message on an understood stream did not decode: reset with its code (spec 4.4:
+    /// "A SUBSCRIBE_UPDATE that fails to decode makes the reference publisher RESET with
+    /// code 5").
+    #[error("malformed message: {0}")]
+    Malformed(DecodeError),
     /// We could not encode (a value out of range from the model).
     #[error("encode: {0}")]
     Encode(#[from] EncodeError),
@@ -81,7 +86,7 @@ impl StreamError {
     /// The code to reset this stream with.
     pub(crate) fn code(&self) -> ErrorCode {
         match self {
-            Self::Decode(err) => err.code(),
+            Self::Decode(err) | Self::Malformed(err) => err.code(),
             Self::Encode(_) => ErrorCode::ENCODE,
             Self::Model(err) => err.code(),
             Self::Reset(code) => ErrorCode(*code),
@@ -103,6 +108,14 @@ impl StreamError {
 
     pub(crate) fn transport(err: impl std::fmt::Display) -> Self {
         Self::Transport(err.to_string())
+    }
+
+    /// Marks a decode failure as happening after the request was understood.
+    pub(crate) fn after_request(self) -> Self {
+        match self {
+            Self::Decode(err) => Self::Malformed(err),
+            other => other,
+        }
     }
 }
 

@@ -54,6 +54,7 @@ trait Control: Send + Sync {
     fn goaway(&self, uri: String)
     -> Pin<Box<dyn Future<Output = Result<(), SessionError>> + Send>>;
     fn subscriptions(&self) -> usize;
+    fn datagrams(&self) -> (u64, u64);
 }
 
 impl<T: web_transport_trait::Session> Control for Context<T> {
@@ -72,6 +73,14 @@ impl<T: web_transport_trait::Session> Control for Context<T> {
     fn subscriptions(&self) -> usize {
         self.subscriptions.lock().map_or(0, |s| s.len())
     }
+
+    fn datagrams(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.datagrams_sent.load(Relaxed),
+            self.datagrams_received.load(Relaxed),
+        )
+    }
 }
 
 /// Counters for tests and metrics.
@@ -82,6 +91,10 @@ pub struct SessionStats {
     pub tasks: usize,
     /// Outgoing subscriptions currently routed by Subscribe ID.
     pub subscriptions: usize,
+    /// Groups sent as datagrams.
+    pub datagrams_sent: u64,
+    /// Groups received as datagrams (and delivered).
+    pub datagrams_received: u64,
 }
 
 impl Session {
@@ -169,9 +182,12 @@ impl Session {
 
     /// Counters: running tasks and routed subscriptions.
     pub fn stats(&self) -> SessionStats {
+        let (datagrams_sent, datagrams_received) = self.shared.control.datagrams();
         SessionStats {
             tasks: self.shared.tasks.count(),
             subscriptions: self.shared.control.subscriptions(),
+            datagrams_sent,
+            datagrams_received,
         }
     }
 }
@@ -336,6 +352,8 @@ fn context<T: web_transport_trait::Session>(
             goaway: watch::Sender::new(None),
             probe: watch::Sender::new(None),
             started: Instant::now(),
+            datagrams_sent: AtomicU64::new(0),
+            datagrams_received: AtomicU64::new(0),
         }),
     })
 }

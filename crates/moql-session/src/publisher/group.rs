@@ -37,6 +37,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     let version = ctx.version;
     let sequence = group.sequence();
 
+    tracing::trace!(sequence, max = ?options.datagram_max, "serving group");
     if try_datagram(ctx, &group, options)? {
         return Ok(());
     }
@@ -111,6 +112,7 @@ fn try_datagram<T: web_transport_trait::Session>(
         return Ok(false);
     };
     if !ctx.version.has_datagrams() || group.status() != GroupStatus::Finished {
+        tracing::trace!(status = ?group.status(), "group not eligible for a datagram");
         return Ok(false);
     }
     let frames = group.frames();
@@ -129,9 +131,16 @@ fn try_datagram<T: web_transport_trait::Session>(
         .min(ctx.transport.max_datagram_size())
         .min(moql_wire::limits::MAX_DATAGRAM_SIZE);
     if datagram.encoded_len(ctx.version) > limit {
+        tracing::trace!(
+            size = datagram.encoded_len(ctx.version),
+            limit,
+            "group too large for a datagram"
+        );
         return Ok(false);
     }
     let bytes = datagram.encode_to_bytes(ctx.version)?;
     ctx.transport.send_datagram(bytes).map_err(from_transport)?;
+    ctx.datagrams_sent
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(true)
 }

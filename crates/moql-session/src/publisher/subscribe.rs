@@ -103,7 +103,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
                     }
                     Err(err) => {
                         groups.shutdown().await;
-                        return Err(err);
+                        return Err(err.after_request());
                     }
                 }
             }

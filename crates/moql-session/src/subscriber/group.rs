@@ -115,6 +115,8 @@ pub(crate) async fn receive_datagrams<T: web_transport_trait::Session>(ctx: Cont
             .is_ok()
         {
             let _ = group.finish();
+            ctx.datagrams_received
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

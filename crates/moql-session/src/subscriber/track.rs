@@ -111,18 +111,21 @@ async fn serve<T: web_transport_trait::Session>(
     let mut active: Option<Active<T::SendStream>> = None;
     let mut responses: Option<Reader<T::RecvStream>> = None;
     let mut finished = false;
+    // The combined subscription last acted on; compared against, so a change is seen once
+    // even when there is nothing to do about it (e.g. the track already finished).
+    let mut seen: Option<Subscription> = None;
     loop {
-        let current = active.as_ref().map(|a| a.current);
         tokio::select! {
-            changed = track.subscription_changed(current) => {
+            changed = track.subscription_changed(seen) => {
                 let wanted = changed?;
+                seen = wanted;
                 match (active.as_mut(), wanted) {
                     (None, Some(sub)) if !finished => {
                         let (a, r) = subscribe(ctx, broadcast, name, track, sub).await?;
                         active = Some(a);
                         responses = Some(r);
                     }
-                    (Some(a), Some(sub)) => {
+                    (Some(a), Some(sub)) if a.current != sub => {
                         a.current = sub;
                         let update = SubscribeUpdate {
                             priority: sub.priority,
