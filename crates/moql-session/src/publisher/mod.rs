@@ -68,10 +68,9 @@ async fn serve<T: web_transport_trait::Session>(
     };
     match result {
         Ok(()) => {}
-        // Spec 3.3: a request that does not decode is dropped (RESET 0), like an unknown type.
-        Err(StreamError::Decode(err))
-            if !matches!(kind, BidiStream::Announce | BidiStream::Probe) =>
-        {
+        // Spec 3.3: a request that does not decode (or ends early) is dropped (RESET 0), like
+        // an unknown type.
+        Err(err @ (StreamError::Decode(_) | StreamError::UnexpectedEnd)) => {
             tracing::debug!(?kind, %err, "request did not decode");
             reader.stop(ErrorCode::CANCEL.0);
         }

@@ -1,0 +1,391 @@
+//! Hostile peers over a real connection: each malformed input gets the spec's reaction, and
+//! where the spec says the session survives, it still delivers a track afterwards.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo, TrackProducer};
+use moql_session::quic::{Client, ClientConfig, ClientTls, TransportKind};
+use moql_session::{Accepting, Session, SessionConfig, SessionError};
+use moql_wire::{
+    Announce, AnnounceOk, AnnounceStatus, Decode, Encode, ErrorCode, FrameDecoder, Group, Setup,
+    Subscribe, Version,
+};
+use support::{TestServer, WAIT, init_tracing, loopback, within};
+use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session as _};
+
+const V: Version = Version::Lite05;
+
+/// A server running our session (publishing `demo/clock`, consuming the client's broadcasts),
+/// and a hand-driven client transport that has sent a valid SETUP.
+struct Harness<T> {
+    client: T,
+    track: TrackProducer,
+    server: tokio::sync::oneshot::Receiver<Session>,
+    _broadcast: BroadcastProducer,
+    _listener: TestServer,
+    _received: OriginProducer,
+    _origin: OriginProducer,
+}
+
+async fn harness() -> Harness<impl web_transport_trait::Session> {
+    init_tracing();
+    let mut listener = TestServer::start(loopback(false), vec![V]);
+    let origin = OriginProducer::new();
+    let broadcast = BroadcastProducer::new();
+    let track = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
+    origin
+        .publish(&Path::new("demo").unwrap(), broadcast.consume())
+        .unwrap();
+    let received = OriginProducer::new();
+
+    let client = Client::new(ClientConfig {
+        tls: ClientTls::Fingerprints(vec![listener.fingerprint.clone()]),
+        versions: vec![V],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let url = listener.url(TransportKind::Quic, "/");
+    let (connected, incoming) = within("connect", async {
+        tokio::join!(client.connect(&url), listener.server.accept())
+    })
+    .await;
+    let connected = connected.unwrap();
+    let incoming = incoming.unwrap();
+
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let publish = origin.consume();
+    let subscribe = received.clone();
+    let keep = origin.clone();
+    tokio::spawn(async move {
+        let transport = incoming.accept().await.unwrap();
+        let accepting = Accepting::new(transport, V, WAIT).await.unwrap();
+        let session = accepting
+            .accept(
+                SessionConfig::new()
+                    .with_publish(publish)
+                    .with_subscribe(subscribe),
+            )
+            .await
+            .unwrap();
+        let _ = tx.send(session);
+    });
+
+    let client = connected.session;
+    let mut setup = client.open_uni().await.unwrap();
+    setup.write_all(&[0x01]).await.unwrap();
+    setup.write_all(&encode(&Setup::default())).await.unwrap();
+    setup.finish().unwrap();
+    Harness {
+        client,
+        track,
+        server: rx,
+        _broadcast: broadcast,
+        _listener: listener,
+        _received: received,
+        _origin: keep,
+    }
+}
+
+fn encode<M: Encode>(message: &M) -> Vec<u8> {
+    message.encode_to_vec(V).unwrap()
+}
+
+/// Reads until FIN or error; returns the bytes or the stream error code.
+async fn read_to_end<R: web_transport_trait::RecvStream>(
+    recv: &mut R,
+) -> Result<Vec<u8>, Option<u32>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match recv.read(&mut buf).await {
+            Ok(Some(n)) => out.extend_from_slice(&buf[..n]),
+            Ok(None) => return Ok(out),
+            Err(err) => return Err(err.stream_error()),
+        }
+    }
+}
+
+/// Sends raw bytes on a new bidirectional stream and returns how the server answered.
+async fn bidi<T: web_transport_trait::Session>(
+    client: &T,
+    bytes: &[u8],
+    fin: bool,
+) -> Result<Vec<u8>, Option<u32>> {
+    let (mut send, mut recv) = client.open_bi().await.unwrap();
+    send.write_all(bytes).await.unwrap();
+    if fin {
+        send.finish().unwrap();
+    }
+    let answer = within("the server's answer", read_to_end(&mut recv)).await;
+    drop(send);
+    answer
+}
+
+/// Subscribes to demo/clock with correct bytes and checks a group arrives: the session works.
+async fn still_delivers<T: web_transport_trait::Session>(h: &Harness<T>, id: u64) {
+    let (mut send, _recv) = h.client.open_bi().await.unwrap();
+    let request = Subscribe {
+        id,
+        broadcast: Path::new("demo").unwrap(),
+        track: "clock".into(),
+        priority: 0,
+        ordered: false,
+        max_latency: 1000,
+        start: None,
+        end: None,
+    };
+    send.write_all(&[0x02]).await.unwrap();
+    send.write_all(&encode(&request)).await.unwrap();
+    within("the subscription upstream", async {
+        while h.track.subscription().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let seq = h.track.latest().map_or(0, |l| l + 1);
+    let group = h.track.create_group(seq).unwrap();
+    group.write(seq, format!("tick {seq}")).unwrap();
+    group.finish().unwrap();
+
+    // The server's Setup stream (type 1) may come first: skip it.
+    let bytes = within("a group stream", async {
+        loop {
+            let mut uni = h.client.accept_uni().await.unwrap();
+            let bytes = Bytes::from(read_to_end(&mut uni).await.unwrap());
+            if bytes.first() == Some(&0x00) {
+                return bytes;
+            }
+        }
+    })
+    .await;
+    let mut rest = bytes.slice(1..);
+    let header = Group::decode(&mut rest, V).unwrap();
+    assert_eq!((header.subscribe_id, header.sequence), (id, seq));
+    let frame = FrameDecoder::new().decode(&mut rest, V).unwrap();
+    assert_eq!(frame.payload, format!("tick {seq}"));
+    drop(send);
+    // Let the unsubscribe land before the next check.
+    within("the unsubscribe", async {
+        while h.track.subscription().is_some() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_bidi_stream_type_is_reset_with_0_and_the_session_survives() {
+    let h = harness().await;
+    // Spec 3.3: "Unknown bidirectional type … the reference drops the stream — in practice
+    // RESET code 0".
+    assert_eq!(
+        bidi(&h.client, &[0x07, 0x01, 0x02], true).await,
+        Err(Some(0))
+    );
+    still_delivers(&h, 0).await;
+}
+
+#[tokio::test]
+async fn an_unknown_uni_stream_type_is_stopped_and_the_session_survives() {
+    let h = harness().await;
+    let mut uni = h.client.open_uni().await.unwrap();
+    uni.write_all(&[0x02, 0xaa]).await.unwrap();
+    let _ = uni.finish();
+    still_delivers(&h, 0).await;
+}
+
+#[tokio::test]
+async fn a_truncated_request_is_dropped_and_the_session_survives() {
+    let h = harness().await;
+    // SUBSCRIBE whose declared length (0x15) runs past what is sent before FIN.
+    let full = encode(&Subscribe {
+        id: 9,
+        broadcast: Path::new("demo").unwrap(),
+        track: "clock".into(),
+        priority: 0,
+        ordered: false,
+        max_latency: 0,
+        start: None,
+        end: None,
+    });
+    let mut bytes = vec![0x02];
+    bytes.extend_from_slice(&full[..full.len() - 3]);
+    assert_eq!(
+        bidi(&h.client, &bytes, true).await,
+        Err(Some(0)),
+        "spec 3.3: RESET 0"
+    );
+    still_delivers(&h, 0).await;
+}
+
+#[tokio::test]
+async fn an_oversize_length_is_refused_without_allocating_and_the_session_survives() {
+    let h = harness().await;
+    // A SUBSCRIBE claiming a 1 GiB body: refused from the length alone.
+    let mut bytes = vec![0x02];
+    bytes.extend_from_slice(&[0xc0, 0, 0, 0, 0x40, 0, 0, 0]);
+    bytes.extend_from_slice(&[0u8; 64]);
+    assert_eq!(bidi(&h.client, &bytes, false).await, Err(Some(0)));
+    still_delivers(&h, 0).await;
+}
+
+#[tokio::test]
+async fn a_string_that_is_not_utf8_is_refused_and_the_session_survives() {
+    let h = harness().await;
+    // The vector "invalid-utf8-track-name": SUBSCRIBE with track name ff fe.
+    let mut bytes = vec![0x02];
+    bytes.extend_from_slice(&hex("0e010464656d6f02fffe0000000000"));
+    assert_eq!(bidi(&h.client, &bytes, true).await, Err(Some(0)));
+    still_delivers(&h, 0).await;
+}
+
+#[tokio::test]
+async fn an_update_that_does_not_decode_resets_the_subscription_with_5() {
+    let h = harness().await;
+    let (mut send, mut recv) = h.client.open_bi().await.unwrap();
+    send.write_all(&[0x02]).await.unwrap();
+    send.write_all(&encode(&Subscribe {
+        id: 1,
+        broadcast: Path::new("demo").unwrap(),
+        track: "clock".into(),
+        priority: 0,
+        ordered: false,
+        max_latency: 0,
+        start: None,
+        end: None,
+    }))
+    .await
+    .unwrap();
+    // A SUBSCRIBE_UPDATE with trailing bytes inside its length.
+    send.write_all(&hex("06000000000000")).await.unwrap();
+    // Spec 4.4: "A SUBSCRIBE_UPDATE that fails to decode makes the reference publisher RESET
+    // with code 5."
+    assert_eq!(
+        within("the reset", read_to_end(&mut recv)).await,
+        Err(Some(5))
+    );
+    drop(send);
+    still_delivers(&h, 2).await;
+}
+
+#[tokio::test]
+async fn bytes_after_an_announce_request_reset_it_with_5() {
+    let h = harness().await;
+    let mut bytes = vec![0x01];
+    bytes.extend_from_slice(&hex("020000")); // ANNOUNCE_REQUEST prefix "" exclude 0
+    bytes.push(0x42); // spec 4.2: nothing may follow
+    let (mut send, mut recv) = h.client.open_bi().await.unwrap();
+    send.write_all(&bytes).await.unwrap();
+    let answer = within("the reset", read_to_end(&mut recv)).await;
+    assert_eq!(answer, Err(Some(5)));
+    drop(send);
+    still_delivers(&h, 0).await;
+}
+
+#[tokio::test]
+async fn an_ended_announce_for_a_path_never_announced_is_ignored() {
+    let h = harness().await;
+    // The server subscribes to our announcements: answer its announce stream.
+    let (mut send, mut recv) = within("the server's announce stream", h.client.accept_bi())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = within("ANNOUNCE_REQUEST", recv.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(buf[0], 0x01, "announce stream type");
+    assert!(n >= 2);
+    send.write_all(&encode(&AnnounceOk {
+        hop_id: 77,
+        active_count: 0,
+    }))
+    .await
+    .unwrap();
+    // Spec 5.4 step 6: "`ended` for a path that is not active is silently ignored".
+    let ghost = Announce {
+        status: AnnounceStatus::Ended,
+        suffix: Path::new("ghost").unwrap(),
+        hops: vec![],
+    };
+    send.write_all(&encode(&ghost)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let server = within("the server session", &mut { h.server })
+        .await
+        .unwrap();
+    assert!(server.close_reason().is_none(), "the session survives");
+    drop((send, recv));
+    // A fresh harness shape is not needed: the server is still serving on this connection.
+    let (mut s2, _r2) = h.client.open_bi().await.unwrap();
+    s2.write_all(&[0x06]).await.unwrap();
+    s2.write_all(&hex("0b0464656d6f05636c6f636b"))
+        .await
+        .unwrap(); // TRACK demo clock
+    let mut r2 = _r2;
+    let info = within("TRACK_INFO", read_to_end(&mut r2)).await.unwrap();
+    assert_eq!(info, hex("060000538843e8"), "default TRACK_INFO, spec 5.9");
+}
+
+#[tokio::test]
+async fn a_second_setup_stream_closes_the_session_with_15() {
+    let h = harness().await;
+    let server = within("the server session", h.server).await.unwrap();
+    let mut again = h.client.open_uni().await.unwrap();
+    again.write_all(&[0x01, 0x01, 0x00]).await.unwrap();
+    again.finish().unwrap();
+    let err = within("the close", server.closed()).await;
+    assert!(
+        matches!(
+            err,
+            SessionError::Protocol {
+                code: ErrorCode::PROTOCOL_VIOLATION,
+                ..
+            }
+        ),
+        "spec 8: close with protocol violation (15), got {err:?}"
+    );
+    let client_err = within("the client to see it", h.client.closed()).await;
+    assert_eq!(client_err.session_error().map(|(code, _)| code), Some(15));
+}
+
+#[tokio::test]
+async fn a_client_that_never_sends_setup_is_closed_after_the_timeout() {
+    init_tracing();
+    let mut listener = TestServer::start(loopback(false), vec![V]);
+    let client = Client::new(ClientConfig {
+        tls: ClientTls::Fingerprints(vec![listener.fingerprint.clone()]),
+        versions: vec![V],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let url = listener.url(TransportKind::Quic, "/");
+    let (connected, incoming) = tokio::join!(client.connect(&url), listener.server.accept());
+    let transport = incoming.unwrap().accept().await.unwrap();
+    let result = Accepting::new(transport, V, Duration::from_millis(200)).await;
+    assert!(matches!(
+        result,
+        Err(SessionError::Protocol {
+            code: ErrorCode::TIMEOUT,
+            ..
+        })
+    ));
+    let err = within(
+        "the client to see the close",
+        connected.unwrap().session.closed(),
+    )
+    .await;
+    assert_eq!(
+        err.session_error().map(|(code, _)| code),
+        Some(ErrorCode::TIMEOUT.0)
+    );
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
