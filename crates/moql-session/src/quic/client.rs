@@ -12,7 +12,7 @@ use super::transport::{
     H3_ALPN, check_versions, is_alpn_mismatch, negotiated_alpn, transport_config, version_tokens,
 };
 use super::url::{Scheme, Target, fetch_fingerprint};
-use super::{TransportError, TransportKind, tls};
+use super::{RawSession, Transport, TransportError, TransportKind, tls};
 
 /// How a [`Client`] decides to trust a server's certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,9 +80,9 @@ impl Default for ClientConfig {
 /// A successfully dialed session.
 #[derive(Debug)]
 pub struct Connected {
-    /// The session; implements `web_transport_trait::Session`. Dropping every clone closes
-    /// the connection with code 0.
-    pub session: web_transport_quinn::Session,
+    /// The session; implements `web_transport_trait::Session`. Dropping every clone (and
+    /// every stream) closes the connection with code 0.
+    pub session: Transport,
     /// The negotiated version: the ALPN (raw QUIC) or the `wt-protocol` token (WebTransport).
     pub version: Version,
     /// Raw QUIC or WebTransport.
@@ -238,7 +238,7 @@ impl Client {
             return Err(self.no_common_version());
         };
         Ok(Connected {
-            session: web_transport_quinn::Session::raw(conn),
+            session: Transport::Quic(RawSession::new(conn)),
             version,
             kind: TransportKind::Quic,
             setup_path: target.setup_path.clone(),
@@ -279,7 +279,7 @@ impl Client {
             return Err(self.no_common_version());
         };
         Ok(Connected {
-            session,
+            session: Transport::from(session),
             version,
             kind: TransportKind::WebTransport,
             setup_path: None,

@@ -2,7 +2,8 @@
 //! a moq-lite session exists.
 //!
 //! Errors after the handshake belong to the session and travel as
-//! `web_transport_quinn::SessionError` (and the engine's own error type), not as this one.
+//! [`TransportIoError`](super::TransportIoError) (and the engine's own error type), not as
+//! this one.
 
 use std::io;
 

@@ -11,16 +11,25 @@
 //!   computes their SHA-256 [fingerprint](Certificate::fingerprint); [`ClientTls`] says how a
 //!   client trusts servers.
 //!
-//! Both ends hand out a `web_transport_quinn::Session`, which implements
-//! `web_transport_trait::Session` for raw QUIC and WebTransport alike, plus the negotiated
-//! [`Version`](moql_wire::Version) and [`TransportKind`]. Everything after that (SETUP,
-//! including the raw-QUIC SETUP Path from [`Connected::setup_path`]) is the engine's.
+//! Both ends hand out a [`Transport`], which implements `web_transport_trait::Session` for
+//! raw QUIC ([`RawSession`], directly over quinn) and WebTransport (web-transport-quinn)
+//! alike, plus the negotiated [`Version`](moql_wire::Version) and [`TransportKind`].
+//! Everything after that (SETUP, including the raw-QUIC SETUP Path from
+//! [`Connected::setup_path`]) is the engine's.
 //!
-//! TLS is rustls with the ring provider ([`tls::provider`](provider)), TLS 1.3 only.
+//! Raw QUIC has its own binding because of spec 10.2: the reference maps RESET_STREAM and
+//! STOP_SENDING codes into the HTTP/3 range even on raw QUIC and reads unmapped ones as a
+//! generic transport error, while web-transport-quinn's raw mode sends them unmapped.
+//! [`RawSession`] sends mapped stream codes, accepts both forms, and sends session close
+//! codes unmapped.
+//!
+//! TLS is rustls with the ring provider ([`provider`]), TLS 1.3 only.
 
 mod client;
 mod error;
+mod raw;
 mod server;
+mod session;
 mod tls;
 mod transport;
 mod url;
@@ -30,7 +39,9 @@ mod tests;
 
 pub use client::{Client, ClientConfig, ClientTls, Connected};
 pub use error::TransportError;
+pub use raw::{RawError, RawRecvStream, RawSendStream, RawSession};
 pub use server::{Incoming, NO_COMMON_VERSION_STATUS, Server, ServerConfig};
+pub use session::{Transport, TransportIoError, TransportRecvStream, TransportSendStream};
 pub use tls::{
     Certificate, GENERATED_BACKDATE, GENERATED_VALIDITY, client_crypto, fingerprint_of, provider,
     server_crypto,

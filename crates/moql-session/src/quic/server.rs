@@ -15,7 +15,7 @@ use web_transport_quinn::proto::ConnectResponse;
 use super::transport::{
     H3_ALPN, check_versions, negotiated_alpn, server_name, transport_config, version_tokens,
 };
-use super::{Certificate, TransportError, TransportKind, tls};
+use super::{Certificate, RawSession, Transport, TransportError, TransportKind, tls};
 
 /// Completed handshakes waiting for [`Server::accept`]. Beyond this, handshake tasks wait
 /// (holding their connections) until the application catches up.
@@ -361,21 +361,22 @@ impl Incoming {
     }
 
     /// Accept the session. WebTransport: answer the CONNECT `200` with
-    /// `wt-protocol: "<version token>"`; raw QUIC: wrap the connection
-    /// (`Session::raw`). Either way the result implements `web_transport_trait::Session`.
+    /// `wt-protocol: "<version token>"`; raw QUIC: wrap the connection in a [`RawSession`].
+    /// Either way the [`Transport`] implements `web_transport_trait::Session`.
     ///
     /// # Errors
     ///
     /// [`TransportError::Handshake`] if the client went away before the response was sent.
-    pub async fn accept(self) -> Result<web_transport_quinn::Session, TransportError> {
+    pub async fn accept(self) -> Result<Transport, TransportError> {
         match self.inner {
-            Inner::Quic(conn) => Ok(web_transport_quinn::Session::raw(conn)),
+            Inner::Quic(conn) => Ok(Transport::Quic(RawSession::new(conn))),
             Inner::WebTransport(request) => {
                 let response =
                     ConnectResponse::new(StatusCode::OK).with_protocol(self.version.alpn());
                 request
                     .respond(response)
                     .await
+                    .map(Transport::from)
                     .map_err(TransportError::handshake)
             }
         }

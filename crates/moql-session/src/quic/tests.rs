@@ -7,14 +7,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use moql_wire::Version;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
-use web_transport_trait::{Error as _, RecvStream as _, SendStream as _};
+use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session as _};
 
 use super::*;
 
 /// Bound on every wait in these tests; loopback handshakes take milliseconds.
-const WAIT: Duration = Duration::from_secs(10);
+pub(super) const WAIT: Duration = Duration::from_secs(10);
 
-fn init_tracing() {
+pub(super) fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -26,7 +26,7 @@ fn certificate() -> Certificate {
     Certificate::generate(&names).expect("generate certificate")
 }
 
-fn server(bind: &str, versions: &[Version]) -> Server {
+pub(super) fn server(bind: &str, versions: &[Version]) -> Server {
     let mut config = ServerConfig::new(bind.parse().expect("bind address"), certificate());
     config.versions = versions.to_vec();
     Server::bind(config).expect("bind server")
@@ -39,7 +39,7 @@ fn client(tls: ClientTls, versions: &[Version]) -> Client {
 }
 
 /// A client that pins `server`'s certificate.
-fn pinned_client(server: &Server, versions: &[Version]) -> Client {
+pub(super) fn pinned_client(server: &Server, versions: &[Version]) -> Client {
     client(
         ClientTls::Fingerprints(vec![server.fingerprint()]),
         versions,
@@ -47,29 +47,29 @@ fn pinned_client(server: &Server, versions: &[Version]) -> Client {
 }
 
 /// `scheme://host:port/rest` for `server`.
-fn url(scheme: &str, host: &str, server: &Server, rest: &str) -> String {
+pub(super) fn url(scheme: &str, host: &str, server: &Server, rest: &str) -> String {
     let port = server.local_addr().expect("local addr").port();
     format!("{scheme}://{host}:{port}{rest}")
 }
 
 /// What the server saw of an accepted connection.
 #[derive(Debug)]
-struct Seen {
-    kind: TransportKind,
-    version: Version,
-    request_path: Option<String>,
-    remote: SocketAddr,
+pub(super) struct Seen {
+    pub(super) kind: TransportKind,
+    pub(super) version: Version,
+    pub(super) request_path: Option<String>,
+    pub(super) remote: SocketAddr,
 }
 
 /// Dial `scheme://host:port/rest` while the server accepts the next connection; both sides'
 /// sessions.
-async fn establish(
+pub(super) async fn establish(
     server: &mut Server,
     client: &Client,
     scheme: &str,
     host: &str,
     rest: &str,
-) -> (Connected, web_transport_quinn::Session, Seen) {
+) -> (Connected, Transport, Seen) {
     let url = url(scheme, host, server, rest);
     let accept = async {
         let incoming = server.accept().await.expect("server closed");
@@ -94,7 +94,7 @@ async fn establish(
 
 /// Prove a session pair works through the `web_transport_trait` API: a bidirectional
 /// request/response, then a datagram each way.
-async fn exchange<S: web_transport_trait::Session>(client: &S, server: &S) {
+pub(super) async fn exchange<S: web_transport_trait::Session>(client: &S, server: &S) {
     let work = async {
         let (mut send, mut recv) = client.open_bi().await.expect("open_bi");
         send.write_all(b"ping").await.expect("write");
@@ -228,6 +228,10 @@ async fn raw_quic_session_works(bind: &str, host: &str) {
     assert_eq!(connected.kind, TransportKind::Quic);
     assert_eq!(connected.setup_path.as_deref(), Some("/anon?jwt=x"));
     assert_eq!(connected.session.protocol(), Some("moq-lite-05"));
+    assert_eq!(session.protocol(), Some("moq-lite-05"));
+    assert_eq!(connected.session.kind(), TransportKind::Quic);
+    assert_eq!(session.kind(), TransportKind::Quic);
+    assert_eq!(session.remote_address(), seen.remote);
     assert_eq!(seen.kind, TransportKind::Quic);
     assert_eq!(seen.version, Version::Lite05);
     assert_eq!(seen.request_path, None);
@@ -260,6 +264,9 @@ async fn webtransport_session_works(bind: &str, host: &str) {
     assert_eq!(connected.version, Version::Lite05);
     assert_eq!(connected.kind, TransportKind::WebTransport);
     assert_eq!(connected.setup_path, None);
+    assert_eq!(connected.session.kind(), TransportKind::WebTransport);
+    assert_eq!(session.kind(), TransportKind::WebTransport);
+    assert_eq!(session.remote_address(), seen.remote);
     assert_eq!(seen.kind, TransportKind::WebTransport);
     assert_eq!(seen.version, Version::Lite05);
     assert_eq!(seen.request_path.as_deref(), Some("/room?x=1"));
@@ -621,4 +628,20 @@ fn public_types_are_send_sync_unpin() {
     check::<ServerConfig>();
     check::<ClientConfig>();
     check::<TransportError>();
+    check::<Transport>();
+    check::<TransportSendStream>();
+    check::<TransportRecvStream>();
+    check::<TransportIoError>();
+    check::<RawSession>();
+    check::<RawSendStream>();
+    check::<RawRecvStream>();
+    check::<RawError>();
+}
+
+/// The session handle is what the engine clones into its tasks.
+#[test]
+fn transport_is_clone_and_static() {
+    fn check<T: Clone + Send + Sync + 'static>() {}
+    check::<Transport>();
+    check::<RawSession>();
 }

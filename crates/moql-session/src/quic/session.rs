@@ -1,0 +1,338 @@
+//! [`Transport`]: the one session type [`Server`](super::Server) and [`Client`](super::Client)
+//! hand out, raw QUIC ([`RawSession`]) or WebTransport (`web_transport_quinn::Session`),
+//! implementing `web_transport_trait::Session` by delegating to whichever it holds.
+//!
+//! Its streams are [`TransportSendStream`] / [`TransportRecvStream`], and every failure after
+//! the handshake (session, send or receive) is a [`TransportIoError`], which keeps the
+//! underlying error so its `session_error()` / `stream_error()` codes come through unchanged.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use web_transport_trait as wt;
+
+use super::TransportKind;
+use super::raw::{QuicStats, RawError, RawRecvStream, RawSendStream, RawSession};
+
+/// An established moq-lite session over quinn: raw QUIC or WebTransport.
+///
+/// Cheap to clone; clones share the connection. Implements `web_transport_trait::Session`,
+/// so it goes straight into [`Session::connect`](crate::Session::connect) or
+/// [`Accepting::new`](crate::Accepting::new).
+///
+/// Stream codes travel per spec 10.2 on both: mapped into the HTTP/3 range (raw QUIC through
+/// [`RawSession`], WebTransport through web-transport-quinn). `close(code, reason)` sends the
+/// code unmapped on raw QUIC and in the CLOSE_WEBTRANSPORT_SESSION capsule on WebTransport.
+/// Dropping every clone and stream closes the connection with code 0.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// Raw QUIC: version from the ALPN, request path in SETUP (spec 1.2).
+    Quic(RawSession),
+    /// WebTransport over HTTP/3: version from `wt-protocol`, path in the CONNECT (spec 1.3).
+    /// Boxed: a web-transport-quinn session is about 780 bytes, a raw one 40.
+    WebTransport(Box<web_transport_quinn::Session>),
+}
+
+impl Transport {
+    /// Raw QUIC or WebTransport.
+    pub fn kind(&self) -> TransportKind {
+        match self {
+            Self::Quic(_) => TransportKind::Quic,
+            Self::WebTransport(_) => TransportKind::WebTransport,
+        }
+    }
+
+    /// The peer's current UDP address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.connection().remote_address()
+    }
+
+    /// The underlying QUIC connection (statistics, peer identity, close reason). For
+    /// WebTransport it also carries the HTTP/3 control streams.
+    pub fn connection(&self) -> &quinn::Connection {
+        match self {
+            Self::Quic(session) => session.connection(),
+            Self::WebTransport(session) => session.as_ref(),
+        }
+    }
+}
+
+impl From<RawSession> for Transport {
+    fn from(session: RawSession) -> Self {
+        Self::Quic(session)
+    }
+}
+
+impl From<web_transport_quinn::Session> for Transport {
+    fn from(session: web_transport_quinn::Session) -> Self {
+        Self::WebTransport(Box::new(session))
+    }
+}
+
+/// A failure of a [`Transport`] or one of its streams after the handshake, wrapping the
+/// transport's own error. (Failures before a session exists are
+/// [`TransportError`](super::TransportError).)
+///
+/// Its `web_transport_trait::Error` methods delegate, so `session_error()` gives the peer's
+/// close code and reason and `stream_error()` the peer's RESET_STREAM / STOP_SENDING code,
+/// mapped back to moq-lite codes on both transports.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportIoError {
+    /// Raw QUIC: any session or stream failure.
+    #[error(transparent)]
+    Quic(#[from] RawError),
+    /// WebTransport: a session failure (accepting, opening, datagrams, close).
+    #[error(transparent)]
+    Session(#[from] web_transport_quinn::SessionError),
+    /// WebTransport: a send-stream failure.
+    #[error(transparent)]
+    Write(#[from] web_transport_quinn::WriteError),
+    /// WebTransport: a receive-stream failure.
+    #[error(transparent)]
+    Read(#[from] web_transport_quinn::ReadError),
+}
+
+impl wt::Error for TransportIoError {
+    fn session_error(&self) -> Option<(u32, String)> {
+        match self {
+            Self::Quic(err) => err.session_error(),
+            Self::Session(err) => err.session_error(),
+            Self::Write(err) => err.session_error(),
+            Self::Read(err) => err.session_error(),
+        }
+    }
+
+    fn stream_error(&self) -> Option<u32> {
+        match self {
+            Self::Quic(err) => err.stream_error(),
+            Self::Session(err) => err.stream_error(),
+            Self::Write(err) => err.stream_error(),
+            Self::Read(err) => err.stream_error(),
+        }
+    }
+}
+
+/// Delegates to the held session; the futures' cancel safety is the inner transport's.
+impl wt::Session for Transport {
+    type SendStream = TransportSendStream;
+    type RecvStream = TransportRecvStream;
+    type Error = TransportIoError;
+
+    async fn accept_uni(&self) -> Result<TransportRecvStream, TransportIoError> {
+        Ok(match self {
+            Self::Quic(s) => TransportRecvStream::Quic(wt::Session::accept_uni(s).await?),
+            Self::WebTransport(s) => {
+                TransportRecvStream::WebTransport(wt::Session::accept_uni(&**s).await?)
+            }
+        })
+    }
+
+    async fn accept_bi(
+        &self,
+    ) -> Result<(TransportSendStream, TransportRecvStream), TransportIoError> {
+        Ok(match self {
+            Self::Quic(s) => {
+                let (send, recv) = wt::Session::accept_bi(s).await?;
+                (
+                    TransportSendStream::Quic(send),
+                    TransportRecvStream::Quic(recv),
+                )
+            }
+            Self::WebTransport(s) => {
+                let (send, recv) = wt::Session::accept_bi(&**s).await?;
+                (
+                    TransportSendStream::WebTransport(send),
+                    TransportRecvStream::WebTransport(recv),
+                )
+            }
+        })
+    }
+
+    async fn open_bi(
+        &self,
+    ) -> Result<(TransportSendStream, TransportRecvStream), TransportIoError> {
+        Ok(match self {
+            Self::Quic(s) => {
+                let (send, recv) = wt::Session::open_bi(s).await?;
+                (
+                    TransportSendStream::Quic(send),
+                    TransportRecvStream::Quic(recv),
+                )
+            }
+            Self::WebTransport(s) => {
+                let (send, recv) = wt::Session::open_bi(&**s).await?;
+                (
+                    TransportSendStream::WebTransport(send),
+                    TransportRecvStream::WebTransport(recv),
+                )
+            }
+        })
+    }
+
+    async fn open_uni(&self) -> Result<TransportSendStream, TransportIoError> {
+        Ok(match self {
+            Self::Quic(s) => TransportSendStream::Quic(wt::Session::open_uni(s).await?),
+            Self::WebTransport(s) => {
+                TransportSendStream::WebTransport(wt::Session::open_uni(&**s).await?)
+            }
+        })
+    }
+
+    fn send_datagram(&self, payload: Bytes) -> Result<(), TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::Session::send_datagram(s, payload)?),
+            Self::WebTransport(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
+        }
+    }
+
+    async fn recv_datagram(&self) -> Result<Bytes, TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::Session::recv_datagram(s).await?),
+            Self::WebTransport(s) => Ok(wt::Session::recv_datagram(&**s).await?),
+        }
+    }
+
+    fn max_datagram_size(&self) -> usize {
+        match self {
+            Self::Quic(s) => wt::Session::max_datagram_size(s),
+            Self::WebTransport(s) => wt::Session::max_datagram_size(&**s),
+        }
+    }
+
+    /// The negotiated ALPN (raw QUIC) or `wt-protocol` token (WebTransport).
+    fn protocol(&self) -> Option<&str> {
+        match self {
+            Self::Quic(s) => wt::Session::protocol(s),
+            Self::WebTransport(s) => wt::Session::protocol(&**s),
+        }
+    }
+
+    /// Raw QUIC: CONNECTION_CLOSE with `code` unmapped. WebTransport: the
+    /// CLOSE_WEBTRANSPORT_SESSION capsule, then the connection close (asynchronously).
+    fn close(&self, code: u32, reason: &str) {
+        match self {
+            Self::Quic(s) => wt::Session::close(s, code, reason),
+            Self::WebTransport(s) => wt::Session::close(&**s, code, reason),
+        }
+    }
+
+    async fn closed(&self) -> TransportIoError {
+        match self {
+            Self::Quic(s) => wt::Session::closed(s).await.into(),
+            Self::WebTransport(s) => wt::Session::closed(&**s).await.into(),
+        }
+    }
+
+    /// The connection's statistics; the same numbers for both transports (one QUIC
+    /// connection either way).
+    fn stats(&self) -> impl wt::Stats {
+        QuicStats::of(self.connection())
+    }
+}
+
+/// The sending half of a [`Transport`] stream.
+///
+/// Dropping it without `finish` or `reset` finishes the stream on both transports (quinn's
+/// behaviour); reset explicitly to abandon one.
+#[derive(Debug)]
+pub enum TransportSendStream {
+    /// A raw QUIC stream.
+    Quic(RawSendStream),
+    /// A WebTransport stream.
+    WebTransport(web_transport_quinn::SendStream),
+}
+
+/// Delegates; cancel safety as documented on the inner streams (`write` is cancel safe,
+/// `write_chunk` is not).
+impl wt::SendStream for TransportSendStream {
+    type Error = TransportIoError;
+
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::SendStream::write(s, buf).await?),
+            Self::WebTransport(s) => Ok(wt::SendStream::write(s, buf).await?),
+        }
+    }
+
+    async fn write_chunk(&mut self, chunk: Bytes) -> Result<(), TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
+            Self::WebTransport(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
+        }
+    }
+
+    fn set_priority(&mut self, order: i32) {
+        match self {
+            Self::Quic(s) => wt::SendStream::set_priority(s, order),
+            Self::WebTransport(s) => wt::SendStream::set_priority(s, order),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::SendStream::finish(s)?),
+            Self::WebTransport(s) => Ok(wt::SendStream::finish(s)?),
+        }
+    }
+
+    fn reset(&mut self, code: u32) {
+        match self {
+            Self::Quic(s) => wt::SendStream::reset(s, code),
+            Self::WebTransport(s) => wt::SendStream::reset(s, code),
+        }
+    }
+
+    async fn closed(&mut self) -> Result<(), TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::SendStream::closed(s).await?),
+            Self::WebTransport(s) => Ok(wt::SendStream::closed(s).await?),
+        }
+    }
+}
+
+/// The receiving half of a [`Transport`] stream.
+///
+/// Dropping it before the end of the stream sends STOP_SENDING with code 0 (`Cancel`),
+/// mapped per spec 10.2 on raw QUIC; web-transport-quinn's WebTransport stream leaves that to
+/// quinn, which sends a raw 0.
+#[derive(Debug)]
+pub enum TransportRecvStream {
+    /// A raw QUIC stream.
+    Quic(RawRecvStream),
+    /// A WebTransport stream.
+    WebTransport(web_transport_quinn::RecvStream),
+}
+
+/// Delegates; `read` and `read_chunk` are cancel safe on both transports.
+impl wt::RecvStream for TransportRecvStream {
+    type Error = TransportIoError;
+
+    async fn read(&mut self, dst: &mut [u8]) -> Result<Option<usize>, TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::RecvStream::read(s, dst).await?),
+            Self::WebTransport(s) => Ok(wt::RecvStream::read(s, dst).await?),
+        }
+    }
+
+    async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
+            Self::WebTransport(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
+        }
+    }
+
+    fn stop(&mut self, code: u32) {
+        match self {
+            Self::Quic(s) => wt::RecvStream::stop(s, code),
+            Self::WebTransport(s) => wt::RecvStream::stop(s, code),
+        }
+    }
+
+    async fn closed(&mut self) -> Result<(), TransportIoError> {
+        match self {
+            Self::Quic(s) => Ok(wt::RecvStream::closed(s).await?),
+            Self::WebTransport(s) => Ok(wt::RecvStream::closed(s).await?),
+        }
+    }
+}
