@@ -42,6 +42,9 @@ pub enum Error {
     /// The reader fell too far behind (code 26).
     #[error("lagged")]
     Lagged,
+    /// The credential does not grant this path or operation (code 6).
+    #[error("unauthorized")]
+    Unauthorized,
     /// The session or transport that carried it failed or closed (code 4).
     #[error("transport closed")]
     Transport,
@@ -65,6 +68,7 @@ impl Error {
             Self::Unroutable => ErrorCode::UNROUTABLE,
             Self::Lagged => ErrorCode::LAGGED,
             Self::Transport => ErrorCode::TRANSPORT,
+            Self::Unauthorized => ErrorCode::UNAUTHORIZED,
             Self::Remote(code) => *code,
         }
     }
@@ -83,6 +87,7 @@ impl Error {
             ErrorCode::UNROUTABLE => Self::Unroutable,
             ErrorCode::LAGGED => Self::Lagged,
             ErrorCode::TRANSPORT => Self::Transport,
+            ErrorCode::UNAUTHORIZED => Self::Unauthorized,
             other => Self::Remote(other),
         }
     }
@@ -119,6 +124,7 @@ mod tests {
             Error::Unroutable,
             Error::Lagged,
             Error::Transport,
+            Error::Unauthorized,
             Error::Remote(ErrorCode::app(404)),
             Error::Remote(ErrorCode(7)),
         ];

@@ -28,6 +28,17 @@ pub struct SessionConfig {
     pub probe: bool,
     /// How long the server waits for the client's SETUP.
     pub setup_timeout: Duration,
+    /// The longest a remote track's groups are cached here: a relay caches with
+    /// `min(upstream publisher max latency, this ceiling)` and re-advertises that (spec 11.5).
+    /// `None` keeps the upstream's value.
+    pub cache_ceiling: Option<Duration>,
+    /// Wire-path prefixes the peer may learn about, subscribe to and fetch; `None` allows
+    /// everything. Requests outside are refused with 6 (Unauthorized) and such broadcasts are
+    /// never announced.
+    pub allow_subscribe: Option<Vec<Path>>,
+    /// Wire-path prefixes the peer may publish; `None` allows everything. Announcements outside
+    /// are ignored.
+    pub allow_publish: Option<Vec<Path>>,
 }
 
 impl SessionConfig {
@@ -43,6 +54,9 @@ impl SessionConfig {
             datagram_max: None,
             probe: false,
             setup_timeout: Duration::from_secs(10),
+            cache_ceiling: None,
+            allow_subscribe: None,
+            allow_publish: None,
         }
     }
 
@@ -87,6 +101,11 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// True if `path` is under one of `allowed` (or `allowed` is `None`).
+pub(crate) fn allowed(allowed: Option<&[Path]>, path: &Path) -> bool {
+    allowed.is_none_or(|prefixes| prefixes.iter().any(|p| path.has_prefix(p)))
 }
 
 /// A random non-zero ID below 2^53, from the standard library's randomly seeded hasher (no

@@ -22,6 +22,9 @@ pub(crate) struct Settings {
     pub(crate) datagram_max: Option<usize>,
     pub(crate) probe: bool,
     pub(crate) setup_path: Option<String>,
+    pub(crate) allow_subscribe: Option<Vec<Path>>,
+    pub(crate) allow_publish: Option<Vec<Path>>,
+    pub(crate) cache_ceiling: Option<std::time::Duration>,
 }
 
 /// An outgoing subscription, found by its Subscribe ID when group streams and datagrams

@@ -68,7 +68,7 @@ impl OriginConsumer {
         let id = state.next_id();
         let mut initial = Vec::new();
         let mut known = HashMap::new();
-        for (path, entry) in state.broadcasts.iter() {
+        for (path, entry) in state.active() {
             if !path.has_prefix(&prefix) {
                 continue;
             }
@@ -178,8 +178,8 @@ impl OriginConsumer {
     pub fn paths(&self) -> Vec<Path> {
         self.shared
             .lock()
-            .broadcasts
-            .keys()
+            .active()
+            .map(|(p, _)| p)
             .filter(|p| p.has_prefix(&self.prefix))
             .cloned()
             .collect()

@@ -31,7 +31,7 @@ pub(crate) struct OriginShared {
 
 #[derive(Default)]
 pub(crate) struct OriginState {
-    broadcasts: BTreeMap<Path, Entry>,
+    broadcasts: BTreeMap<Path, Routes>,
     watchers: HashMap<u64, Watcher>,
     next_id: u64,
     producers: usize,
@@ -43,6 +43,19 @@ pub(crate) struct Entry {
     pub(crate) hops: Arc<[u64]>,
     /// Registered with the broadcast's close: withdraws this entry when it ends.
     _watch: Waiter,
+}
+
+/// Every route to one path. The active one is the shortest (fewest hops), the earliest among
+/// equals, so a relay reaches each broadcast the shortest way it knows and keeps the others
+/// as fail-over: when the active route ends, the next one takes over (watchers see
+/// [`Announcement::Replaced`]).
+#[derive(Default)]
+pub(crate) struct Routes(Vec<Entry>);
+
+impl Routes {
+    pub(crate) fn active(&self) -> Option<&Entry> {
+        self.0.iter().min_by_key(|e| (e.hops.len(), e.id))
+    }
 }
 
 /// One [`OriginConsumer`]'s pending notifications.
@@ -73,8 +86,16 @@ impl OriginState {
         wake
     }
 
+    /// The active route to `path`.
     pub(crate) fn entry(&self, path: &Path) -> Option<&Entry> {
-        self.broadcasts.get(path)
+        self.broadcasts.get(path).and_then(Routes::active)
+    }
+
+    /// The active route of every path, in path order.
+    pub(crate) fn active(&self) -> impl Iterator<Item = (&Path, &Entry)> {
+        self.broadcasts
+            .iter()
+            .filter_map(|(path, routes)| routes.active().map(|e| (path, e)))
     }
 }
 
@@ -120,6 +141,9 @@ impl OriginProducer {
     /// Publishes `broadcast` at `path` with the route it came by: origin publisher first, up
     /// to the peer this origin learned it from (spec 9).
     ///
+    /// A route with the same hop list as an existing one replaces it (a restart of the same
+    /// source); a different route is added, and the shortest route is the one consumers see.
+    ///
     /// # Errors
     ///
     /// [`Error::Closed`] if the broadcast already ended.
@@ -139,15 +163,19 @@ impl OriginProducer {
         if broadcast.poll_closed(&watch).is_ready() {
             return Err(Error::Closed);
         }
-        let old = state.broadcasts.insert(
-            path.clone(),
-            Entry {
-                id,
-                broadcast,
-                hops,
-                _watch: watch,
-            },
-        );
+        let routes = state.broadcasts.entry(path.clone()).or_default();
+        let old: Vec<Entry> = {
+            let (same, other): (Vec<Entry>, Vec<Entry>) =
+                routes.0.drain(..).partition(|e| e.hops == hops);
+            routes.0 = other;
+            same
+        };
+        routes.0.push(Entry {
+            id,
+            broadcast,
+            hops,
+            _watch: watch,
+        });
         let wake = state.touch(path);
         drop(state);
         drop(old);
@@ -156,7 +184,7 @@ impl OriginProducer {
         Ok(())
     }
 
-    /// Withdraws the broadcast at `path`. Returns true if there was one.
+    /// Withdraws every route to `path`. Returns true if there was one.
     pub fn unpublish(&self, path: &Path) -> bool {
         self.shared.remove(path, None)
     }
@@ -169,8 +197,8 @@ impl OriginProducer {
     /// The paths published under `prefix`, sorted.
     pub fn paths(&self, prefix: &Path) -> Vec<Path> {
         lock(&self.shared)
-            .broadcasts
-            .keys()
+            .active()
+            .map(|(p, _)| p)
             .filter(|p| p.has_prefix(prefix))
             .cloned()
             .collect()
@@ -192,15 +220,24 @@ impl OriginShared {
         lock(self)
     }
 
-    /// Removes the entry at `path` (only entry `id` if given). Returns true if removed.
+    /// Removes every route at `path`, or only route `id`. Returns true if one was removed.
     pub(crate) fn remove(&self, path: &Path, id: Option<u64>) -> bool {
         let mut state = lock(self);
-        if id.is_some_and(|id| state.entry(path).is_none_or(|e| e.id != id)) {
-            return false;
-        }
-        let Some(old) = state.broadcasts.remove(path) else {
+        let Some(routes) = state.broadcasts.get_mut(path) else {
             return false;
         };
+        let old: Vec<Entry> = match id {
+            Some(id) => {
+                let Some(at) = routes.0.iter().position(|e| e.id == id) else {
+                    return false;
+                };
+                vec![routes.0.remove(at)]
+            }
+            None => std::mem::take(&mut routes.0),
+        };
+        if routes.0.is_empty() {
+            state.broadcasts.remove(path);
+        }
         let wake = state.touch(path);
         drop(state);
         drop(old);

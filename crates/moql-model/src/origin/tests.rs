@@ -65,7 +65,9 @@ fn live_start_replace_and_end_are_reported() {
     let mut consumer = origin.consume();
     next(&mut consumer);
     let first = BroadcastProducer::new();
-    origin.publish(&path("live"), first.consume()).unwrap();
+    origin
+        .publish_with_hops(&path("live"), first.consume(), Arc::from([7u64]))
+        .unwrap();
     assert!(matches!(next(&mut consumer), Some(Announcement::Active(_))));
     let second = BroadcastProducer::new();
     origin
@@ -195,4 +197,55 @@ fn a_scoped_consumer_sees_only_its_narrower_prefix() {
         Some(Announcement::Initial(set)) => assert_eq!(paths_of(&set), vec!["root/a/x"]),
         other => panic!("expected the initial set, got {other:?}"),
     }
+}
+
+#[test]
+fn the_shortest_route_wins_and_the_next_takes_over_when_it_ends() {
+    let origin = OriginProducer::new();
+    let mut consumer = origin.consume();
+    next(&mut consumer);
+    let far = BroadcastProducer::new();
+    let near = BroadcastProducer::new();
+    origin
+        .publish_with_hops(&path("x"), far.consume(), Arc::from([1u64, 2]))
+        .unwrap();
+    assert!(matches!(next(&mut consumer), Some(Announcement::Active(a)) if a.hops.len() == 2));
+    origin
+        .publish_with_hops(&path("x"), near.consume(), Arc::from([3u64]))
+        .unwrap();
+    match next(&mut consumer) {
+        Some(Announcement::Replaced(a)) => assert_eq!(&*a.hops, &[3]),
+        other => panic!("expected the shorter route, got {other:?}"),
+    }
+    let longer = BroadcastProducer::new();
+    origin
+        .publish_with_hops(&path("x"), longer.consume(), Arc::from([4u64, 5, 6]))
+        .unwrap();
+    assert!(
+        next(&mut consumer).is_none(),
+        "a longer route is a silent backup"
+    );
+    drop(near);
+    match next(&mut consumer) {
+        Some(Announcement::Replaced(a)) => assert_eq!(&*a.hops, &[1, 2], "fail-over"),
+        other => panic!("expected fail-over, got {other:?}"),
+    }
+    drop(far);
+    assert!(matches!(next(&mut consumer), Some(Announcement::Replaced(a)) if a.hops.len() == 3));
+    drop(longer);
+    assert!(matches!(next(&mut consumer), Some(Announcement::Ended(_))));
+}
+
+#[test]
+fn the_same_route_published_again_replaces_the_old_one() {
+    let origin = OriginProducer::new();
+    let first = BroadcastProducer::new();
+    let second = BroadcastProducer::new();
+    origin.publish(&path("p"), first.consume()).unwrap();
+    origin.publish(&path("p"), second.consume()).unwrap();
+    drop(second);
+    assert!(
+        origin.broadcast(&path("p")).is_none(),
+        "the first publication was replaced, not kept as a backup"
+    );
 }

@@ -94,6 +94,9 @@ async fn announce<T: web_transport_trait::Session>(
                     drop(remote);
                 }
             }
+            AnnounceStatus::Active if !crate::config::allowed(ctx.settings.allow_publish.as_deref(), &path) => {
+                tracing::warn!(%path, "peer announced a broadcast outside its grants; ignored");
+            }
             AnnounceStatus::Active => {
                 // Steps 2–3: too long a chain, or a loop through us: ignore (and retire a
                 // route it would replace).

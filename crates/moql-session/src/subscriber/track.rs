@@ -84,11 +84,15 @@ async fn track_info<T: web_transport_trait::Session>(
     let info: moql_wire::TrackInfo = reader.decode(version).await?;
     // Spec 4.3: the reference FINs after TRACK_INFO has arrived.
     let _ = writer.finish();
+    let mut max_latency = Duration::from_millis(info.max_latency);
+    if let Some(ceiling) = ctx.settings.cache_ceiling {
+        max_latency = max_latency.min(ceiling);
+    }
     let info = TrackInfo {
         timescale: info.timescale,
         priority: info.priority,
         ordered: info.ordered,
-        max_latency: Duration::from_millis(info.max_latency),
+        max_latency,
     };
     info.validate()?;
     Ok(info)
