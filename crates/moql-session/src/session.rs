@@ -32,6 +32,65 @@ use crate::{publisher, subscriber};
 /// violation by the peer (the spec's code), or the transport ending. Every task stops, every
 /// stream is reset, and every consumer fed by the session ends with an error
 /// ([`moql_model::Error::Transport`] or the peer's code).
+///
+/// # Examples
+///
+/// A server and a client on loopback; the client publishes a track and the server reads it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use moql_model::{BroadcastProducer, OriginProducer, Path, Subscription, TrackInfo};
+/// use moql_session::quic::{Certificate, Client, ClientConfig, ClientTls, Server, ServerConfig};
+/// use moql_session::{Accepting, Session, SessionConfig};
+///
+/// let certificate = Certificate::generate(&["localhost".into()])?;
+/// let mut server = Server::bind(ServerConfig::new("127.0.0.1:0".parse()?, certificate))?;
+/// let url = format!("moql://127.0.0.1:{}/", server.local_addr()?.port());
+/// let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![server.fingerprint()])))?;
+///
+/// // Server: everything the client publishes lands in `received`.
+/// let received = OriginProducer::new();
+/// let sink = received.clone();
+/// let serving = tokio::spawn(async move {
+///     let incoming = server.accept().await.expect("a client");
+///     let version = incoming.version();
+///     let accepting = Accepting::new(incoming.accept().await?, version, Duration::from_secs(5)).await?;
+///     let session = accepting.accept(SessionConfig::new().with_subscribe(sink)).await?;
+///     Ok::<_, Box<dyn std::error::Error + Send + Sync>>((session, server))
+/// });
+///
+/// // Client: publishes demo/clock.
+/// let origin = OriginProducer::new();
+/// let broadcast = BroadcastProducer::new();
+/// let track = broadcast.create_track("clock", TrackInfo::DEFAULT)?;
+/// origin.publish(&Path::new("demo")?, broadcast.consume())?;
+/// let connected = client.connect(&url).await?;
+/// let config = SessionConfig::new().with_publish(origin.consume());
+/// let session = Session::connect(connected.session, connected.version, config).await?;
+/// let (_server_session, _server) = serving.await?.expect("server session");
+///
+/// // The server subscribes to what the client announced.
+/// let remote = loop {
+///     match received.broadcast(&Path::new("demo")?) {
+///         Some(remote) => break remote,
+///         None => tokio::time::sleep(Duration::from_millis(5)).await,
+///     }
+/// };
+/// let mut live = remote.subscribe_track("clock", Subscription::default())?;
+/// while track.subscription().is_none() {
+///     tokio::time::sleep(Duration::from_millis(5)).await;
+/// }
+/// let group = track.append_group()?;
+/// group.write(0, "tick")?;
+/// group.finish()?;
+/// let mut got = live.next_group().await?.expect("a group");
+/// assert_eq!(got.next_frame().await?.expect("a frame").payload, "tick");
+/// session.close(0, "done");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Session {
     shared: Arc<Handle>,
@@ -340,6 +399,9 @@ fn context<T: web_transport_trait::Session>(
                 datagram_max: config.datagram_max,
                 probe: config.probe,
                 setup_path: config.setup_path,
+                allow_subscribe: config.allow_subscribe,
+                allow_publish: config.allow_publish,
+                cache_ceiling: config.cache_ceiling,
             },
             publish: config.publish,
             subscribe: config.subscribe,
