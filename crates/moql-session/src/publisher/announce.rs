@@ -41,11 +41,17 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
         return reader.expect_end().await;
     };
     let prefix = watcher.prefix().clone();
-    let root = ctx.publish.as_ref().map(|o| o.prefix().clone()).unwrap_or_default();
+    let root = ctx
+        .publish
+        .as_ref()
+        .map(|o| o.prefix().clone())
+        .unwrap_or_default();
     let allow = ctx.settings.allow_subscribe.clone();
     let eligible = |a: &Announced| {
         let wire = a.path.strip_prefix(&root).unwrap_or_default();
-        !contains(&a.hops, exclude) && !contains(&a.hops, own) && crate::config::allowed(allow.as_deref(), &wire)
+        !contains(&a.hops, exclude)
+            && !contains(&a.hops, own)
+            && crate::config::allowed(allow.as_deref(), &wire)
     };
     let suffix = |path: &Path| path.strip_prefix(&prefix).unwrap_or_default();
 

@@ -94,7 +94,9 @@ async fn announce<T: web_transport_trait::Session>(
                     drop(remote);
                 }
             }
-            AnnounceStatus::Active if !crate::config::allowed(ctx.settings.allow_publish.as_deref(), &path) => {
+            AnnounceStatus::Active
+                if !crate::config::allowed(ctx.settings.allow_publish.as_deref(), &path) =>
+            {
                 tracing::warn!(%path, "peer announced a broadcast outside its grants; ignored");
             }
             AnnounceStatus::Active => {
