@@ -1,0 +1,330 @@
+//! JWT authorization: what a connection may publish and subscribe to, decided from its
+//! request target (spec 1.4: "The path names the connection's **root** … and the query may
+//! carry a credential, `?jwt=<token>`").
+//!
+//! - [`AuthConfig`] / [`KeyConfig`]: the verification keys and the anonymous prefix, as they
+//!   appear in the relay's TOML config.
+//! - [`Auth`]: built once from the config; [`Auth::authorize`] turns `"/room/a?jwt=…"` into a
+//!   [`Grant`] or an [`AuthError`] (close the session with [`AuthError::code`]).
+//! - [`Claims`], [`SigningKey`], [`sign`], [`generate_hs256_secret`], [`generate_es256`]: the
+//!   tools behind `moql-relay token …`.
+//!
+//! # Claims
+//!
+//! A token's payload is a JSON object:
+//!
+//! ```json
+//! { "root": "room", "pub": ["alice"], "sub": [""], "exp": 1767225600, "iat": 1767139200 }
+//! ```
+//!
+//! | claim | type | meaning |
+//! |---|---|---|
+//! | `root` | string, default `""` | The broadcast path the token is scoped to (normalized like a [`Path`]). |
+//! | `pub` (alias `put`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may publish under. `""` = all of `root`. |
+//! | `sub` (alias `get`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may subscribe to (and see announced). |
+//! | `exp` | integer, **required** | Expiry, seconds since the Unix epoch. Refused at or after it. |
+//! | `nbf` | integer, optional | Not before: refused earlier than it. |
+//! | `iat` | integer, optional | Issued at; informational. |
+//!
+//! Other claims are ignored. `sub` is an array here, not the registered JWT "subject" string
+//! (RFC 7519 4.1.2), so generic JWT validators that check `sub` may choke on these tokens;
+//! this module parses the claims itself. The `put`/`get` aliases accept tokens minted with
+//! the reference relay's names.
+//!
+//! # Root and connection path
+//!
+//! The connection's path (the URL path) must be the token's `root` or lie under it (whole
+//! segments); otherwise the token is refused with [`AuthError::OutsideRoot`]. The session's
+//! root is the **connection path**, and the token's grants are narrowed to it: connecting at
+//! `/room/alice` with `root = "room"`, `pub = ["alice/cam"]`, `sub = [""]` gives
+//! `publish = ["cam"]`, `subscribe = [""]` relative to `room/alice`. A grant that does not
+//! reach the connection path is dropped, and a token left with nothing is refused
+//! ([`AuthError::NoGrant`]). So one token can open narrower sessions, never wider ones.
+//!
+//! # Anonymous access
+//!
+//! With [`AuthConfig::public`] set to a prefix, a request **without** `jwt` whose path is that
+//! prefix or under it gets [`Grant::full`] of its path. A request that carries a token is
+//! always judged by the token, even under the public prefix (a bad token is refused, not
+//! downgraded). Without a public prefix, a request without a token is refused
+//! ([`AuthError::Missing`]).
+//!
+//! # Keys (TOML)
+//!
+//! ```toml
+//! [auth]
+//! public = "anon"            # optional: anonymous access under /anon
+//!
+//! [[auth.keys]]
+//! alg = "HS256"
+//! secret = "base64 of at least 32 bytes"   # generate_hs256_secret / `moql-relay token`
+//! kid = "main"               # optional
+//!
+//! [[auth.keys]]
+//! alg = "ES256"
+//! public_pem = "/etc/moql/es256.pub.pem"   # a path, or the PEM text itself
+//! kid = "edge"
+//! ```
+//!
+//! A token whose header names a `kid` is checked only against the key with that `kid`
+//! (unknown kid: refused); a token without one is tried against every key of its algorithm.
+//! The header's `alg` must be the key's algorithm: `none`, and an HS256 token offered to an
+//! ES256 key (or the reverse), are refused with [`AuthError::WrongAlgorithm`].
+
+mod scope;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::SystemTime;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+use moql_wire::{ErrorCode, Path};
+use serde::{Deserialize, Serialize};
+
+pub use scope::Grant;
+pub use token::{Claims, SigningKey, generate_es256, generate_hs256_secret, sign};
+
+/// The `[auth]` section of the relay config.
+///
+/// The default has no keys and no public prefix, so it refuses every connection: a relay
+/// that wants open access says so with `public = ""`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The keys tokens are verified with; any one of them may accept a token.
+    #[serde(default)]
+    pub keys: Vec<KeyConfig>,
+    /// A prefix anyone may use without a token (full publish and subscribe rights under the
+    /// connection path), e.g. `"anon"`; `""` opens the whole relay. `None`: no anonymous
+    /// access.
+    #[serde(default)]
+    pub public: Option<String>,
+}
+
+/// One verification key, tagged by its JWT algorithm (`alg = "HS256"` or `alg = "ES256"`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "alg", deny_unknown_fields)]
+pub enum KeyConfig {
+    /// HMAC-SHA256 with a shared secret.
+    #[serde(rename = "HS256")]
+    Hs256 {
+        /// The secret, base64 (standard or URL-safe alphabet, padding optional); at least 32
+        /// bytes once decoded.
+        secret: String,
+        /// The key id tokens name in their header to pick this key.
+        #[serde(default)]
+        kid: Option<String>,
+    },
+    /// ECDSA P-256 with SHA-256; the relay holds only the public key.
+    #[serde(rename = "ES256")]
+    Es256 {
+        /// The public key as SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`), inline,
+        /// or the path of a file holding it (any value not starting with `-----BEGIN`).
+        public_pem: String,
+        /// The key id tokens name in their header to pick this key.
+        #[serde(default)]
+        kid: Option<String>,
+    },
+}
+
+impl KeyConfig {
+    /// The key id, if any.
+    pub fn kid(&self) -> Option<&str> {
+        match self {
+            Self::Hs256 { kid, .. } | Self::Es256 { kid, .. } => kid.as_deref(),
+        }
+    }
+}
+
+impl fmt::Debug for KeyConfig {
+    // The secret stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hs256 { kid, .. } => f
+                .debug_struct("Hs256")
+                .field("secret", &"<redacted>")
+                .field("kid", kid)
+                .finish(),
+            Self::Es256 { public_pem, kid } => f
+                .debug_struct("Es256")
+                .field("public_pem", public_pem)
+                .field("kid", kid)
+                .finish(),
+        }
+    }
+}
+
+/// Why a connection (or an HTTP request) is refused, or why a key could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No `jwt` in the query and the path is not under the public prefix (HTTP 401).
+    #[error("a token is required: the path is not public and the request has no `jwt`")]
+    Missing,
+    /// The token is malformed, has a bad signature, names an unknown key or carries invalid
+    /// claims (HTTP 401).
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// The token's `exp` has passed (HTTP 401).
+    #[error("the token has expired")]
+    Expired,
+    /// The token's `nbf` is still in the future (HTTP 401).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// The token's `alg` is `none`, unsupported, or not the algorithm of its key (HTTP 401).
+    #[error("the token's algorithm is refused or does not match the key")]
+    WrongAlgorithm,
+    /// The connection path is not the token's root or under it (HTTP 403).
+    #[error("the connection path is outside the token's root")]
+    OutsideRoot,
+    /// The token grants neither publishing nor subscribing under the connection path
+    /// (HTTP 403).
+    #[error("the token grants nothing under the connection path")]
+    NoGrant,
+    /// A configured key could not be loaded ([`Auth::new`]); never returned by
+    /// [`Auth::authorize`].
+    #[error("auth key configuration: {0}")]
+    Key(String),
+}
+
+impl AuthError {
+    /// The session close code for this refusal (spec 1.4): 6 (`Unauthorized`) for every
+    /// 401/403-like decision, and `64 + 500` for [`AuthError::Key`], a server fault.
+    pub fn code(&self) -> u32 {
+        match self {
+            // spec 1.4: "or with `64 + status` for other refusals (… 564 for 500)".
+            Self::Key(_) => 564,
+            // spec 1.4: "closing it with code 6 (`Unauthorized`) for its HTTP-style 401/403
+            // decisions".
+            _ => ErrorCode::UNAUTHORIZED.0,
+        }
+    }
+
+    /// True for the refusals HTTP answers with 403 (authenticated, but not for this path);
+    /// false for 401-like ones.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Self::OutsideRoot | Self::NoGrant)
+    }
+}
+
+/// The relay's authorizer: verification keys plus the anonymous prefix.
+///
+/// Every method takes `&self`; clones share nothing mutable (the keys are copied), so clone
+/// it or put it behind an `Arc` to share it between the QUIC and HTTP sides.
+#[derive(Clone)]
+pub struct Auth {
+    keys: Vec<VerifyKey>,
+    public: Option<Path>,
+}
+
+/// One loaded verification key.
+#[derive(Clone)]
+pub(crate) struct VerifyKey {
+    pub(crate) kid: Option<String>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) key: DecodingKey,
+}
+
+impl Auth {
+    /// Loads the keys of `config` (reading ES256 PEM files named by path).
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Key`] for a secret that is not base64 or shorter than 32 bytes, a PEM that
+    /// is not an EC P-256 public key, an unreadable file, a duplicate `kid`, or a public prefix
+    /// that is not a valid path.
+    pub fn new(config: &AuthConfig) -> Result<Self, AuthError> {
+        let mut kids = HashSet::new();
+        let mut keys = Vec::with_capacity(config.keys.len());
+        for key in &config.keys {
+            if let Some(kid) = key.kid()
+                && !kids.insert(kid)
+            {
+                return Err(AuthError::Key(format!("duplicate kid {kid:?}")));
+            }
+            keys.push(token::load_key(key)?);
+        }
+        let public = match &config.public {
+            Some(prefix) => Some(
+                Path::new(prefix)
+                    .map_err(|err| AuthError::Key(format!("public prefix {prefix:?}: {err}")))?,
+            ),
+            None => None,
+        };
+        Ok(Self { keys, public })
+    }
+
+    /// Decides what a connection may do from its request target: the URL path (its root) and
+    /// query (`jwt=…`), e.g. `"/room/a?jwt=eyJ…"`, judged at the current time.
+    ///
+    /// The path and the `jwt` value are percent-decoded; other query parameters are ignored.
+    /// The returned [`Grant`]'s root is the connection path; see the module docs for how the
+    /// token's claims are narrowed to it. The caller should end the session at
+    /// [`Grant::expires`].
+    ///
+    /// # Errors
+    ///
+    /// Every refusal; close the session with [`AuthError::code`].
+    pub fn authorize(&self, path_and_query: &str) -> Result<Grant, AuthError> {
+        self.authorize_at(path_and_query, SystemTime::now())
+    }
+
+    /// [`authorize`](Self::authorize) at time `now`.
+    ///
+    /// # Errors
+    ///
+    /// As [`authorize`](Self::authorize).
+    pub fn authorize_at(&self, path_and_query: &str, now: SystemTime) -> Result<Grant, AuthError> {
+        let target = scope::Target::parse(path_and_query)?;
+        self.grant_at(target.path, target.jwt.as_deref(), now)
+    }
+
+    /// Decides what a request for `path` with token `jwt` (already extracted and decoded, as
+    /// an HTTP handler has them) may do, at the current time.
+    ///
+    /// # Errors
+    ///
+    /// As [`authorize`](Self::authorize).
+    pub fn grant(&self, path: Path, jwt: Option<&str>) -> Result<Grant, AuthError> {
+        self.grant_at(path, jwt, SystemTime::now())
+    }
+
+    /// [`grant`](Self::grant) at time `now`.
+    ///
+    /// # Errors
+    ///
+    /// As [`authorize`](Self::authorize).
+    pub fn grant_at(
+        &self,
+        path: Path,
+        jwt: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Grant, AuthError> {
+        let Some(jwt) = jwt else {
+            return match &self.public {
+                Some(prefix) if path.has_prefix(prefix) => Ok(Grant::full(path)),
+                _ => Err(AuthError::Missing),
+            };
+        };
+        let claims = token::verify(&self.keys, jwt, now)?;
+        Grant::from_claims(&claims, path)
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| (k.algorithm, k.kid.as_deref()))
+            .collect();
+        f.debug_struct("Auth")
+            .field("keys", &keys)
+            .field("public", &self.public)
+            .finish()
+    }
+}

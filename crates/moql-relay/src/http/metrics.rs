@@ -1,0 +1,144 @@
+//! [`Metrics`]: the relay's counters and gauges, rendered for `GET /metrics`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::SharedState;
+
+/// The relay's figures: plain atomics the relay core updates (`fetch_add`/`fetch_sub`/
+/// `store`, `Relaxed` is enough) and [`render`](Self::render) reads.
+///
+/// Counters (`*_total` when rendered) only grow; gauges go up and down.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Gauge: open sessions (downstream clients and cluster peers).
+    pub sessions: AtomicU64,
+    /// Gauge: active downstream subscriptions.
+    pub subscriptions: AtomicU64,
+    /// Counter: FETCH requests received from sessions.
+    pub fetches: AtomicU64,
+    /// Counter: payload bytes received from publishers.
+    pub bytes_in: AtomicU64,
+    /// Counter: payload bytes sent to subscribers and fetchers.
+    pub bytes_out: AtomicU64,
+    /// Gauge: payload bytes held in the relay's track caches (set by the core).
+    pub cache_bytes: AtomicU64,
+    /// Counter: HTTP requests answered (counted by the router).
+    pub http_requests: AtomicU64,
+}
+
+/// `(name, type, help, value)` for each figure, in render order.
+type Figure = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Metrics) -> u64,
+);
+
+const FIGURES: [Figure; 7] = [
+    ("moql_relay_sessions", "gauge", "Open sessions.", |m| {
+        load(&m.sessions)
+    }),
+    (
+        "moql_relay_subscriptions",
+        "gauge",
+        "Active downstream subscriptions.",
+        |m| load(&m.subscriptions),
+    ),
+    (
+        "moql_relay_fetches_total",
+        "counter",
+        "FETCH requests received from sessions.",
+        |m| load(&m.fetches),
+    ),
+    (
+        "moql_relay_bytes_in_total",
+        "counter",
+        "Payload bytes received from publishers.",
+        |m| load(&m.bytes_in),
+    ),
+    (
+        "moql_relay_bytes_out_total",
+        "counter",
+        "Payload bytes sent to subscribers and fetchers.",
+        |m| load(&m.bytes_out),
+    ),
+    (
+        "moql_relay_cache_bytes",
+        "gauge",
+        "Payload bytes held in track caches.",
+        |m| load(&m.cache_bytes),
+    ),
+    (
+        "moql_relay_http_requests_total",
+        "counter",
+        "HTTP requests answered.",
+        |m| load(&m.http_requests),
+    ),
+];
+
+fn load(figure: &AtomicU64) -> u64 {
+    figure.load(Ordering::Relaxed)
+}
+
+impl Metrics {
+    /// Sets the cache-size gauge to `bytes`.
+    pub fn set_cache_bytes(&self, bytes: u64) {
+        self.cache_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The figures in the Prometheus text exposition format (version 0.0.4): for each, a
+    /// `# HELP` and a `# TYPE` line, then `name value`.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, kind, help, value) in FIGURES {
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                value(self)
+            );
+        }
+        out
+    }
+}
+
+/// `GET /metrics`.
+pub(super) async fn get(axum::extract::State(shared): SharedState) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        shared.metrics.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_writes_help_type_and_value_for_every_figure() {
+        let metrics = Metrics::default();
+        metrics.sessions.store(3, Ordering::Relaxed);
+        metrics.bytes_out.fetch_add(1024, Ordering::Relaxed);
+        metrics.set_cache_bytes(77);
+        let text = metrics.render();
+        assert!(text.contains(
+            "# HELP moql_relay_sessions Open sessions.\n\
+             # TYPE moql_relay_sessions gauge\n\
+             moql_relay_sessions 3\n"
+        ));
+        assert!(text.contains("\nmoql_relay_bytes_out_total 1024\n"));
+        assert!(text.contains("# TYPE moql_relay_bytes_out_total counter\n"));
+        assert!(text.contains("\nmoql_relay_cache_bytes 77\n"));
+        assert_eq!(text.lines().count(), FIGURES.len() * 3);
+        assert!(text.ends_with('\n'));
+    }
+}

@@ -1,0 +1,214 @@
+//! HTTP on TCP, on the same port number as the QUIC listener (spec 1.6: "a server that wants
+//! to support this must serve it over TCP on the same port number its QUIC listener uses on
+//! UDP").
+//!
+//! Build a [`router`] over an [`HttpState`] and run it with [`serve`]. Every response carries
+//! `Access-Control-Allow-Origin: *` so browser pages on other origins can read it, and every
+//! error is a `text/plain` body of one readable line.
+//!
+//! # Endpoints
+//!
+//! - `GET /certificate.sha256`: the lowercase hex SHA-256 of the generated certificate's DER,
+//!   as bare text (no trailing newline); `404` when the relay uses a configured certificate
+//!   (spec 1.6: "A `404` means there is no generated certificate to pin").
+//! - `GET /announced` and `GET /announced/<prefix>`: the full paths of the broadcasts
+//!   currently published under `<prefix>` (whole segments), sorted, one per line, each
+//!   ending in `\n`; an empty body when there are none.
+//! - `GET /fetch/<broadcast>/<track>?group=N`: the payloads of group `N`, concatenated
+//!   (`application/octet-stream`), read with [`TrackConsumer::fetch`](moql_model::TrackConsumer::fetch):
+//!   from the cache, or asked of the broadcast's producer (upstream), without a
+//!   subscription. `<broadcast>` may contain `/`; the last segment is the track name.
+//!   - `group=latest`: the newest group, read with a subscription (its first group).
+//!   - `format=frames`: each frame as a 4-byte big-endian payload length followed by the
+//!     payload (timestamps are not included); `format=payloads` (the default) concatenates
+//!     the payloads.
+//!   - The `x-moq-group` response header carries the group's sequence.
+//!   - The whole read (track info, the group, every frame until the group finishes) must end
+//!     within [`FETCH_TIMEOUT`].
+//!   - Errors: `400` for a missing or bad `group`/`format` or a malformed path; `404` for an
+//!     unknown broadcast, track or group (model [`NotFound`](moql_model::Error::NotFound),
+//!     [`Unroutable`](moql_model::Error::Unroutable), [`Old`](moql_model::Error::Old)) or a
+//!     track with no groups; `504` when the timeout passes; `502` for any other upstream
+//!     error.
+//! - `GET /metrics`: [`Metrics::render`], the Prometheus text format.
+//!
+//! # Authorization
+//!
+//! With [`HttpState::auth`] set, `/announced/<prefix>` and `/fetch/<broadcast>/…` are judged
+//! like a session connecting at `<prefix>` or `<broadcast>`: the token comes from the `jwt`
+//! query parameter (or the public prefix admits the request), and the grant must allow
+//! subscribing there. Refusals are `401` (no, bad or expired token) or `403` (a token for
+//! another path). `/announced` lists only the broadcasts the grant may subscribe to. The
+//! certificate and metrics endpoints are open.
+
+mod announced;
+mod certificate;
+mod fetch;
+mod metrics;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use moql_model::{OriginProducer, Path};
+
+use crate::auth::{Auth, Grant};
+
+pub use metrics::Metrics;
+
+/// How long `/fetch` waits for a group before answering `504`.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the HTTP endpoints serve.
+#[derive(Debug)]
+pub struct HttpState {
+    /// Everything the relay can serve: `/announced` lists it, `/fetch` reads from it.
+    pub origin: OriginProducer,
+    /// The hex SHA-256 fingerprint of the generated certificate; `None` for a configured
+    /// certificate (`/certificate.sha256` is then `404`).
+    pub fingerprint: Option<String>,
+    /// The counters `/metrics` renders.
+    pub metrics: Arc<Metrics>,
+    /// Who may list and fetch: `None` serves everything to everyone (only for a relay that
+    /// is open anyway); `Some` judges `/announced` and `/fetch` like sessions.
+    pub auth: Option<Auth>,
+}
+
+/// The state the handlers share.
+struct Shared {
+    origin: OriginProducer,
+    fingerprint: Option<String>,
+    metrics: Arc<Metrics>,
+    auth: Option<Auth>,
+    timeout: Duration,
+}
+
+type SharedState = State<Arc<Shared>>;
+
+/// The relay's HTTP routes over `state` (see the module docs for each endpoint).
+pub fn router(state: HttpState) -> Router {
+    build(state, FETCH_TIMEOUT)
+}
+
+fn build(state: HttpState, timeout: Duration) -> Router {
+    let shared = Arc::new(Shared {
+        origin: state.origin,
+        // Spec 1.6: "The body is the lowercase hex SHA-256"; clients trim whitespace.
+        fingerprint: state.fingerprint.map(|f| f.trim().to_ascii_lowercase()),
+        metrics: state.metrics,
+        auth: state.auth,
+        timeout,
+    });
+    Router::new()
+        .route("/certificate.sha256", get(certificate::get))
+        .route("/announced", get(announced::root))
+        .route("/announced/", get(announced::root))
+        .route("/announced/{*prefix}", get(announced::prefix))
+        .route("/fetch/{*rest}", get(fetch::get))
+        .route("/metrics", get(metrics::get))
+        .fallback(unknown)
+        .layer(axum::middleware::map_response_with_state(
+            shared.clone(),
+            finish,
+        ))
+        .with_state(shared)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests
+/// finish (a `/fetch` waits at most [`FETCH_TIMEOUT`]) and returns.
+///
+/// # Errors
+///
+/// The listener's IO error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Counts the request and lets pages on any origin read the response.
+async fn finish(State(shared): SharedState, mut response: Response) -> Response {
+    shared.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+async fn unknown() -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_FOUND,
+        "no such endpoint: try /certificate.sha256, /announced/<prefix>, \
+         /fetch/<broadcast>/<track>?group=N or /metrics",
+    )
+}
+
+/// A refusal: a status and one readable line of `text/plain`.
+#[derive(Debug)]
+pub(crate) struct HttpError {
+    status: StatusCode,
+    message: String,
+}
+
+impl HttpError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        text(self.status, format!("{}\n", self.message))
+    }
+}
+
+/// A `text/plain` response.
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// What a request for `path` with `jwt` may do: judged by [`Auth`] when configured, else
+/// everything.
+fn authorize(shared: &Shared, path: &Path, jwt: Option<&str>) -> Result<Grant, HttpError> {
+    let Some(auth) = &shared.auth else {
+        return Ok(Grant::full(path.clone()));
+    };
+    auth.grant(path.clone(), jwt).map_err(|err| {
+        let status = if err.is_forbidden() {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        HttpError::new(status, format!("{err} (path `{path}`)"))
+    })
+}

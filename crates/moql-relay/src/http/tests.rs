@@ -1,0 +1,407 @@
+//! The HTTP endpoints over a real TCP listener on 127.0.0.1, driven by a minimal HTTP/1.1
+//! client, in front of an origin with real broadcasts and tracks.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moql_model::{BroadcastProducer, Error, OriginProducer, Path, TrackInfo, TrackProducer};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::*;
+use crate::auth::{AuthConfig, Claims, KeyConfig, SigningKey, generate_hs256_secret, sign};
+
+/// A response as the test client saw it.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// `GET target` with `Connection: close`, read to the end.
+async fn get(addr: SocketAddr, target: &str) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap();
+    let headers: Vec<(String, String)> = lines
+        .map(|line| {
+            let (name, value) = line.split_once(':').unwrap();
+            (name.trim().to_string(), value.trim().to_string())
+        })
+        .collect();
+    let reply = Reply {
+        status: status.parse().unwrap(),
+        headers,
+        body: raw[split + 4..].to_vec(),
+    };
+    assert_eq!(
+        reply.header("transfer-encoding"),
+        None,
+        "bodies have a length"
+    );
+    reply
+}
+
+/// An origin with `room/a` (tracks `video`, `slow`, `broken`) and `room/b`, `lobby`.
+struct Fixture {
+    origin: OriginProducer,
+    video: TrackProducer,
+    _slow: TrackProducer,
+    _broadcasts: Vec<BroadcastProducer>,
+}
+
+fn fixture() -> Fixture {
+    let origin = OriginProducer::new();
+    let room_a = BroadcastProducer::new();
+    let video = room_a.create_track("video", TrackInfo::DEFAULT).unwrap();
+    let slow = room_a.create_track("slow", TrackInfo::DEFAULT).unwrap();
+    let broken = room_a.create_track("broken", TrackInfo::DEFAULT).unwrap();
+    write_group(&video, &[b"hello", b" ", b"world"]);
+    write_group(&video, &[&[0x00, 0x01], b"", &[0xff]]);
+    write_group(&video, &[b"latest"]);
+    slow.append_group().unwrap().finish().unwrap();
+
+    // The broadcast's producer, as a session would: unknown tracks do not exist, missing
+    // groups of `video` are not found upstream, `broken`'s upstream fails, `slow` never
+    // answers.
+    let producer = room_a.clone();
+    tokio::spawn(async move {
+        while let Some(request) = producer.requested_track().await {
+            drop(request);
+        }
+    });
+    let answer = video.clone();
+    tokio::spawn(async move {
+        while let Some(request) = answer.requested_fetch().await {
+            request.reject(Error::NotFound);
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(request) = broken.requested_fetch().await {
+            request.reject(Error::Transport);
+        }
+    });
+
+    let room_b = BroadcastProducer::new();
+    let lobby = BroadcastProducer::new();
+    let roomy = BroadcastProducer::new();
+    for (path, broadcast) in [
+        ("room/a", &room_a),
+        ("room/b", &room_b),
+        ("lobby", &lobby),
+        ("roomy", &roomy),
+    ] {
+        origin
+            .publish(&Path::new(path).unwrap(), broadcast.consume())
+            .unwrap();
+    }
+    Fixture {
+        origin,
+        video,
+        _slow: slow,
+        _broadcasts: vec![room_a, room_b, lobby, roomy],
+    }
+}
+
+fn write_group(track: &TrackProducer, frames: &[&[u8]]) {
+    let group = track.append_group().unwrap();
+    for (i, frame) in frames.iter().enumerate() {
+        group.write(i as u64, frame.to_vec()).unwrap();
+    }
+    group.finish().unwrap();
+}
+
+fn state(origin: &OriginProducer, fingerprint: Option<&str>) -> HttpState {
+    HttpState {
+        origin: origin.clone(),
+        fingerprint: fingerprint.map(str::to_string),
+        metrics: Arc::new(Metrics::default()),
+        auth: None,
+    }
+}
+
+/// Serves `state` on 127.0.0.1 with a short fetch timeout.
+async fn start(state: HttpState) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = build(state, Duration::from_millis(300));
+    tokio::spawn(serve(listener, router, std::future::pending()));
+    addr
+}
+
+#[tokio::test]
+async fn the_certificate_fingerprint_is_bare_lowercase_hex_and_404_without_one() {
+    let origin = OriginProducer::new();
+    let addr = start(state(&origin, Some("AB01cd\n"))).await;
+    let reply = get(addr, "/certificate.sha256").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, b"ab01cd");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+
+    let addr = start(state(&origin, None)).await;
+    let reply = get(addr, "/certificate.sha256").await;
+    assert_eq!(reply.status, 404);
+    assert!(
+        reply.text().contains("no generated certificate"),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn announced_lists_the_broadcasts_under_a_prefix_one_per_line() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    for target in ["/announced", "/announced/"] {
+        let reply = get(addr, target).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.text(), "lobby\nroom/a\nroom/b\nroomy\n");
+    }
+    assert_eq!(
+        get(addr, "/announced/room").await.text(),
+        "room/a\nroom/b\n"
+    );
+    assert_eq!(get(addr, "/announced/room/a/").await.text(), "room/a\n");
+    let empty = get(addr, "/announced/nothing").await;
+    assert_eq!((empty.status, empty.text()), (200, String::new()));
+
+    fixture.origin.unpublish(&Path::new("room/b").unwrap());
+    assert_eq!(get(addr, "/announced/room").await.text(), "room/a\n");
+}
+
+#[tokio::test]
+async fn fetch_returns_a_past_group_byte_exact() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    let reply = get(addr, "/fetch/room/a/video?group=0").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.body, b"hello world");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(reply.header("x-moq-group"), Some("0"));
+
+    let reply = get(addr, "/fetch/room/a/video?group=1&format=payloads").await;
+    assert_eq!(reply.body, [0x00, 0x01, 0xff]);
+}
+
+#[tokio::test]
+async fn format_frames_prefixes_each_payload_with_a_big_endian_u32_length() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    let reply = get(addr, "/fetch/room/a/video?group=1&format=frames").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    #[rustfmt::skip]
+    let expected = [
+        0x00, 0x00, 0x00, 0x02,  0x00, 0x01,
+        0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x01,  0xff,
+    ];
+    assert_eq!(reply.body, expected);
+}
+
+#[tokio::test]
+async fn group_latest_returns_the_newest_group() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    let reply = get(addr, "/fetch/room/a/video?group=latest").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.body, b"latest");
+    assert_eq!(reply.header("x-moq-group"), Some("2"));
+
+    write_group(&fixture.video, &[b"newer"]);
+    let reply = get(addr, "/fetch/room/a/video?group=latest&format=frames").await;
+    assert_eq!(reply.body, b"\x00\x00\x00\x05newer");
+    assert_eq!(reply.header("x-moq-group"), Some("3"));
+}
+
+#[tokio::test]
+async fn unknown_broadcasts_tracks_and_groups_are_404_with_a_reason() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    let cases = [
+        (
+            "/fetch/room/zzz/video?group=0",
+            "broadcast `room/zzz` is not announced",
+        ),
+        (
+            "/fetch/room/a/audio?group=0",
+            "track `audio` of broadcast `room/a` not found",
+        ),
+        (
+            "/fetch/room/a/video?group=99",
+            "group 99 of track `video` of broadcast `room/a` not found",
+        ),
+        ("/nowhere", "no such endpoint"),
+    ];
+    for (target, reason) in cases {
+        let reply = get(addr, target).await;
+        assert_eq!(reply.status, 404, "{target}: {}", reply.text());
+        assert!(reply.text().contains(reason), "{target}: {}", reply.text());
+        assert!(reply.text().ends_with('\n'));
+    }
+}
+
+#[tokio::test]
+async fn bad_groups_formats_and_paths_are_400() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    for target in [
+        "/fetch/room/a/video",
+        "/fetch/room/a/video?group=",
+        "/fetch/room/a/video?group=-1",
+        "/fetch/room/a/video?group=abc",
+        "/fetch/room/a/video?group=18446744073709551616",
+        "/fetch/room/a/video?group=0&format=json",
+        "/fetch/video?group=0",
+        "/fetch/room/a/?group=0",
+    ] {
+        let reply = get(addr, target).await;
+        assert_eq!(reply.status, 400, "{target}: {}", reply.text());
+        assert!(!reply.body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_fetch_nobody_answers_times_out_with_504() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    let reply = get(addr, "/fetch/room/a/slow?group=7").await;
+    assert_eq!(reply.status, 504, "{}", reply.text());
+    assert!(reply.text().contains("timed out"), "{}", reply.text());
+}
+
+#[tokio::test]
+async fn other_upstream_errors_are_502() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    let reply = get(addr, "/fetch/room/a/broken?group=3").await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert!(reply.text().contains("upstream error"), "{}", reply.text());
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_the_prometheus_text_format() {
+    let origin = OriginProducer::new();
+    let state = state(&origin, None);
+    let metrics = state.metrics.clone();
+    metrics.sessions.store(2, Ordering::Relaxed);
+    let addr = start(state).await;
+    get(addr, "/certificate.sha256").await;
+    let reply = get(addr, "/metrics").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(reply.text().contains("\nmoql_relay_sessions 2\n"));
+    // The first request is counted by the time the second is rendered.
+    assert!(
+        reply
+            .text()
+            .contains("\nmoql_relay_http_requests_total 1\n")
+    );
+}
+
+#[tokio::test]
+async fn with_auth_fetch_and_announced_follow_the_grant() {
+    let fixture = fixture();
+    let secret = generate_hs256_secret();
+    let auth = Auth::new(&AuthConfig {
+        keys: vec![KeyConfig::Hs256 {
+            secret: secret.clone(),
+            kid: None,
+        }],
+        public: Some("lobby".into()),
+    })
+    .unwrap();
+    let mut state = state(&fixture.origin, None);
+    state.auth = Some(auth);
+    let addr = start(state).await;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let token = |subscribe: &[&str]| {
+        let claims = Claims {
+            root: "room".into(),
+            subscribe: subscribe.iter().map(|s| s.to_string()).collect(),
+            publish: vec!["b".into()],
+            exp,
+            ..Claims::default()
+        };
+        sign(
+            &claims,
+            &SigningKey::Hs256 {
+                secret: secret.clone(),
+            },
+            None,
+        )
+        .unwrap()
+    };
+    let reader = token(&["a"]);
+
+    let ok = get(addr, &format!("/fetch/room/a/video?group=0&jwt={reader}")).await;
+    assert_eq!((ok.status, ok.body.as_slice()), (200, &b"hello world"[..]));
+    assert_eq!(get(addr, "/fetch/room/a/video?group=0").await.status, 401);
+    assert_eq!(
+        get(addr, "/fetch/room/a/video?group=0&jwt=not.a.token")
+            .await
+            .status,
+        401
+    );
+    let forbidden = get(addr, &format!("/fetch/lobby/x?group=0&jwt={reader}")).await;
+    assert_eq!(forbidden.status, 403, "outside the token's root");
+    let publish_only = get(addr, &format!("/fetch/room/b/x?group=0&jwt={}", token(&[]))).await;
+    assert_eq!(publish_only.status, 403, "{}", publish_only.text());
+
+    let listed = get(addr, &format!("/announced/room?jwt={reader}")).await;
+    assert_eq!(listed.text(), "room/a\n", "room/b is not subscribable");
+    assert_eq!(get(addr, "/announced/room").await.status, 401);
+    let public = get(addr, "/announced/lobby").await;
+    assert_eq!((public.status, public.text()), (200, "lobby\n".to_string()));
+    // The public prefix admits the request; nobody answers for lobby's tracks, so it waits.
+    assert_eq!(get(addr, "/fetch/lobby/x?group=0").await.status, 504);
+}
+
+#[tokio::test]
+async fn serve_returns_once_shutdown_resolves() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = router(state(&OriginProducer::new(), None));
+    let server = tokio::spawn(serve(listener, router, async move {
+        let _ = stopped.await;
+    }));
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(result.is_ok());
+}
