@@ -232,3 +232,37 @@ pub async fn announced(origin: &OriginProducer, path: &str) -> moql_model::Broad
     })
     .await
 }
+
+/// A client session to `url`, publishing `publish` and receiving into a new origin.
+pub struct TestClient {
+    pub session: Session,
+    pub publish: OriginProducer,
+    pub received: OriginProducer,
+}
+
+/// Connects a client session to a relay (or any server) at `url`, trusting `fingerprint`.
+pub async fn client(url: &str, fingerprint: &str) -> Result<TestClient, String> {
+    init_tracing();
+    let client = Client::new(ClientConfig {
+        tls: ClientTls::Fingerprints(vec![fingerprint.to_string()]),
+        ..ClientConfig::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let connected = within("the connection", client.connect(url))
+        .await
+        .map_err(|e| e.to_string())?;
+    let publish = OriginProducer::new();
+    let received = OriginProducer::new();
+    let mut config = SessionConfig::new()
+        .with_publish(publish.consume())
+        .with_subscribe(received.clone());
+    config.setup_path = connected.setup_path.clone();
+    let session = Session::connect(connected.session, connected.version, config)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(TestClient {
+        session,
+        publish,
+        received,
+    })
+}

@@ -10,6 +10,7 @@ use moql_sync::{Future as _, Waiter};
 
 fn fetch(c: &mut Criterion) {
     let track = TrackProducer::new("bench", TrackInfo::DEFAULT).unwrap();
+    track.accept_fetches();
     for seq in 0..100u64 {
         let group = track.create_group(seq).unwrap();
         for i in 0..30 {

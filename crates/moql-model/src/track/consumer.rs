@@ -165,8 +165,10 @@ impl TrackConsumer {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] if `sequence` is at or past a finished track's end, or if the track
-    /// is closed and the group is not cached; the track's error if it was aborted.
+    /// [`Error::NotFound`] if `sequence` is at or past a finished track's end, if the track is
+    /// closed and the group is not cached, or if its producer never answers fetches (see
+    /// [`TrackProducer::requested_fetch`](crate::TrackProducer::requested_fetch)); the track's
+    /// error if it was aborted.
     pub fn fetch(
         &self,
         sequence: u64,
@@ -178,7 +180,7 @@ impl TrackConsumer {
             if let Some(hit) = state.cache_hit(sequence) {
                 return Ok(TrackFetch::ready(sequence, hit.clone()).pending());
             }
-            if state.end.is_some_and(|end| sequence >= end) {
+            if state.end.is_some_and(|end| sequence >= end) || !state.serves_fetches {
                 return Err(Error::NotFound);
             }
         }

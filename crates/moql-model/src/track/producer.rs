@@ -172,13 +172,19 @@ impl TrackProducer {
 
     /// Yields the next fetch the cache could not answer (highest priority first); `None` once
     /// the track is closed.
+    ///
+    /// Calling it marks the track as served: until a producer has asked once, a fetch that
+    /// misses the cache of a track created with [`TrackProducer::new`] or
+    /// [`BroadcastProducer::create_track`](crate::BroadcastProducer::create_track) fails with
+    /// [`Error::NotFound`] at once, since nobody would answer it.
     pub fn poll_requested_fetch(&self, waiter: &Waiter) -> Poll<Option<FetchRequest>> {
-        let polled = self
-            .inner
-            .poll(waiter, |state| match take_requested(state) {
+        let polled = self.inner.poll(waiter, |state| {
+            state.serves_fetches = true;
+            match take_requested(state) {
                 Some(taken) => Poll::Ready((taken, state.timescale())),
                 None => Poll::Pending,
-            });
+            }
+        });
         match polled {
             Poll::Ready(Ok(((sequence, id, priority, frame_start), timescale))) => {
                 Poll::Ready(Some(FetchRequest::new(
@@ -192,6 +198,15 @@ impl TrackProducer {
             }
             Poll::Ready(Err(_)) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Declares that this producer answers fetch requests (as calling
+    /// [`requested_fetch`](Self::requested_fetch) does), so misses wait for it instead of
+    /// failing with [`Error::NotFound`].
+    pub fn accept_fetches(&self) {
+        if let Ok(mut state) = self.inner.write() {
+            state.serves_fetches = true;
         }
     }
 

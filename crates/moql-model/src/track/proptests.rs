@@ -133,6 +133,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         },
     )
     .unwrap();
+    track.accept_fetches();
     let mut writers: BTreeMap<u64, Writer> = BTreeMap::new();
     let mut subscribers: Vec<Subscriber> = Vec::new();
     let mut fetches: Vec<(u64, TrackFetchPending)> = Vec::new();

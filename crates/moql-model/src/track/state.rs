@@ -71,6 +71,10 @@ pub(crate) struct TrackState {
     /// The highest first-frame timestamp seen among cached groups: the reference point of
     /// timestamp ages (the newest group may not have a frame yet).
     pub(crate) newest_timestamp: Option<u64>,
+    /// Whether a producer answers fetch requests: set for requested tracks (their producer is
+    /// a session or relay) and once a producer asks for requests. A miss on a track nobody
+    /// serves is `NotFound` at once instead of a wait that can never end.
+    pub(crate) serves_fetches: bool,
 }
 
 impl TrackState {
@@ -87,6 +91,7 @@ impl TrackState {
             subscribers: BTreeMap::new(),
             next_id: 0,
             newest_timestamp: None,
+            serves_fetches: info.is_none(),
         }
     }
 

@@ -9,14 +9,16 @@ use moql_sync::{Future as _, Waiter};
 use crate::{Error, Fetch, Frame, GroupStatus, Subscription, TrackInfo, TrackProducer};
 
 fn track(max_latency: Duration) -> TrackProducer {
-    TrackProducer::new(
+    let track = TrackProducer::new(
         "t",
         TrackInfo {
             max_latency,
             ..TrackInfo::DEFAULT
         },
     )
-    .unwrap()
+    .unwrap();
+    track.accept_fetches();
+    track
 }
 
 /// Writes group `seq` with `frames` frames (timestamps `seq * 1000 + i`) and finishes it.
@@ -271,6 +273,17 @@ fn wall_clock_age_evicts_groups_with_no_timestamps_apart() {
 }
 
 // ---- fetch ----
+
+#[test]
+fn a_miss_on_a_track_nobody_serves_is_not_found_at_once() {
+    let track = TrackProducer::new("t", TrackInfo::DEFAULT).unwrap();
+    produce(&track, 0, 1);
+    let consumer = track.consume();
+    assert!(consumer.fetch(0, None).unwrap().is_cache_hit());
+    assert_eq!(consumer.fetch(5, None).err(), Some(Error::NotFound));
+    track.accept_fetches();
+    assert!(consumer.fetch(5, None).is_ok(), "now the producer answers");
+}
 
 #[test]
 fn a_cache_hit_resolves_at_once_without_the_producer() {
@@ -532,4 +545,12 @@ fn fetch_is_poll_based_and_woken_by_the_serve() {
             .poll(&Waiter::noop()),
         Poll::Ready(Ok(_))
     ));
+}
+
+#[test]
+fn asking_for_requests_marks_a_track_as_served() {
+    let track = TrackProducer::new("t", TrackInfo::DEFAULT).unwrap();
+    assert_eq!(track.consume().fetch(3, None).err(), Some(Error::NotFound));
+    assert!(track.poll_requested_fetch(&Waiter::noop()).is_pending());
+    assert!(track.consume().fetch(3, None).is_ok());
 }

@@ -18,6 +18,7 @@ pub(crate) async fn serve_track<T: web_transport_trait::Session>(
 ) -> Result<(), StreamError> {
     let version = ctx.version;
     let request: Track = reader.decode(version).await?;
+    tracing::trace!(broadcast = %request.broadcast, track = %request.track, "track info requested");
     ctx.peer_setup().await.map_err(StreamError::transport)?;
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let track = broadcast.track(&request.track)?;

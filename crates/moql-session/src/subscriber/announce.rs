@@ -38,6 +38,10 @@ pub(crate) async fn run<T: web_transport_trait::Session>(ctx: Context<T>) {
     }
     match result {
         Ok(()) => tracing::debug!("announce stream finished by the peer"),
+        // The connection itself ended: the close watcher records the peer's code and reason.
+        Err(StreamError::Transport(err)) => {
+            tracing::debug!(%err, "announce stream ended with the session")
+        }
         Err(err) => {
             let code = match &err {
                 StreamError::Reset(code) => ErrorCode(*code),
@@ -162,6 +166,7 @@ async fn serve_broadcast<T: web_transport_trait::Session>(
     broadcast: BroadcastProducer,
 ) {
     while let Some(request) = broadcast.requested_track().await {
+        tracing::trace!(%path, track = request.name(), "track requested");
         let track_ctx = ctx.clone();
         let path = path.clone();
         ctx.tasks

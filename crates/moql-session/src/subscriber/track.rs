@@ -18,7 +18,25 @@ struct Guard(TrackProducer);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // A no-op if the task already ended the track itself.
         let _ = self.0.abort(Error::Transport);
+    }
+}
+
+/// How long a track nobody consumes is kept (with its cache) before it is closed: at least
+/// its cache window, so a fetch right after the last consumer left is still served here.
+fn linger(info: &TrackInfo) -> Duration {
+    info.max_latency.max(Duration::from_secs(5))
+}
+
+/// Resolves once the track has had no consumer for `linger` in a row.
+async fn idle(track: &TrackProducer, linger: Duration) {
+    loop {
+        track.unused().await;
+        tokio::time::sleep(linger).await;
+        if track.poll_unused(&moql_sync::Waiter::noop()).is_ready() {
+            return;
+        }
     }
 }
 
@@ -43,18 +61,11 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
             return;
         }
     };
-    let guard = Guard(track.clone());
-    let result = serve(&ctx, &broadcast, &name, &track).await;
-    match result {
-        Ok(()) => {
-            // Every consumer left: nothing to abort, the track just closes.
-            std::mem::forget(guard);
-        }
-        Err(err) => {
-            let _ = track.abort(err.to_model());
-            drop(guard);
-        }
-    }
+    let _guard = Guard(track.clone());
+    let result = serve(&ctx, &broadcast, &name, &track, linger(&info)).await;
+    // Idle long enough: close it (cleanly for consumers that come later — they ask again).
+    let err = result.err().map_or(Error::Cancel, |err| err.to_model());
+    let _ = track.abort(err);
 }
 
 /// TRACK → TRACK_INFO on lite-05; older versions have no TRACK stream and get the reference's
@@ -110,6 +121,7 @@ async fn serve<T: web_transport_trait::Session>(
     broadcast: &Path,
     name: &str,
     track: &TrackProducer,
+    linger: Duration,
 ) -> Result<(), StreamError> {
     let version = ctx.version;
     let mut active: Option<Active<T::SendStream>> = None;
@@ -194,7 +206,7 @@ async fn serve<T: web_transport_trait::Session>(
                 let (broadcast, name) = (broadcast.clone(), name.to_string());
                 ctx.tasks.spawn(async move { fetch::run(fetch_ctx, broadcast, name, request).await });
             }
-            () = track.unused() => {
+            () = idle(track, linger) => {
                 if let Some(mut a) = active.take() {
                     let _ = a.writer.finish();
                     ctx.unroute(a.id);

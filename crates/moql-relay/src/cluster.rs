@@ -1,0 +1,89 @@
+//! Peering: this relay dials each configured peer and runs an ordinary moq-lite session with
+//! it — publishing the shared origin to the peer and mirroring the peer's broadcasts into it.
+//!
+//! Loops cannot form: every session announces with this relay's origin ID (ANNOUNCE_OK Hop ID,
+//! Exclude Hop), routes whose hop chain contains the receiver are dropped on both ends
+//! (spec 9), and the origin keeps the shortest route to each path active (the others stay as
+//! fail-over). A peer that dies takes only the routes learned through it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moql_session::Session;
+use moql_session::quic::{Client, ClientConfig, ClientTls};
+use tokio::sync::watch;
+
+use crate::config::ClusterConfig;
+use crate::relay::Shared;
+
+/// Reconnect delays: start small, double, cap.
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Keeps a session to `url` up until `stop` turns true.
+pub(crate) async fn peer(
+    shared: Arc<Shared>,
+    cluster: ClusterConfig,
+    url: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let tls = if cluster.insecure {
+        ClientTls::DisableVerify
+    } else if !cluster.peer_fingerprints.is_empty() {
+        ClientTls::Fingerprints(cluster.peer_fingerprints.clone())
+    } else {
+        ClientTls::System
+    };
+    let client = match Client::new(ClientConfig::new(tls)) {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::error!(%url, %err, "cannot create the peer client");
+            return;
+        }
+    };
+    let target = match &cluster.token {
+        Some(token) => format!(
+            "{url}{}jwt={token}",
+            if url.contains('?') { '&' } else { '?' }
+        ),
+        None => url.clone(),
+    };
+    let mut backoff = BACKOFF_START;
+    loop {
+        let attempt = async {
+            let connected = client.connect(&target).await.map_err(|e| e.to_string())?;
+            let mut config = shared
+                .session_config()
+                .with_publish(shared.origin.consume())
+                .with_subscribe(shared.origin.clone());
+            config.setup_path = connected.setup_path.clone();
+            let session = Session::connect(connected.session, connected.version, config)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(%url, version = %connected.version, "peer connected");
+            Ok::<_, String>(session)
+        };
+        let session = tokio::select! {
+            result = attempt => result,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match session {
+            Ok(session) => {
+                backoff = BACKOFF_START;
+                tokio::select! {
+                    err = session.closed() => tracing::warn!(%url, %err, "peer session ended"),
+                    _ = stop.wait_for(|s| *s) => {
+                        session.close(0, "relay shutting down");
+                        return;
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(%url, %err, "peer connection failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}

@@ -1,0 +1,246 @@
+//! The `moql-relay` binary: parses flags and the optional config file, then runs the relay
+//! until SIGINT/SIGTERM (GOAWAY to every session, drain, exit 0). `moql-relay token …`
+//! generates keys and signs tokens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use moql_relay::{Relay, RelayConfig};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "moql-relay",
+    version,
+    about = "A moq-lite relay over QUIC and WebTransport"
+)]
+struct Cli {
+    /// TOML configuration file; flags override it.
+    #[arg(long, short, env = "MOQL_RELAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// UDP (and TCP for HTTP) address to listen on [default: [::]:4443].
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// Log filter, e.g. `info` or `moql_session=debug` [default: info, or RUST_LOG].
+    #[arg(long)]
+    log: Option<String>,
+    /// PEM certificate chain (with --tls-key); otherwise a certificate is generated.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key (with --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Do not serve the HTTP endpoints on TCP.
+    #[arg(long)]
+    no_http: bool,
+    /// Anonymous access to this path prefix ("" = everything).
+    #[arg(long)]
+    public: Option<String>,
+    /// A peer relay to connect to (repeatable).
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    /// Trust peers with this certificate fingerprint (repeatable).
+    #[arg(long = "peer-fingerprint")]
+    peer_fingerprints: Vec<String>,
+    /// Do not verify peers' certificates (development only).
+    #[arg(long)]
+    peer_insecure: bool,
+    /// This node's origin (hop) ID.
+    #[arg(long)]
+    origin_id: Option<u64>,
+    /// Ceiling on the cache window, in seconds.
+    #[arg(long)]
+    cache_max_latency: Option<f64>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the relay (the default).
+    Serve,
+    /// Generate keys and sign tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Print a new key: an HS256 secret (base64), or an ES256 key pair (PEM).
+    Key {
+        /// `hs256` or `es256`.
+        #[arg(long, default_value = "hs256")]
+        alg: String,
+    },
+    /// Sign a token.
+    Sign {
+        /// `hs256` (with --secret) or `es256` (with --private-key).
+        #[arg(long, default_value = "hs256")]
+        alg: String,
+        /// HS256 secret (base64).
+        #[arg(long)]
+        secret: Option<String>,
+        /// ES256 private key (PKCS#8 PEM file).
+        #[arg(long)]
+        private_key: Option<PathBuf>,
+        /// The root path the session is scoped to.
+        #[arg(long, default_value = "")]
+        root: String,
+        /// A prefix (relative to root) the holder may publish (repeatable; "" = all).
+        #[arg(long = "publish")]
+        publish: Vec<String>,
+        /// A prefix (relative to root) the holder may subscribe to (repeatable; "" = all).
+        #[arg(long = "subscribe")]
+        subscribe: Vec<String>,
+        /// Validity in seconds from now.
+        #[arg(long, default_value_t = 86_400)]
+        expires_in: u64,
+        /// Key ID to put in the header.
+        #[arg(long)]
+        kid: Option<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Token(command)) => token(command),
+        Some(Command::Serve) | None => serve(cli),
+    }
+}
+
+fn serve(cli: Cli) -> anyhow::Result<()> {
+    let mut config = match &cli.config {
+        Some(path) => RelayConfig::load(path)?,
+        None => RelayConfig::default(),
+    };
+    if let Some(bind) = cli.bind {
+        config.bind = bind;
+    }
+    if let Some(log) = cli.log {
+        config.log = log;
+    }
+    if let (Some(cert), Some(key)) = (cli.tls_cert, cli.tls_key) {
+        config.tls.cert = Some(cert);
+        config.tls.key = Some(key);
+    }
+    if cli.no_http {
+        config.http = false;
+    }
+    if let Some(public) = cli.public {
+        config.auth.public = Some(public);
+    }
+    config.cluster.peers.extend(cli.peers);
+    config
+        .cluster
+        .peer_fingerprints
+        .extend(cli.peer_fingerprints);
+    config.cluster.insecure |= cli.peer_insecure;
+    if cli.origin_id.is_some() {
+        config.cluster.origin_id = cli.origin_id;
+    }
+    if cli.cache_max_latency.is_some() {
+        config.cache.max_latency_seconds = cli.cache_max_latency;
+    }
+
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let relay = Relay::bind(config).await?;
+        // Printed on stdout so scripts and tests can read where the relay is.
+        println!(
+            "listening {} fingerprint {}",
+            relay.local_addr()?,
+            relay.fingerprint()
+        );
+        relay.run(shutdown_signal()).await?;
+        tracing::info!("relay stopped");
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(err) => {
+                tracing::warn!(%err, "cannot watch SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn token(command: &TokenCommand) -> anyhow::Result<()> {
+    use moql_relay::auth;
+    match command {
+        TokenCommand::Key { alg } => match alg.as_str() {
+            "hs256" => println!("{}", auth::generate_hs256_secret()),
+            "es256" => {
+                let (private, public) =
+                    auth::generate_es256().context("generating an ES256 key")?;
+                println!("{private}{public}");
+            }
+            other => anyhow::bail!("unknown algorithm {other}: use hs256 or es256"),
+        },
+        TokenCommand::Sign {
+            alg,
+            secret,
+            private_key,
+            root,
+            publish,
+            subscribe,
+            expires_in,
+            kid,
+        } => {
+            let key = match alg.as_str() {
+                "hs256" => auth::SigningKey::Hs256 {
+                    secret: secret.clone().context("--secret is required for hs256")?,
+                },
+                "es256" => {
+                    let path = private_key
+                        .as_ref()
+                        .context("--private-key is required for es256")?;
+                    let pem = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    auth::SigningKey::Es256 { private_pem: pem }
+                }
+                other => anyhow::bail!("unknown algorithm {other}: use hs256 or es256"),
+            };
+            let exp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs()
+                + expires_in;
+            let claims = auth::Claims {
+                root: root.clone(),
+                publish: publish.clone(),
+                subscribe: subscribe.clone(),
+                exp,
+                ..auth::Claims::default()
+            };
+            println!("{}", auth::sign(&claims, &key, kid.as_deref())?);
+        }
+    }
+    Ok(())
+}

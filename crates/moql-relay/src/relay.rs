@@ -1,0 +1,321 @@
+//! [`Relay`]: accepts QUIC and WebTransport sessions on one UDP port, authorizes them, and
+//! connects every session to one shared origin, so any client (or peer relay) reaches any
+//! broadcast another one publishes.
+//!
+//! Fan-out and dedup come from the model: every downstream subscription to a broadcast learned
+//! from an upstream session shares that broadcast's `TrackProducer`, so one upstream
+//! subscription (and one upstream FETCH per group) serves every downstream subscriber, each at
+//! its own priority, order and max latency. A slow subscriber only backs up its own streams.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use moql_model::{OriginProducer, Path};
+use moql_session::quic::{Certificate, Incoming, Server, ServerConfig};
+use moql_session::{Accepting, Session, SessionConfig, random_origin_id};
+use moql_wire::ErrorCode;
+use tokio::net::TcpListener;
+
+use crate::auth::{Auth, Grant};
+use crate::config::RelayConfig;
+use crate::error::RelayError;
+use crate::http::{HttpState, Metrics};
+
+/// How long a client has to send its SETUP after the handshake.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound, ready-to-run relay.
+pub struct Relay {
+    config: RelayConfig,
+    server: Server,
+    http: Option<TcpListener>,
+    shared: Arc<Shared>,
+    /// The fingerprint served at `/certificate.sha256` (generated certificates only).
+    fingerprint: Option<String>,
+}
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    pub(crate) origin: OriginProducer,
+    pub(crate) auth: Auth,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) origin_id: u64,
+    pub(crate) cache_ceiling: Option<Duration>,
+    sessions: Mutex<HashMap<u64, Session>>,
+    next_session: AtomicU64,
+}
+
+impl Shared {
+    fn register(&self, session: &Session) -> u64 {
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.insert(id, session.clone());
+        }
+        self.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+        id
+    }
+
+    fn unregister(&self, id: u64) {
+        let removed = self.sessions.lock().ok().and_then(|mut s| s.remove(&id));
+        if removed.is_some() {
+            self.metrics.sessions.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn sessions(&self) -> Vec<Session> {
+        self.sessions
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The session configuration shared by clients and peers.
+    pub(crate) fn session_config(&self) -> SessionConfig {
+        let mut config = SessionConfig::new().with_origin_id(self.origin_id);
+        config.cache_ceiling = self.cache_ceiling;
+        config
+    }
+}
+
+impl Relay {
+    /// Binds the UDP listener (and the TCP listener for HTTP on the same port) and prepares the
+    /// certificate, the origin and the authorization.
+    ///
+    /// # Errors
+    ///
+    /// [`RelayError`] for an unusable configuration, certificate or address.
+    pub async fn bind(config: RelayConfig) -> Result<Self, RelayError> {
+        let certificate = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Certificate::load_pem(cert, key)?,
+            (None, None) => Certificate::generate(&config.tls.generate)?,
+            _ => {
+                return Err(RelayError::Config(
+                    "tls.cert and tls.key go together".into(),
+                ));
+            }
+        };
+        let generated = config.tls.cert.is_none();
+        let server = Server::bind(ServerConfig::new(config.bind, certificate))?;
+        let addr = server.local_addr()?;
+        // Same port number on TCP: browsers fetch /certificate.sha256 from there (spec 1.6).
+        let http = if config.http {
+            Some(TcpListener::bind(addr).await?)
+        } else {
+            None
+        };
+        let auth = Auth::new(&config.auth)?;
+        if config.auth.public.as_deref() == Some("") {
+            tracing::warn!("anonymous access to every path (configure [auth] to restrict it)");
+        }
+        let origin_id = config.cluster.origin_id.unwrap_or_else(random_origin_id);
+        let fingerprint = server.fingerprint();
+        tracing::info!(%addr, %fingerprint, generated, origin_id, "relay listening");
+        let cache_ceiling = config
+            .cache
+            .max_latency_seconds
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        Ok(Self {
+            server,
+            http,
+            shared: Arc::new(Shared {
+                origin: OriginProducer::new(),
+                auth,
+                metrics: Arc::new(Metrics::default()),
+                origin_id,
+                cache_ceiling,
+                sessions: Mutex::new(HashMap::new()),
+                next_session: AtomicU64::new(0),
+            }),
+            config,
+            fingerprint: generated.then_some(fingerprint),
+        })
+    }
+
+    /// The address the relay listens on (UDP, and TCP for HTTP).
+    ///
+    /// # Errors
+    ///
+    /// The socket's error, if it has none.
+    pub fn local_addr(&self) -> Result<SocketAddr, RelayError> {
+        Ok(self.server.local_addr()?)
+    }
+
+    /// The SHA-256 fingerprint of the serving certificate (hex).
+    pub fn fingerprint(&self) -> String {
+        self.server.fingerprint()
+    }
+
+    /// The origin every session shares: publish into it to offer broadcasts to every client.
+    pub fn origin(&self) -> &OriginProducer {
+        &self.shared.origin
+    }
+
+    /// The relay's origin (hop) ID.
+    pub fn origin_id(&self) -> u64 {
+        self.shared.origin_id
+    }
+
+    /// Runs until `shutdown` resolves, then sends GOAWAY to every session, gives them
+    /// `drain_seconds` to leave, closes the rest and returns.
+    ///
+    /// # Errors
+    ///
+    /// Only for failures of the listeners themselves; a failing session never stops the relay.
+    pub async fn run(
+        mut self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), RelayError> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        if let Some(listener) = self.http.take() {
+            let state = HttpState {
+                origin: self.shared.origin.clone(),
+                fingerprint: self.fingerprint.clone(),
+                metrics: self.shared.metrics.clone(),
+                auth: Some(self.shared.auth.clone()),
+            };
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let router = crate::http::router(state);
+                let signal = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(err) = crate::http::serve(listener, router, signal).await {
+                    tracing::warn!(%err, "http server failed");
+                }
+            });
+        }
+        for peer in self.config.cluster.peers.clone() {
+            let shared = self.shared.clone();
+            let cluster = self.config.cluster.clone();
+            let stop = stop_rx.clone();
+            tokio::spawn(async move { crate::cluster::peer(shared, cluster, peer, stop).await });
+        }
+
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                incoming = self.server.accept() => {
+                    let Some(incoming) = incoming else { break };
+                    let shared = self.shared.clone();
+                    tokio::spawn(async move { serve(shared, incoming).await });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+
+        // Graceful shutdown: GOAWAY, drain, close.
+        tracing::info!(sessions = self.shared.sessions().len(), "shutting down");
+        let _ = stop_tx.send(true);
+        let sessions = self.shared.sessions();
+        for session in &sessions {
+            let session = session.clone();
+            tokio::spawn(async move {
+                if let Err(err) = session.goaway("").await {
+                    tracing::debug!(%err, "goaway not delivered");
+                }
+            });
+        }
+        let drain = Duration::from_secs_f64(self.config.drain_seconds.clamp(0.0, 60.0));
+        let all_closed = async {
+            for session in &sessions {
+                session.closed().await;
+            }
+        };
+        let _ = tokio::time::timeout(drain, all_closed).await;
+        for session in self.shared.sessions() {
+            session.close(ErrorCode::CANCEL.0, "relay shutting down");
+        }
+        self.server
+            .close(ErrorCode::CANCEL.0, "relay shutting down");
+        Ok(())
+    }
+}
+
+/// One connection: authorize, run the session, account for it.
+async fn serve(shared: Arc<Shared>, incoming: Incoming) {
+    let remote = incoming.remote_addr();
+    let version = incoming.version();
+    let request_path = incoming.request_path();
+    let transport = match incoming.accept().await {
+        Ok(transport) => transport,
+        Err(err) => {
+            tracing::debug!(%remote, %err, "connection failed before the session");
+            return;
+        }
+    };
+    let accepting = match Accepting::new(transport, version, SETUP_TIMEOUT).await {
+        Ok(accepting) => accepting,
+        Err(err) => {
+            tracing::debug!(%remote, %err, "no usable SETUP");
+            return;
+        }
+    };
+    // WebTransport carries the path in CONNECT; raw QUIC in the SETUP Path (spec 1.4, 5.1.2).
+    let path = request_path
+        .or_else(|| accepting.setup().path.clone())
+        .unwrap_or_else(|| "/".into());
+    let grant = match shared.auth.authorize(&path) {
+        Ok(grant) => grant,
+        Err(err) => {
+            tracing::info!(%remote, %err, "refused");
+            accepting.reject(err.code(), &err.to_string());
+            return;
+        }
+    };
+    let config = client_config(&shared, &grant);
+    let session = match accepting.accept(config).await {
+        Ok(session) => session,
+        Err(err) => {
+            tracing::debug!(%remote, %err, "session failed to start");
+            return;
+        }
+    };
+    tracing::info!(%remote, %version, root = %grant.root, "session started");
+    let id = shared.register(&session);
+    let expiry = grant
+        .expires
+        .and_then(|at| at.duration_since(SystemTime::now()).ok());
+    tokio::select! {
+        err = session.closed() => tracing::info!(%remote, %err, "session ended"),
+        () = sleep_or_forever(expiry) => {
+            // The credential expired: spec 6 step 9, close with 6 Unauthorized.
+            session.close(ErrorCode::UNAUTHORIZED.0, "credential expired");
+            tracing::info!(%remote, "credential expired");
+        }
+    }
+    shared.unregister(id);
+}
+
+async fn sleep_or_forever(duration: Option<Duration>) {
+    match duration {
+        Some(duration) => tokio::time::sleep(duration).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A client session sees the relay's origin under its root, publishes into it under its root,
+/// and is held to its grants.
+fn client_config(shared: &Shared, grant: &Grant) -> SessionConfig {
+    let mut config = shared
+        .session_config()
+        .with_publish(shared.origin.consume_prefix(&grant.root))
+        .with_subscribe(shared.origin.clone())
+        .with_root(grant.root.clone());
+    config.allow_subscribe = restrict(&grant.subscribe);
+    config.allow_publish = restrict(&grant.publish);
+    config
+}
+
+/// `None` (no restriction) when a grant covers everything under the root.
+fn restrict(prefixes: &[Path]) -> Option<Vec<Path>> {
+    if prefixes.iter().any(Path::is_root) {
+        None
+    } else {
+        Some(prefixes.to_vec())
+    }
+}

@@ -1,0 +1,118 @@
+//! The real `moql-relay` binary: starts with no config file, serves a session, and on SIGTERM
+//! sends GOAWAY and exits 0; `token` subcommands produce keys and tokens the relay accepts.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use moql_model::OriginProducer;
+use moql_session::quic::{Client, ClientConfig, ClientTls};
+use moql_session::{Session, SessionConfig};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(WAIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+#[tokio::test]
+async fn the_binary_serves_and_exits_0_after_goaway_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
+        .args(["--bind", "127.0.0.1:0", "--log", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the relay starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = within("the listening line", lines.next_line())
+        .await
+        .unwrap()
+        .expect("a line");
+    // "listening 127.0.0.1:PORT fingerprint HEX"
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[0], "listening", "{line}");
+    let addr: std::net::SocketAddr = words[1].parse().unwrap();
+    let fingerprint = words[3].to_string();
+    assert_eq!(fingerprint.len(), 64);
+
+    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        fingerprint,
+    ])))
+    .unwrap();
+    let connected = within(
+        "the connection",
+        client.connect(&format!("moql://127.0.0.1:{}/", addr.port())),
+    )
+    .await
+    .unwrap();
+    let mut config = SessionConfig::new().with_subscribe(OriginProducer::new());
+    config.setup_path = connected.setup_path.clone();
+    let session = Session::connect(connected.session, connected.version, config)
+        .await
+        .unwrap();
+    within("the relay's SETUP", async {
+        while session.peer_setup().is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let goaway = within("GOAWAY", session.goaway_received()).await;
+    assert_eq!(goaway.as_deref(), Some(""));
+    let status = within("the relay to exit", child.wait()).await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
+    let key = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
+        .args(["token", "key", "--alg", "hs256"])
+        .output()
+        .await
+        .unwrap();
+    assert!(key.status.success());
+    let secret = String::from_utf8(key.stdout).unwrap().trim().to_string();
+    let signed = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
+        .args([
+            "token",
+            "sign",
+            "--secret",
+            &secret,
+            "--root",
+            "room",
+            "--publish",
+            "",
+            "--subscribe",
+            "",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let jwt = String::from_utf8(signed.stdout).unwrap().trim().to_string();
+    let auth = moql_relay::Auth::new(&moql_relay::AuthConfig {
+        keys: vec![moql_relay::auth::KeyConfig::Hs256 { secret, kid: None }],
+        public: None,
+    })
+    .unwrap();
+    let grant = auth
+        .authorize(&format!("/room?jwt={jwt}"))
+        .expect("the relay accepts it");
+    assert_eq!(grant.root.as_str(), "room");
+    assert!(auth.authorize("/room").is_err(), "and refuses no token");
+}

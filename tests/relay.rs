@@ -1,0 +1,506 @@
+//! The relay, started for real on loopback: fan-out between clients, FETCH forwarded upstream
+//! then served from the relay's cache, HTTP endpoints, auth, slow subscribers and a cluster.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use moql_model::{BroadcastProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer};
+use moql_relay::{Relay, RelayConfig};
+use support::{TestClient, client, within};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A relay running on 127.0.0.1 with a generated certificate; stopped on drop.
+struct TestRelay {
+    addr: SocketAddr,
+    fingerprint: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl TestRelay {
+    async fn start(configure: impl FnOnce(&mut RelayConfig)) -> Self {
+        support::init_tracing();
+        let mut config = RelayConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            drain_seconds: 0.2,
+            ..RelayConfig::default()
+        };
+        config.auth.public = Some(String::new());
+        configure(&mut config);
+        let relay = Relay::bind(config).await.expect("relay binds");
+        let addr = relay.local_addr().unwrap();
+        let fingerprint = relay.fingerprint();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            relay
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("relay runs");
+        });
+        Self {
+            addr,
+            fingerprint,
+            stop: Some(stop),
+            done,
+        }
+    }
+
+    fn url(&self, scheme: &str, path: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}{path}", self.addr.port())
+    }
+
+    async fn client(&self, scheme: &str, path: &str) -> TestClient {
+        client(&self.url(scheme, path), &self.fingerprint)
+            .await
+            .expect("client connects")
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        within("the relay to stop", &mut self.done)
+            .await
+            .expect("relay task");
+    }
+}
+
+fn publish(client: &TestClient, name: &str) -> (BroadcastProducer, TrackProducer) {
+    let broadcast = BroadcastProducer::new();
+    let track = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
+    client
+        .publish
+        .publish(&Path::new(name).unwrap(), broadcast.consume())
+        .unwrap();
+    (broadcast, track)
+}
+
+fn produce(track: &TrackProducer, seq: u64, frames: u64) {
+    let group = track.create_group(seq).unwrap();
+    for i in 0..frames {
+        group.write(seq * 1000 + i, format!("{seq}:{i}")).unwrap();
+    }
+    group.finish().unwrap();
+}
+
+async fn wait_subscribed(track: &TrackProducer) {
+    within("the subscription to reach the publisher", async {
+        while track.subscription().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+async fn read_group(sub: &mut TrackConsumer) -> (u64, Vec<String>) {
+    let mut group = within("a group", sub.next_group())
+        .await
+        .unwrap()
+        .expect("a group");
+    let frames = within("its frames", group.read_all()).await.unwrap();
+    (
+        group.sequence(),
+        frames
+            .iter()
+            .map(|f| String::from_utf8(f.payload.to_vec()).unwrap())
+            .collect(),
+    )
+}
+
+/// A plain HTTP/1.1 GET over TCP: (status, body).
+async fn http_get(addr: SocketAddr, target: &str) -> (u16, Vec<u8>) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    within("the HTTP response", stream.read_to_end(&mut response))
+        .await
+        .unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut body = response[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[line_end + 2..line_end + 2 + size]);
+        body = &body[line_end + 2 + size + 2..];
+    }
+}
+
+#[tokio::test]
+async fn two_clients_through_one_relay_on_both_transports() {
+    let relay = TestRelay::start(|_| {}).await;
+    for (pub_scheme, sub_scheme) in [("moql", "https"), ("https", "moql")] {
+        let publisher = relay.client(pub_scheme, "/").await;
+        let subscriber = relay.client(sub_scheme, "/").await;
+        let name = format!("demo-{pub_scheme}");
+        let (_broadcast, track) = publish(&publisher, &name);
+        let remote = support::announced(&subscriber.received, &name).await;
+        let mut sub = remote
+            .subscribe_track("clock", Subscription::default())
+            .unwrap();
+        wait_subscribed(&track).await;
+        produce(&track, 0, 3);
+        assert_eq!(
+            read_group(&mut sub).await,
+            (0, vec!["0:0".into(), "0:1".into(), "0:2".into()])
+        );
+        produce(&track, 1, 1);
+        assert_eq!(read_group(&mut sub).await.0, 1);
+    }
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn fetch_is_forwarded_upstream_once_then_served_from_the_relay_cache() {
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let broadcast = BroadcastProducer::new();
+    // A 500 ms window on the publisher: group 0 is evicted there, and served by the
+    // application from its archive when a fetch asks.
+    let info = TrackInfo {
+        max_latency: Duration::from_millis(500),
+        ..TrackInfo::DEFAULT
+    };
+    let track = broadcast.create_track("clock", info).unwrap();
+    publisher
+        .publish
+        .publish(&Path::new("vod").unwrap(), broadcast.consume())
+        .unwrap();
+    for seq in 0..5 {
+        produce(&track, seq, 2);
+    }
+    assert!(!track.cached().contains(&0));
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (archive, count) = (track.clone(), served.clone());
+    tokio::spawn(async move {
+        while let Some(request) = archive.requested_fetch().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let group = request.serve().unwrap();
+            group.write(0, "archived").unwrap();
+            group.finish().unwrap();
+        }
+    });
+
+    let first = relay.client("moql", "/").await;
+    let remote = support::announced(&first.received, "vod").await;
+    let consumer = remote.track("clock").unwrap();
+    let mut group = within("the first fetch", consumer.fetch(0, None).unwrap())
+        .await
+        .unwrap();
+    let frames = within("frames", group.read_all()).await.unwrap();
+    assert_eq!(frames[0].payload, "archived");
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "forwarded upstream once"
+    );
+
+    // A second client (other transport): answered from the relay's cache.
+    let second = relay.client("https", "/").await;
+    let remote2 = support::announced(&second.received, "vod").await;
+    let consumer2 = remote2.track("clock").unwrap();
+    let mut again = within("the second fetch", consumer2.fetch(0, None).unwrap())
+        .await
+        .unwrap();
+    let frames2 = within("frames", again.read_all()).await.unwrap();
+    assert_eq!(frames, frames2, "byte-exact");
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "served from the relay's cache"
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_fetch_returns_a_past_group_byte_exact() {
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, track) = publish(&publisher, "room/cam");
+    for seq in 0..3 {
+        produce(&track, seq, 3);
+    }
+    let subscriber = relay.client("moql", "/").await;
+    support::announced(&subscriber.received, "room/cam").await;
+
+    let (status, body) = http_get(relay.addr, "/fetch/room/cam/clock?group=1").await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(body, b"1:01:11:2");
+    let (status, _) = http_get(relay.addr, "/fetch/room/cam/clock?group=99").await;
+    assert_eq!(status, 404);
+    let (status, _) = http_get(relay.addr, "/fetch/room/none/clock?group=0").await;
+    assert_eq!(status, 404);
+    let (status, body) = http_get(relay.addr, "/announced/room").await;
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8(body).unwrap().trim(), "room/cam");
+    let (status, body) = http_get(relay.addr, "/certificate.sha256").await;
+    assert_eq!(
+        (status, String::from_utf8(body).unwrap().trim().to_string()),
+        (200, relay.fingerprint.clone())
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_subscriber_that_never_reads_does_not_stall_a_fast_one() {
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, track) = publish(&publisher, "firehose");
+
+    // The slow one subscribes over a raw transport and never reads a group stream.
+    let slow = moql_session::quic::Client::new(moql_session::quic::ClientConfig::new(
+        moql_session::quic::ClientTls::Fingerprints(vec![relay.fingerprint.clone()]),
+    ))
+    .unwrap();
+    let slow = within("slow connect", slow.connect(&relay.url("moql", "/")))
+        .await
+        .unwrap()
+        .session;
+    {
+        use moql_wire::{Encode, Setup, Subscribe, Version};
+        use web_transport_trait::{SendStream as _, Session as _};
+        let mut setup = slow.open_uni().await.unwrap();
+        setup.write_all(&[0x01]).await.unwrap();
+        setup
+            .write_all(&Setup::default().encode_to_vec(Version::Lite05).unwrap())
+            .await
+            .unwrap();
+        setup.finish().unwrap();
+        let (mut send, _recv) = slow.open_bi().await.unwrap();
+        let request = Subscribe {
+            id: 0,
+            broadcast: Path::new("firehose").unwrap(),
+            track: "clock".into(),
+            priority: 0,
+            ordered: false,
+            max_latency: 60_000,
+            start: None,
+            end: None,
+        };
+        send.write_all(&[0x02]).await.unwrap();
+        send.write_all(&request.encode_to_vec(Version::Lite05).unwrap())
+            .await
+            .unwrap();
+        std::mem::forget(send);
+    }
+
+    let fast = relay.client("moql", "/").await;
+    let remote = support::announced(&fast.received, "firehose").await;
+    let mut sub = remote
+        .subscribe_track("clock", Subscription::default())
+        .unwrap();
+    wait_subscribed(&track).await;
+    // 64 groups of 64 KiB: far more than the slow client's flow-control window.
+    let payload = bytes::Bytes::from(vec![7u8; 64 * 1024]);
+    for seq in 0..64u64 {
+        let group = track.create_group(seq).unwrap();
+        group.write(seq, payload.clone()).unwrap();
+        group.finish().unwrap();
+        let mut received = within("the fast subscriber's group", sub.next_group())
+            .await
+            .unwrap()
+            .unwrap();
+        let frames = within("its frame", received.read_all()).await.unwrap();
+        assert_eq!(frames[0].payload.len(), 64 * 1024);
+    }
+    drop(slow);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn three_relays_in_a_cluster_carry_a_broadcast_across_nodes() {
+    let a = TestRelay::start(|_| {}).await;
+    let b = TestRelay::start(|_| {}).await;
+    let (fa, fb) = (a.fingerprint.clone(), b.fingerprint.clone());
+    let (ua, ub) = (a.url("moql", "/"), b.url("moql", "/"));
+    let c = TestRelay::start(move |c| {
+        c.cluster.peers = vec![ua, ub];
+        c.cluster.peer_fingerprints = vec![fa, fb];
+    })
+    .await;
+    // Publisher on A, subscriber on B; only C dials out (to A and B), so the broadcast reaches
+    // B through C: A → C → B.
+    let publisher = a.client("moql", "/").await;
+    let (_broadcast, track) = publish(&publisher, "cluster/demo");
+    let subscriber = b.client("https", "/").await;
+    let remote = support::announced(&subscriber.received, "cluster/demo").await;
+    let mut sub = remote
+        .subscribe_track("clock", Subscription::default())
+        .unwrap();
+    wait_subscribed(&track).await;
+    produce(&track, 0, 2);
+    assert_eq!(
+        read_group(&mut sub).await,
+        (0, vec!["0:0".into(), "0:1".into()])
+    );
+    c.shutdown().await;
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_sends_goaway_to_every_session() {
+    let relay = TestRelay::start(|_| {}).await;
+    let client = relay.client("moql", "/").await;
+    // The relay has accepted once its SETUP arrived.
+    within("the relay's SETUP", async {
+        while client.session.peer_setup().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let session = client.session.clone();
+    let watcher = tokio::spawn(async move { session.goaway_received().await });
+    relay.shutdown().await;
+    let uri = within("GOAWAY", watcher).await.unwrap();
+    assert_eq!(uri.as_deref(), Some(""));
+    within("the session to close", client.session.closed()).await;
+}
+
+fn token(
+    secret: &str,
+    root: &str,
+    publish: &[&str],
+    subscribe: &[&str],
+    expires_in: i64,
+) -> String {
+    use moql_relay::auth::{Claims, SigningKey, sign};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = Claims {
+        root: root.into(),
+        publish: publish.iter().map(|s| s.to_string()).collect(),
+        subscribe: subscribe.iter().map(|s| s.to_string()).collect(),
+        exp: (now + expires_in) as u64,
+        ..Claims::default()
+    };
+    sign(
+        &claims,
+        &SigningKey::Hs256 {
+            secret: secret.into(),
+        },
+        None,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn auth_accepts_granted_sessions_and_refuses_the_rest() {
+    let secret = moql_relay::auth::generate_hs256_secret();
+    let key = secret.clone();
+    let relay = TestRelay::start(move |c| {
+        c.auth = moql_relay::AuthConfig::default();
+        c.auth.keys = vec![moql_relay::auth::KeyConfig::Hs256 {
+            secret: key,
+            kid: None,
+        }];
+    })
+    .await;
+
+    // No token: closed with 6 (Unauthorized) right after SETUP.
+    let anonymous = relay.client("moql", "/room").await;
+    let err = within("the refusal", anonymous.session.closed()).await;
+    assert_eq!(err.code(), 6, "{err}");
+
+    // A token signed with another secret: refused the same way.
+    let forged = token(
+        &moql_relay::auth::generate_hs256_secret(),
+        "room",
+        &[""],
+        &[""],
+        60,
+    );
+    let client = relay.client("https", &format!("/room?jwt={forged}")).await;
+    assert_eq!(
+        within("the refusal", client.session.closed()).await.code(),
+        6
+    );
+
+    // An expired token.
+    let expired = token(&secret, "room", &[""], &[""], -60);
+    let client = relay.client("moql", &format!("/room?jwt={expired}")).await;
+    assert_eq!(
+        within("the refusal", client.session.closed()).await.code(),
+        6
+    );
+
+    // Alice may publish under alice/ and subscribe to everything in the room.
+    let alice = relay
+        .client(
+            "moql",
+            &format!(
+                "/room?jwt={}",
+                token(&secret, "room", &["alice"], &[""], 60)
+            ),
+        )
+        .await;
+    let (_cam, cam_track) = publish(&alice, "alice/cam");
+    let (_bob, _bob_track) = publish(&alice, "bob/cam"); // outside her grant: ignored
+    // Bob may only subscribe to alice/.
+    let bob = relay
+        .client(
+            "https",
+            &format!("/room?jwt={}", token(&secret, "room", &[], &["alice"], 60)),
+        )
+        .await;
+    let remote = support::announced(&bob.received, "alice/cam").await;
+    let mut sub = remote
+        .subscribe_track("clock", Subscription::default())
+        .unwrap();
+    wait_subscribed(&cam_track).await;
+    produce(&cam_track, 0, 1);
+    assert_eq!(read_group(&mut sub).await.1, vec!["0:0".to_string()]);
+    assert!(
+        bob.received
+            .broadcast(&Path::new("bob/cam").unwrap())
+            .is_none(),
+        "never published"
+    );
+    // A session of another root sees nothing of this room.
+    let eve = relay
+        .client(
+            "moql",
+            &format!("/other?jwt={}", token(&secret, "other", &[""], &[""], 60)),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        eve.received
+            .broadcast(&Path::new("alice/cam").unwrap())
+            .is_none()
+    );
+    assert!(
+        eve.received
+            .broadcast(&Path::new("room/alice/cam").unwrap())
+            .is_none()
+    );
+    relay.shutdown().await;
+}
