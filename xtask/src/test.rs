@@ -44,7 +44,10 @@ pub(crate) fn run_all(opts: &TestOptions, steps: &mut Steps) -> anyhow::Result<(
         } else {
             PROPTEST_CASES
         };
-        exec(cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]).env("PROPTEST_CASES", cases))
+        exec(
+            cargo(&["test", "--workspace", "--locked", "--no-fail-fast"])
+                .env("PROPTEST_CASES", cases),
+        )
     })?;
     steps.step("loom (bounded)", || loom(Some(LOOM_MAX_PREEMPTIONS)))?;
     Ok(())
