@@ -9,7 +9,7 @@ use crate::flags::BenchOptions;
 use crate::run::{cargo, exec};
 
 pub(crate) fn run(opts: &BenchOptions) -> anyhow::Result<()> {
-    let mut cmd = cargo(&["bench", "--workspace", "--locked", "--"]);
+    let mut cmd = cargo(&["bench", "--workspace", "--locked", "--bench", "*", "--"]);
     if opts.quick {
         cmd.args(["--warm-up-time", "1", "--measurement-time", "3"]);
     }

@@ -22,7 +22,7 @@ fn fetch(c: &mut Criterion) {
 
     c.bench_function("model_fetch/cache_hit", |b| {
         b.iter(|| {
-            let pending = consumer.fetch(50, None).unwrap();
+            let pending = consumer.fetch(97, None).unwrap();
             let group = pending.now().unwrap().unwrap();
             std::hint::black_box(group);
         })
