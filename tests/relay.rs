@@ -154,6 +154,7 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn two_clients_through_one_relay_on_both_transports() {
     let relay = TestRelay::start(|_| {}).await;
+    let mut keep = Vec::new();
     for (pub_scheme, sub_scheme) in [("moql", "https"), ("https", "moql")] {
         let publisher = relay.client(pub_scheme, "/").await;
         let subscriber = relay.client(sub_scheme, "/").await;
@@ -171,7 +172,16 @@ async fn two_clients_through_one_relay_on_both_transports() {
         );
         produce(&track, 1, 1);
         assert_eq!(read_group(&mut sub).await.0, 1);
+        keep.push((publisher, subscriber, _broadcast, track, sub));
     }
+    // The metrics are refreshed once a second from the live sessions.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, body) = http_get(relay.addr, "/metrics").await;
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200);
+    assert!(text.contains("moql_relay_sessions 4"), "{text}");
+    assert!(text.contains("moql_relay_subscriptions 2"), "{text}");
+    assert!(!text.contains("moql_relay_bytes_out_total 0\n"), "{text}");
     relay.shutdown().await;
 }
 

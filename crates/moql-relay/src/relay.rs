@@ -73,6 +73,22 @@ impl Shared {
             .unwrap_or_default()
     }
 
+    /// Sums the live sessions' counters into the metrics.
+    fn refresh_metrics(&self) {
+        let (mut subscriptions, mut sent, mut received) = (0u64, 0u64, 0u64);
+        for session in self.sessions() {
+            let stats = session.stats();
+            subscriptions += stats.serving as u64;
+            sent += stats.bytes_sent.unwrap_or(0);
+            received += stats.bytes_received.unwrap_or(0);
+        }
+        self.metrics
+            .subscriptions
+            .store(subscriptions, Ordering::Relaxed);
+        self.metrics.bytes_out.store(sent, Ordering::Relaxed);
+        self.metrics.bytes_in.store(received, Ordering::Relaxed);
+    }
+
     /// The session configuration shared by clients and peers.
     pub(crate) fn session_config(&self) -> SessionConfig {
         let mut config = SessionConfig::new().with_origin_id(self.origin_id);
@@ -195,6 +211,18 @@ impl Relay {
             let stop = stop_rx.clone();
             tokio::spawn(async move { crate::cluster::peer(shared, cluster, peer, stop).await });
         }
+
+        // Refresh the session-derived metrics once a second.
+        let metrics_shared = self.shared.clone();
+        let mut metrics_stop = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => metrics_shared.refresh_metrics(),
+                    _ = metrics_stop.wait_for(|s| *s) => return,
+                }
+            }
+        });
 
         tokio::pin!(shutdown);
         loop {

@@ -53,6 +53,8 @@ pub(crate) struct Inner<T> {
     pub(crate) started: Instant,
     pub(crate) datagrams_sent: AtomicU64,
     pub(crate) datagrams_received: AtomicU64,
+    /// Subscribe streams the publisher half is serving.
+    pub(crate) serving: std::sync::atomic::AtomicUsize,
 }
 
 /// The shared session state, cheap to clone into tasks.

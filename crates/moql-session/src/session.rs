@@ -114,6 +114,8 @@ trait Control: Send + Sync {
     -> Pin<Box<dyn Future<Output = Result<(), SessionError>> + Send>>;
     fn subscriptions(&self) -> usize;
     fn datagrams(&self) -> (u64, u64);
+    fn serving(&self) -> usize;
+    fn bytes(&self) -> (Option<u64>, Option<u64>);
 }
 
 impl<T: web_transport_trait::Session> Control for Context<T> {
@@ -133,6 +135,16 @@ impl<T: web_transport_trait::Session> Control for Context<T> {
         self.subscriptions.lock().map_or(0, |s| s.len())
     }
 
+    fn serving(&self) -> usize {
+        self.serving.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn bytes(&self) -> (Option<u64>, Option<u64>) {
+        use web_transport_trait::Stats;
+        let stats = self.transport.stats();
+        (stats.bytes_sent(), stats.bytes_received())
+    }
+
     fn datagrams(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (
@@ -150,6 +162,12 @@ pub struct SessionStats {
     pub tasks: usize,
     /// Outgoing subscriptions currently routed by Subscribe ID.
     pub subscriptions: usize,
+    /// Subscriptions the peer has open with us (Subscribe streams we are serving).
+    pub serving: usize,
+    /// Bytes the transport sent, if it counts them (retransmissions and overhead included).
+    pub bytes_sent: Option<u64>,
+    /// Bytes the transport received, if it counts them.
+    pub bytes_received: Option<u64>,
     /// Groups sent as datagrams.
     pub datagrams_sent: u64,
     /// Groups received as datagrams (and delivered).
@@ -242,9 +260,13 @@ impl Session {
     /// Counters: running tasks and routed subscriptions.
     pub fn stats(&self) -> SessionStats {
         let (datagrams_sent, datagrams_received) = self.shared.control.datagrams();
+        let (bytes_sent, bytes_received) = self.shared.control.bytes();
         SessionStats {
             tasks: self.shared.tasks.count(),
             subscriptions: self.shared.control.subscriptions(),
+            serving: self.shared.control.serving(),
+            bytes_sent,
+            bytes_received,
             datagrams_sent,
             datagrams_received,
         }
@@ -415,6 +437,7 @@ fn context<T: web_transport_trait::Session>(
             probe: watch::Sender::new(None),
             started: Instant::now(),
             datagrams_sent: AtomicU64::new(0),
+            serving: std::sync::atomic::AtomicUsize::new(0),
             datagrams_received: AtomicU64::new(0),
         }),
     })

@@ -57,6 +57,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
 
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let mut track = broadcast.subscribe_track(&request.track, subscription)?;
+    let _serving = Serving::new(&ctx.serving);
     let info = track.wait_info().await?;
 
     // lite-03/04: SUBSCRIBE_OK at once, filled as the reference does (older-versions.md).
@@ -146,6 +147,22 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
             let _ = tokio::time::timeout(Duration::from_secs(1), reader.expect_end()).await;
             return Ok(());
         }
+    }
+}
+
+/// Counts a served subscription for as long as it lives.
+struct Serving<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Serving<'a> {
+    fn new(counter: &'a std::sync::atomic::AtomicUsize) -> Self {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
