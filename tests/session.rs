@@ -440,3 +440,27 @@ async fn closing_a_session_ends_every_consumer_and_leaks_no_task() {
         );
     }
 }
+
+#[tokio::test]
+async fn probe_reports_the_rtt_and_send_rate() {
+    for kind in [TransportKind::Quic, TransportKind::WebTransport] {
+        for version in [Version::Lite05, Version::Lite04] {
+            let mut options = PairOptions::new(kind, version);
+            options.probe = true;
+            let pair = pair(options).await;
+            let report = within("a PROBE report", async {
+                loop {
+                    if let Some(report) = pair.client.probe() {
+                        return report;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await;
+            assert!(
+                report.rtt > 0 || report.bitrate > 0,
+                "{kind:?} {version}: {report:?}"
+            );
+        }
+    }
+}

@@ -107,6 +107,8 @@ pub struct PairOptions {
     pub datagrams: Option<usize>,
     /// The prefix the client asks the server to announce.
     pub announce_prefix: Option<String>,
+    /// The client opens a probe stream.
+    pub probe: bool,
 }
 
 impl PairOptions {
@@ -118,6 +120,7 @@ impl PairOptions {
             path: "/".into(),
             datagrams: None,
             announce_prefix: None,
+            probe: false,
         }
     }
 }
@@ -172,6 +175,7 @@ pub async fn pair(options: PairOptions) -> Pair {
         .with_publish(client_publish.consume())
         .with_subscribe(client_received.clone());
     config.datagram_max = options.datagrams;
+    config.probe = options.probe;
     if let Some(prefix) = &options.announce_prefix {
         config.announce_prefix = Path::new(prefix).unwrap();
     }
