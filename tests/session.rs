@@ -464,3 +464,43 @@ async fn probe_reports_the_rtt_and_send_rate() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_group_older_than_the_subscriber_max_latency_is_reset_as_old() {
+    let pair = pair(PairOptions::new(TransportKind::Quic, Version::Lite05)).await;
+    let (_broadcast, track) = publish(&pair.server_publish, "live", TrackInfo::DEFAULT);
+    let remote = announced(&pair.client_received, "live").await;
+    let mut sub = remote
+        .subscribe_track(
+            "clock",
+            Subscription {
+                max_latency: Duration::from_millis(50),
+                ..Subscription::default()
+            },
+        )
+        .unwrap();
+    within("the subscription", track.subscription_changed(None))
+        .await
+        .unwrap();
+    // Group 0 stays open; group 1 starts a second later in media time.
+    let stale = track.create_group(0).unwrap();
+    stale.write(0, "old").unwrap();
+    let mut first = within("group 0", sub.next_group()).await.unwrap().unwrap();
+    assert_eq!(
+        within("its frame", first.next_frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .payload,
+        "old"
+    );
+    let fresh = track.create_group(1).unwrap();
+    fresh.write(1000, "new").unwrap();
+    fresh.finish().unwrap();
+    // Spec 4.4 / 11.5: the publisher resets the stale group's stream with 2 (Old).
+    assert_eq!(
+        within("the reset of group 0", first.next_frame()).await,
+        Err(Error::Old)
+    );
+    drop(stale);
+}
