@@ -1,0 +1,159 @@
+//! `moql announced`: the live list of broadcasts under a prefix, as `+ path` when one starts
+//! and `- path` when it ends. The relay's current set comes first.
+//!
+//! moq-lite has no marker for the end of the relay's initial set: the relay sends it as a
+//! burst of ANNOUNCEs right after ANNOUNCE_OK. `--once` therefore takes the set as complete
+//! once no announcement has arrived for `--settle-ms`.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use clap::Args;
+use moql_model::{Announcement, OriginProducer, Path};
+use moql_session::SessionConfig;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::{Closed, interrupted, parse_path};
+use crate::Global;
+use crate::connect::{Connector, close};
+
+/// Longest `--once` waits for the initial set, however often announcements keep arriving.
+const ONCE_LIMIT: Duration = Duration::from_secs(10);
+
+/// `moql announced <url> [prefix]`.
+#[derive(Args, Debug)]
+pub(crate) struct AnnouncedArgs {
+    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev).
+    url: String,
+    /// Only broadcasts under this path prefix (whole segments); default: all.
+    prefix: Option<String>,
+    /// Print the current set and exit.
+    #[arg(long)]
+    once: bool,
+    /// With `--once`: the set is complete after this long without an announcement.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    settle_ms: u64,
+}
+
+/// Runs `moql announced`.
+///
+/// # Errors
+///
+/// A connection failure, or the session closing while listing.
+pub(crate) async fn run(global: &Global, args: AnnouncedArgs) -> anyhow::Result<()> {
+    let prefix = match &args.prefix {
+        Some(prefix) => parse_path(prefix)?,
+        None => Path::root(),
+    };
+    let received = OriginProducer::new();
+    let mut watch = received.consume_prefix(&prefix);
+    let mut config = SessionConfig::new().with_subscribe(received.clone());
+    config.announce_prefix = prefix.clone();
+    let connector = Connector::new(&global.connect, &args.url)?;
+    let session = connector.session(config).await?;
+    let mut out = tokio::io::stdout();
+
+    let result = if args.once {
+        let settle = Duration::from_millis(args.settle_ms);
+        let settled = async {
+            while tokio::time::timeout(settle, watch.announced())
+                .await
+                .is_ok_and(|a| a.is_some())
+            {}
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(ONCE_LIMIT, settled) => {
+                let paths: BTreeSet<Path> = received.paths(&prefix).into_iter().collect();
+                print_all(&mut out, paths.iter().map(|p| line('+', p))).await
+            }
+            err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
+        }
+    } else {
+        tokio::select! {
+            result = follow(&mut watch, &mut out) => result,
+            () = interrupted() => Ok(()),
+            err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
+        }
+    };
+    close(&session, "done").await;
+    result
+}
+
+/// Prints every change until the origin ends (it does not while the session lives).
+async fn follow(
+    watch: &mut moql_model::OriginConsumer,
+    out: &mut (impl AsyncWrite + Unpin),
+) -> anyhow::Result<()> {
+    while let Some(announcement) = watch.announced().await {
+        let lines: Vec<String> = match announcement {
+            Announcement::Initial(active) => active.iter().map(|a| line('+', &a.path)).collect(),
+            Announcement::Active(announced) => vec![line('+', &announced.path)],
+            Announcement::Ended(path) => vec![line('-', &path)],
+            // The path stays active (a restart or a new route): the list is unchanged.
+            Announcement::Replaced(announced) => {
+                tracing::debug!(path = %announced.path, "broadcast replaced");
+                Vec::new()
+            }
+        };
+        print_all(out, lines.into_iter()).await?;
+    }
+    Ok(())
+}
+
+/// `+ path` or `- path`.
+fn line(sign: char, path: &Path) -> String {
+    format!("{sign} {path}\n")
+}
+
+/// Writes `lines` and flushes; a closed pipe ends quietly.
+async fn print_all(
+    out: &mut (impl AsyncWrite + Unpin),
+    lines: impl Iterator<Item = String>,
+) -> anyhow::Result<()> {
+    let written = async {
+        for line in lines {
+            out.write_all(line.as_bytes()).await?;
+        }
+        out.flush().await
+    };
+    match written.await {
+        Ok(()) => Ok(()),
+        Err(err) => Closed::from(err).into_result(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use moql_model::BroadcastProducer;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn follow_prints_starts_and_ends() {
+        let origin = OriginProducer::new();
+        let early = BroadcastProducer::new();
+        origin
+            .publish(&Path::new("a/early").unwrap(), early.consume())
+            .unwrap();
+        let mut watch = origin.consume_prefix(&Path::new("a").unwrap());
+        let late = BroadcastProducer::new();
+        origin
+            .publish(&Path::new("a/late").unwrap(), late.consume())
+            .unwrap();
+        origin
+            .publish(
+                &Path::new("b/other").unwrap(),
+                BroadcastProducer::new().consume(),
+            )
+            .ok();
+        early.close().unwrap();
+        drop(origin);
+        let mut out = Vec::new();
+        follow(&mut watch, &mut out).await.unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "+ a/early\n+ a/late\n- a/early\n"
+        );
+        drop(late);
+    }
+}

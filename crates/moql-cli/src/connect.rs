@@ -1,0 +1,189 @@
+//! Connection options shared by every subcommand, and turning them into a moq-lite
+//! [`Session`]: TLS trust (`--tls-fingerprint`, `--tls-disable-verify`), the `--jwt` query
+//! parameter, and waiting for a broadcast the relay announces.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use moql_model::{BroadcastConsumer, OriginProducer, Path};
+use moql_session::quic::{Client, ClientConfig, ClientTls};
+use moql_session::{Session, SessionConfig};
+
+use crate::{Failure, GLOBAL};
+
+/// How to reach and trust the relay; global flags, accepted before or after the subcommand.
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct ConnectArgs {
+    /// Trust a server certificate by its SHA-256 (64 hex digits); repeatable. For self-signed
+    /// relays (`moql-relay` prints its fingerprint and serves it at /certificate.sha256).
+    #[arg(long = "tls-fingerprint", value_name = "HEX", global = true, help_heading = GLOBAL)]
+    pub(crate) tls_fingerprint: Vec<String>,
+    /// Accept any certificate. No authentication at all: local development only.
+    #[arg(long, global = true, conflicts_with = "tls_fingerprint", help_heading = GLOBAL)]
+    pub(crate) tls_disable_verify: bool,
+    /// A token for the relay, sent as the `jwt` query parameter of the URL.
+    #[arg(long, value_name = "TOKEN", global = true, help_heading = GLOBAL)]
+    pub(crate) jwt: Option<String>,
+}
+
+impl ConnectArgs {
+    /// The TLS policy the flags ask for: pinned fingerprints, no verification, or the
+    /// operating system's verifier.
+    fn tls(&self) -> ClientTls {
+        if self.tls_disable_verify {
+            ClientTls::DisableVerify
+        } else if !self.tls_fingerprint.is_empty() {
+            ClientTls::Fingerprints(self.tls_fingerprint.clone())
+        } else {
+            ClientTls::System
+        }
+    }
+}
+
+/// A client bound to one relay URL; [`session`](Self::session) opens one moq-lite session
+/// per call, all sharing the client's UDP socket.
+#[derive(Clone, Debug)]
+pub(crate) struct Connector {
+    client: Client,
+    url: String,
+}
+
+impl Connector {
+    /// Builds the QUIC client for `url` with the trust and token from `args`.
+    ///
+    /// # Errors
+    ///
+    /// A malformed fingerprint, no system roots, or no socket.
+    pub(crate) fn new(args: &ConnectArgs, url: &str) -> anyhow::Result<Self> {
+        let client = Client::new(ClientConfig::new(args.tls())).context("creating the client")?;
+        let url = match &args.jwt {
+            Some(token) => with_query(url, "jwt", token),
+            None => url.to_string(),
+        };
+        Ok(Self { client, url })
+    }
+
+    /// Dials the relay and starts a session with `config` (its SETUP path is filled in for
+    /// raw QUIC).
+    ///
+    /// # Errors
+    ///
+    /// The dial or handshake failure ([`moql_session::quic::TransportError`]) or the session's
+    /// ([`moql_session::SessionError`]); both map to exit code 3.
+    pub(crate) async fn session(&self, mut config: SessionConfig) -> anyhow::Result<Session> {
+        let connected = self
+            .client
+            .connect(&self.url)
+            .await
+            .with_context(|| format!("connecting to {}", redact(&self.url)))?;
+        tracing::debug!(version = %connected.version, kind = %connected.kind, "connected");
+        config.setup_path = connected.setup_path.clone();
+        Session::connect(connected.session, connected.version, config)
+            .await
+            .context("starting the moq-lite session")
+    }
+}
+
+/// Closes `session` normally and gives the QUIC driver a moment to send the close, so the
+/// relay withdraws our broadcasts at once instead of after its idle timeout.
+///
+/// The client does not expose quinn's `Endpoint::wait_idle`; the CONNECTION_CLOSE goes out on
+/// the endpoint driver's next turn, which 50 ms covers with a wide margin on any host.
+pub(crate) async fn close(session: &Session, reason: &str) {
+    session.close(0, reason);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Waits until the relay announces the broadcast at `path` into `received` and returns it.
+///
+/// `received` must be the session's subscribe origin. `timeout` of `None` waits as long as
+/// the session lives.
+///
+/// # Errors
+///
+/// [`Failure::NotFound`] after `timeout`; [`Failure::Transport`] if the session closes first.
+pub(crate) async fn wait_broadcast(
+    session: &Session,
+    received: &OriginProducer,
+    path: &Path,
+    timeout: Option<Duration>,
+) -> anyhow::Result<BroadcastConsumer> {
+    let mut watch = received.consume_prefix(path);
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    loop {
+        if let Some(broadcast) = received.broadcast(path) {
+            return Ok(broadcast);
+        }
+        let expired = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            announced = watch.announced() => {
+                if announced.is_none() {
+                    return Err(Failure::Transport("the session ended".into()).into());
+                }
+            }
+            err = session.closed() => {
+                return Err(anyhow::Error::new(err).context(format!("waiting for {path}")));
+            }
+            () = expired => {
+                return Err(Failure::NotFound(format!(
+                    "broadcast {path:?} was not announced within {:?}",
+                    timeout.unwrap_or_default()
+                ))
+                .into());
+            }
+        }
+    }
+}
+
+/// `url` with `key=value` added to its query (before any fragment), the value
+/// percent-encoded except for RFC 3986 unreserved characters.
+pub(crate) fn with_query(url: &str, key: &str, value: &str) -> String {
+    let (base, fragment) = match url.find('#') {
+        Some(at) => url.split_at(at),
+        None => (url, ""),
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("{base}{separator}{key}={encoded}{fragment}")
+}
+
+/// `url` without its query, so tokens never reach error messages or logs.
+fn redact(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_goes_into_the_query_encoded_and_before_the_fragment() {
+        assert_eq!(
+            with_query("moql://h:1/room", "jwt", "a.b-c_d"),
+            "moql://h:1/room?jwt=a.b-c_d"
+        );
+        assert_eq!(
+            with_query("https://h/x?a=1#frag", "jwt", "t+/="),
+            "https://h/x?a=1&jwt=t%2B%2F%3D#frag"
+        );
+    }
+
+    #[test]
+    fn redact_drops_the_query() {
+        assert_eq!(redact("https://h/x?jwt=secret"), "https://h/x");
+        assert_eq!(redact("moql://h:1"), "moql://h:1");
+    }
+}
