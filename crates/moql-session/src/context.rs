@@ -32,6 +32,33 @@ pub(crate) struct Settings {
 #[derive(Clone)]
 pub(crate) struct Subscribed {
     pub(crate) track: TrackProducer,
+    /// Group streams of this subscription being read right now.
+    pub(crate) inflight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Subscribed {
+    pub(crate) fn new(track: TrackProducer) -> Self {
+        Self {
+            track,
+            inflight: Default::default(),
+        }
+    }
+}
+
+/// Counts one group stream as in flight until dropped.
+pub(crate) struct InFlight(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    pub(crate) fn new(counter: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub(crate) struct Inner<T> {
@@ -91,9 +118,9 @@ impl<T: web_transport_trait::Session> Context<T> {
     }
 
     /// The track of outgoing subscription `id`, if it is live.
-    pub(crate) fn subscription(&self, id: u64) -> Option<TrackProducer> {
+    pub(crate) fn subscription(&self, id: u64) -> Option<Subscribed> {
         let subs = self.subscriptions.lock().ok()?;
-        subs.get(&id).map(|s| s.track.clone())
+        subs.get(&id).cloned()
     }
 
     /// Routes group streams and datagrams of subscription `id` to `subscribed`.

@@ -23,11 +23,13 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
             return;
         }
     };
-    let Some(track) = ctx.subscription(header.subscribe_id) else {
+    let Some(subscribed) = ctx.subscription(header.subscribe_id) else {
         // Spec 4.8: unknown Subscribe ID → STOP 0.
         reader.stop(ErrorCode::CANCEL.0);
         return;
     };
+    let _inflight = crate::context::InFlight::new(&subscribed.inflight);
+    let track = subscribed.track;
     let group = match track.create_group(header.sequence) {
         Ok(group) => group,
         Err(Error::Duplicate) => {
@@ -104,7 +106,7 @@ pub(crate) async fn receive_datagrams<T: web_transport_trait::Session>(ctx: Cont
             tracing::trace!("undecodable datagram dropped");
             continue;
         };
-        let Some(track) = ctx.subscription(datagram.subscribe_id) else {
+        let Some(track) = ctx.subscription(datagram.subscribe_id).map(|s| s.track) else {
             continue;
         };
         let Ok(group) = track.create_group(datagram.sequence) else {

@@ -127,6 +127,7 @@ async fn serve<T: web_transport_trait::Session>(
     let mut active: Option<Active<T::SendStream>> = None;
     let mut responses: Option<Reader<T::RecvStream>> = None;
     let mut finished = false;
+    let mut declared_end: Option<u64> = None;
     // The combined subscription last acted on; compared against, so a change is seen once
     // even when there is nothing to do about it (e.g. the track already finished).
     let mut seen: Option<Subscription> = None;
@@ -166,10 +167,9 @@ async fn serve<T: web_transport_trait::Session>(
             response = next_response(&mut responses, version) => {
                 match response {
                     Ok(Some(SubscribeResponse::End(end))) => {
-                        // SUBSCRIBE_END is exclusive (spec 5.6).
-                        if let Err(err) = track.finish_at(end.group) {
-                            tracing::debug!(%err, end = end.group, "SUBSCRIBE_END not applied");
-                        }
+                        // SUBSCRIBE_END is exclusive (spec 5.6) and "may arrive while groups
+                        // below it are still in flight": applied at the FIN, once they landed.
+                        declared_end = Some(end.group);
                     }
                     Ok(Some(SubscribeResponse::Ok(ok))) => tracing::trace!(group = ok.group, "subscription started"),
                     Ok(Some(SubscribeResponse::OkLegacy(_))) => tracing::trace!("subscription accepted"),
@@ -177,14 +177,22 @@ async fn serve<T: web_transport_trait::Session>(
                         tracing::debug!(start = drop.start, end = drop.end, code = drop.error_code, "SUBSCRIBE_DROP");
                     }
                     Ok(None) => {
-                        // The publisher FINned: the track is complete once its groups land.
+                        // The publisher FINned after every group stream completed (spec 4.4);
+                        // let the ones still being read land, then end the track.
                         finished = true;
                         responses = None;
                         if let Some(a) = active.take() {
+                            settle(ctx, a.id).await;
                             ctx.unroute(a.id);
                         }
                         if track.end().is_none() {
-                            let _ = track.finish();
+                            let result = match declared_end {
+                                Some(end) => track.finish_at(end),
+                                None => track.finish(),
+                            };
+                            if let Err(err) = result {
+                                tracing::debug!(%err, "track end not applied");
+                            }
                         }
                     }
                     Err(err) => {
@@ -227,12 +235,7 @@ async fn subscribe<T: web_transport_trait::Session>(
     let version = ctx.version;
     let id = ctx.next_subscribe_id();
     // Route before the request leaves: group streams may arrive before SUBSCRIBE_OK (spec 4.4).
-    ctx.route(
-        id,
-        Subscribed {
-            track: track.clone(),
-        },
-    );
+    ctx.route(id, Subscribed::new(track.clone()));
     let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
     let mut writer = Writer::new(send);
     writer.encode(&BidiStream::Subscribe, version).await?;
@@ -256,6 +259,23 @@ async fn subscribe<T: web_transport_trait::Session>(
         },
         Reader::new(recv),
     ))
+}
+
+/// Waits (briefly) until no group stream of subscription `id` is being read: QUIC delivered
+/// them before the FIN, but their reader tasks may not have run yet.
+async fn settle<T: web_transport_trait::Session>(ctx: &Context<T>, id: u64) {
+    use std::sync::atomic::Ordering;
+    let Some(subscribed) = ctx.subscription(id) else {
+        return;
+    };
+    // One scheduling round for streams accepted but not yet counted.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for _ in 0..100 {
+        if subscribed.inflight.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn next_response<R: web_transport_trait::RecvStream>(
