@@ -81,6 +81,8 @@ fn fixture() -> Fixture {
     write_group(&video, &[&[0x00, 0x01], b"", &[0xff]]);
     write_group(&video, &[b"latest"]);
     slow.append_group().unwrap().finish().unwrap();
+    // `slow` says it answers fetches, then never does.
+    slow.accept_fetches();
 
     // The broadcast's producer, as a session would: unknown tracks do not exist, missing
     // groups of `video` are not found upstream, `broken`'s upstream fails, `slow` never
