@@ -67,15 +67,7 @@ impl<T, E> Consumer<T, E> {
     where
         E: Clone,
     {
-        let mut state = lock(&self.shared);
-        if let Poll::Ready(r) = f(&state.value) {
-            return Poll::Ready(Ok(r));
-        }
-        if let Some(closed) = &state.closed {
-            return Poll::Ready(Err(closed.clone()));
-        }
-        state.consumer_waiters.register(waiter);
-        Poll::Pending
+        self.poll_mut(waiter, |value| f(value))
     }
 
     /// Like [`poll`](Self::poll), but `f` may update the value in place (for example a cache
@@ -121,14 +113,7 @@ impl<T, E> Consumer<T, E> {
     where
         E: Clone,
     {
-        let mut state = lock(&self.shared);
-        match &state.closed {
-            Some(closed) => Poll::Ready(closed.clone()),
-            None => {
-                state.closed_waiters.register(waiter);
-                Poll::Pending
-            }
-        }
+        lock(&self.shared).poll_closed(waiter)
     }
 
     /// Waits until the channel has closed and returns why.

@@ -71,14 +71,7 @@ impl<T, E> Observer<T, E> {
     where
         E: Clone,
     {
-        let mut state = lock(&self.shared);
-        match &state.closed {
-            Some(closed) => Poll::Ready(closed.clone()),
-            None => {
-                state.closed_waiters.register(waiter);
-                Poll::Pending
-            }
-        }
+        lock(&self.shared).poll_closed(waiter)
     }
 
     /// Waits until the channel has closed and returns why.

@@ -142,14 +142,7 @@ impl<T, E> Producer<T, E> {
     where
         E: Clone,
     {
-        let mut state = lock(&self.shared);
-        match &state.closed {
-            Some(closed) => Poll::Ready(closed.clone()),
-            None => {
-                state.closed_waiters.register(waiter);
-                Poll::Pending
-            }
-        }
+        lock(&self.shared).poll_closed(waiter)
     }
 }
 

@@ -54,6 +54,20 @@ impl<T, E> State<T, E> {
         Ok(self.take_on_close())
     }
 
+    /// The close reason, or registers `waiter` to be woken by the close.
+    pub(crate) fn poll_closed(&mut self, waiter: &crate::Waiter) -> std::task::Poll<Closed<E>>
+    where
+        E: Clone,
+    {
+        match &self.closed {
+            Some(closed) => std::task::Poll::Ready(closed.clone()),
+            None => {
+                self.closed_waiters.register(waiter);
+                std::task::Poll::Pending
+            }
+        }
+    }
+
     /// Everyone to wake when the channel closes.
     pub(crate) fn take_on_close(&mut self) -> WakeList {
         let mut wake = self.consumer_waiters.take();
