@@ -11,7 +11,8 @@ commands:
   loom                           loom models, unbounded search
   fuzz [TARGET] [--seconds N]    run cargo-fuzz targets (nightly) for N seconds each (default 30)
   bench [--quick]                criterion benches of every crate, summary table
-  tidy                           repository checks";
+  tidy                           repository checks
+  interop                        the real moql client against a real moql-relay";
 
 pub(crate) enum Command {
     Test(TestOptions),
@@ -19,6 +20,7 @@ pub(crate) enum Command {
     Fuzz(FuzzOptions),
     Bench(BenchOptions),
     Tidy,
+    Interop,
     Help,
 }
 
@@ -69,6 +71,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
             quick: has("--quick"),
         }),
         "tidy" => Command::Tidy,
+        "interop" => Command::Interop,
         "help" | "--help" | "-h" => Command::Help,
         other => bail!("unknown command {other}\n\n{USAGE}"),
     };

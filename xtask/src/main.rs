@@ -6,10 +6,12 @@
 //! - `fuzz [target] [--seconds N]`: cargo-fuzz targets on nightly, each for N seconds.
 //! - `bench`: criterion benches of every crate, with a summary.
 //! - `tidy`: repository checks (also part of `test`).
+//! - `interop`: the real `moql` client against a real `moql-relay` (also part of `test`).
 
 mod bench;
 mod flags;
 mod fuzz;
+mod interop;
 mod run;
 mod test;
 mod tidy;
@@ -36,6 +38,7 @@ fn try_main() -> anyhow::Result<()> {
         flags::Command::Fuzz(opts) => fuzz::run(&opts),
         flags::Command::Bench(opts) => bench::run(&opts),
         flags::Command::Tidy => tidy::run(Path::new(".")),
+        flags::Command::Interop => interop::run(),
         flags::Command::Help => {
             println!("{}", flags::USAGE);
             Ok(())

@@ -49,6 +49,7 @@ pub(crate) fn run_all(opts: &TestOptions, steps: &mut Steps) -> anyhow::Result<(
                 .env("PROPTEST_CASES", cases),
         )
     })?;
+    steps.step("moql CLI against a real relay", crate::interop::run)?;
     steps.step("loom (bounded)", || loom(Some(LOOM_MAX_PREEMPTIONS)))?;
     Ok(())
 }
