@@ -10,7 +10,7 @@ commands:
   test [--skip-lint] [--quick]   what CI runs: fmt, clippy, tidy, tests, bounded loom
   loom                           loom models, unbounded search
   fuzz [TARGET] [--seconds N]    run cargo-fuzz targets (nightly) for N seconds each (default 30)
-  bench [--quick]                criterion benches of every crate, summary table
+  bench [--quick] [--relay-only] criterion benches + relay fan-out load test, summary table
   tidy                           repository checks
   interop                        the real moql client against a real moql-relay";
 
@@ -38,6 +38,8 @@ pub(crate) struct FuzzOptions {
 
 pub(crate) struct BenchOptions {
     pub(crate) quick: bool,
+    /// Only the relay load test, not the criterion benches.
+    pub(crate) relay_only: bool,
 }
 
 pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
@@ -69,6 +71,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
         }
         "bench" => Command::Bench(BenchOptions {
             quick: has("--quick"),
+            relay_only: has("--relay-only"),
         }),
         "tidy" => Command::Tidy,
         "interop" => Command::Interop,

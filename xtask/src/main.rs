@@ -12,6 +12,7 @@ mod bench;
 mod flags;
 mod fuzz;
 mod interop;
+mod load;
 mod run;
 mod test;
 mod tidy;
