@@ -28,6 +28,8 @@ const FRAME_SIZE: usize = 1024;
 struct Bench {
     track: TrackProducer,
     sub: TrackConsumer,
+    broadcast: BroadcastProducer,
+    remote: moql_model::BroadcastConsumer,
     _keep: (
         Session,
         Session,
@@ -60,7 +62,12 @@ async fn setup(kind: TransportKind) -> Bench {
 
     let origin = OriginProducer::new();
     let broadcast = BroadcastProducer::new();
-    let track = broadcast.create_track("data", TrackInfo::DEFAULT).unwrap();
+    // A one-hour window: the fetch benchmark's groups stay cached however many there are.
+    let info = TrackInfo {
+        max_latency: Duration::from_secs(3600),
+        ..TrackInfo::DEFAULT
+    };
+    let track = broadcast.create_track("data", info).unwrap();
     origin
         .publish(&Path::new("bench").unwrap(), broadcast.consume())
         .unwrap();
@@ -104,6 +111,8 @@ async fn setup(kind: TransportKind) -> Bench {
     Bench {
         track,
         sub,
+        broadcast: broadcast.clone(),
+        remote,
         _keep: (
             client_session,
             server_session,
@@ -157,5 +166,73 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, throughput);
+/// Groups cached on the server for the fetch benchmark; each iteration fetches a new one, so
+/// the client never answers from its own cache.
+const FETCH_GROUPS: u64 = 30_000;
+
+/// Latency of a FETCH answered from the far side's cache over loopback (what a relay does for
+/// a cached group): one round trip, TRACK_INFO already known.
+fn fetch_latency(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("session_fetch");
+    // Few, short samples: every fetch must be of a group the client has not cached yet.
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for kind in [TransportKind::Quic, TransportKind::WebTransport] {
+        let bench = runtime.block_on(async {
+            let bench = setup(kind).await;
+            // A track nobody subscribes to: the client only ever fetches it.
+            let info = TrackInfo {
+                max_latency: Duration::from_secs(3600),
+                ..TrackInfo::DEFAULT
+            };
+            let archive = bench.broadcast.create_track("archive", info).unwrap();
+            for seq in 1..=FETCH_GROUPS {
+                let g = archive.create_group(seq).unwrap();
+                g.write(0, Bytes::from_static(b"cached")).unwrap();
+                g.finish().unwrap();
+            }
+            let consumer = bench.remote.track("archive").unwrap();
+            consumer.wait_info().await.unwrap();
+            (bench, archive, consumer)
+        });
+        let (_bench, _archive, consumer) = &bench;
+        let mut next = 1u64;
+        let name = if kind == TransportKind::Quic {
+            "cache_hit_raw_quic"
+        } else {
+            "cache_hit_webtransport"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                runtime.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let seq = next;
+                        assert!(
+                            seq <= FETCH_GROUPS,
+                            "ran out of uncached groups: raise FETCH_GROUPS"
+                        );
+                        next += 1;
+                        let pending = consumer.fetch(seq, None).unwrap();
+                        assert!(!pending.is_cache_hit());
+                        let mut fetched = pending
+                            .await
+                            .unwrap_or_else(|err| panic!("fetch {seq}: {err}"));
+                        assert!(fetched.next_frame().await.unwrap().is_some());
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput, fetch_latency);
 criterion_main!(benches);

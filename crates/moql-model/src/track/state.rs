@@ -75,6 +75,8 @@ pub(crate) struct TrackState {
     /// a session or relay) and once a producer asks for requests. A miss on a track nobody
     /// serves is `NotFound` at once instead of a wait that can never end.
     pub(crate) serves_fetches: bool,
+    /// Groups created since the last eviction pass (passes are amortised over creations).
+    pub(crate) created_since_evict: usize,
 }
 
 impl TrackState {
@@ -92,6 +94,7 @@ impl TrackState {
             next_id: 0,
             newest_timestamp: None,
             serves_fetches: info.is_none(),
+            created_since_evict: 0,
         }
     }
 
@@ -154,7 +157,12 @@ impl TrackState {
         {
             slot.state = SlotState::Served(group.observe());
         }
-        self.evict(now);
+        // An eviction pass walks the cache; running it once per eighth of the cache's size
+        // keeps creation amortised O(1) while the cache exceeds its window by at most 1/8.
+        self.created_since_evict += 1;
+        if self.created_since_evict * 8 >= self.cache.len() {
+            self.evict(now);
+        }
         Ok(group)
     }
 
@@ -234,6 +242,7 @@ impl TrackState {
     /// Drops every non-latest group older than the publisher's max latency, then trims the
     /// arrival log of groups that are gone. Returns how many groups were dropped.
     pub(crate) fn evict(&mut self, now: Instant) -> usize {
+        self.created_since_evict = 0;
         let limit = self.publisher_max_latency();
         let sequences: Vec<u64> = self.cache.keys().copied().collect();
         for &sequence in &sequences {
