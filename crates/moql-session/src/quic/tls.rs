@@ -247,12 +247,15 @@ pub fn client_crypto(
                     "no fingerprint to trust (ClientTls::Fingerprints is empty)".into(),
                 ));
             }
-            Arc::new(FingerprintVerifier {
+            Arc::new(PinnedVerifier {
                 provider,
-                fingerprints,
+                fingerprints: Some(fingerprints),
             })
         }
-        ClientTls::DisableVerify => Arc::new(NoVerifier { provider }),
+        ClientTls::DisableVerify => Arc::new(PinnedVerifier {
+            provider,
+            fingerprints: None,
+        }),
     };
     let mut config = builder
         .dangerous()
@@ -262,18 +265,24 @@ pub fn client_crypto(
     Ok(config)
 }
 
-/// Accepts a server whose leaf certificate's SHA-256 is one of `fingerprints`, whatever its
-/// issuer, names or validity dates: pinning trusts one exact key, so the name and chain say
-/// nothing more (this is also what the reference client and browsers' `serverCertificateHashes`
-/// do, minus the browsers' 14-day validity check). The handshake signature is still verified,
-/// so the server must hold the pinned certificate's private key.
+/// Checks the server's leaf certificate against pinned SHA-256 fingerprints, or not at all.
+///
+/// `Some(fingerprints)`: accepts a leaf whose SHA-256 is one of them, whatever its issuer,
+/// names or validity dates: pinning trusts one exact key, so the name and chain say nothing
+/// more (this is also what the reference client and browsers' `serverCertificateHashes` do,
+/// minus the browsers' 14-day validity check).
+///
+/// `None`: accepts any certificate — no authentication at all, local development only.
+///
+/// Either way the handshake signature is verified, so the server must hold the private key of
+/// the certificate it presents.
 #[derive(Debug)]
-struct FingerprintVerifier {
+struct PinnedVerifier {
     provider: Arc<CryptoProvider>,
-    fingerprints: Vec<[u8; 32]>,
+    fingerprints: Option<Vec<[u8; 32]>>,
 }
 
-impl ServerCertVerifier for FingerprintVerifier {
+impl ServerCertVerifier for PinnedVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -282,8 +291,11 @@ impl ServerCertVerifier for FingerprintVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(fingerprints) = &self.fingerprints else {
+            return Ok(ServerCertVerified::assertion());
+        };
         let digest = ring::digest::digest(&ring::digest::SHA256, end_entity);
-        if self.fingerprints.iter().any(|f| f == digest.as_ref()) {
+        if fingerprints.iter().any(|f| f == digest.as_ref()) {
             Ok(ServerCertVerified::assertion())
         } else {
             tracing::debug!(
@@ -294,61 +306,6 @@ impl ServerCertVerifier for FingerprintVerifier {
                 rustls::CertificateError::UnknownIssuer,
             ))
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// Accepts any certificate. The handshake signature is still checked against the presented
-/// certificate (it costs nothing and keeps the handshake well-formed), but anyone can present
-/// their own certificate, so this gives no authentication at all: local development only.
-#[derive(Debug)]
-struct NoVerifier {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for NoVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
