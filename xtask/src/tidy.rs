@@ -65,6 +65,10 @@ fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     Ok(problems)
 }
 
+/// Stub macros that must not remain on a reachable path (built with `concat!` so this file
+/// does not itself contain them).
+const STUBS: [&str; 2] = [concat!("todo", "!("), concat!("unimplemented", "!(")];
+
 /// This file spells out the patterns it looks for, so its lines are not checked for them.
 const SELF: &str = "xtask/src/tidy.rs";
 
@@ -95,7 +99,7 @@ fn check_file(rel: &str, text: &str, problems: &mut Vec<String>) {
             problems.push(format!("{rel}:{n}: trailing whitespace"));
         }
         let code = line.split("//").next().unwrap_or("");
-        if patterns && (code.contains("todo!(") || code.contains("unimplemented!(")) {
+        if patterns && STUBS.iter().any(|stub| code.contains(stub)) {
             problems.push(format!(
                 "{rel}:{n}: todo!/unimplemented! on a reachable path"
             ));
@@ -227,14 +231,17 @@ mod tests {
         let mut problems = Vec::new();
         check_file(
             "crates/moql-model/src/x.rs",
-            "fn f() {\n    match v { Version::Lite05 => {} }  \n    todo!()\n    let x: anyhow::Result<()>;\n}\npub enum FooError { A }\n",
+            &format!(
+                "fn f() {{\n    match v {{ Version::Lite05 => {{}} }}  \n    {}\n    let x: anyhow::Result<()>;\n}}\npub enum FooError {{ A }}\n",
+                concat!("todo", "!()")
+            ),
             &mut problems,
         );
         let joined = problems.join("\n");
         for needle in [
             "does not start with",
             "trailing whitespace",
-            "todo!",
+            "on a reachable path",
             "Version variant",
             "anyhow",
             "non_exhaustive",
