@@ -35,6 +35,8 @@ deliveries/s; cache-hit fetch through a relay < 1 ms p50.\n";
 struct Row {
     name: String,
     mean_ns: f64,
+    /// Criterion's median of the per-sample means: the p50 the fetch target asks for.
+    median_ns: Option<f64>,
     throughput: Option<(String, f64)>,
 }
 
@@ -71,6 +73,7 @@ fn read_row(dir: &Path) -> anyhow::Result<Option<Row>> {
     let Some(mean_ns) = number_after(&estimates, "\"mean\"", "\"point_estimate\":") else {
         return Ok(None);
     };
+    let median_ns = number_after(&estimates, "\"median\"", "\"point_estimate\":");
     let name =
         string_after(&benchmark, "\"full_id\":").unwrap_or_else(|| dir.display().to_string());
     let throughput = ["Bytes", "Elements", "BytesDecimal"]
@@ -82,20 +85,17 @@ fn read_row(dir: &Path) -> anyhow::Result<Option<Row>> {
     Ok(Some(Row {
         name,
         mean_ns,
+        median_ns,
         throughput,
     }))
 }
 
 fn render(rows: &[Row]) -> String {
-    let mut out = String::from("| benchmark | mean | throughput |\n|---|---:|---:|\n");
+    let mut out =
+        String::from("| benchmark | mean | median | throughput |\n|---|---:|---:|---:|\n");
     for row in rows {
-        let mean = if row.mean_ns >= 1e6 {
-            format!("{:.2} ms", row.mean_ns / 1e6)
-        } else if row.mean_ns >= 1e3 {
-            format!("{:.2} µs", row.mean_ns / 1e3)
-        } else {
-            format!("{:.1} ns", row.mean_ns)
-        };
+        let mean = duration(row.mean_ns);
+        let median = row.median_ns.map_or_else(|| String::from("-"), duration);
         let per_sec = |n: f64| n / (row.mean_ns / 1e9);
         let throughput = match &row.throughput {
             Some((kind, n)) if kind.starts_with("Bytes") => {
@@ -104,9 +104,22 @@ fn render(rows: &[Row]) -> String {
             Some((_, n)) => format!("{:.2} M elem/s", per_sec(*n) / 1e6),
             None => String::from("-"),
         };
-        out.push_str(&format!("| {} | {mean} | {throughput} |\n", row.name));
+        out.push_str(&format!(
+            "| {} | {mean} | {median} | {throughput} |\n",
+            row.name
+        ));
     }
     out
+}
+
+fn duration(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
 }
 
 /// Finds `key` after `section` in a JSON text and parses the number that follows.
@@ -139,6 +152,10 @@ mod tests {
         assert_eq!(
             number_after(estimates, "\"mean\"", "\"point_estimate\":"),
             Some(2500.0)
+        );
+        assert_eq!(
+            number_after(estimates, "\"median\"", "\"point_estimate\":"),
+            Some(9.0)
         );
         let bench = r#"{"group_id":"g","full_id":"g/f","throughput":{"Bytes":1024}}"#;
         assert_eq!(
