@@ -14,6 +14,8 @@ use moql_session::{Accepting, Session, SessionConfig};
 use moql_wire::Version;
 use tokio::sync::mpsc;
 
+pub mod relay;
+
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 

@@ -1,0 +1,110 @@
+//! A real relay (the `moql-relay` library) on loopback, and the publish/read helpers the relay
+//! tests share.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use moql_model::{BroadcastProducer, Path, TrackConsumer, TrackInfo, TrackProducer};
+use moql_relay::{Relay, RelayConfig};
+
+use super::{TestClient, client, within};
+
+/// A relay running on 127.0.0.1 with a generated certificate; stopped on drop.
+pub struct TestRelay {
+    pub addr: SocketAddr,
+    pub fingerprint: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl TestRelay {
+    pub async fn start(configure: impl FnOnce(&mut RelayConfig)) -> Self {
+        super::init_tracing();
+        let mut config = RelayConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            drain_seconds: 0.2,
+            ..RelayConfig::default()
+        };
+        config.auth.public = Some(String::new());
+        configure(&mut config);
+        let relay = Relay::bind(config).await.expect("relay binds");
+        let addr = relay.local_addr().unwrap();
+        let fingerprint = relay.fingerprint();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            relay
+                .run(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("relay runs");
+        });
+        Self {
+            addr,
+            fingerprint,
+            stop: Some(stop),
+            done,
+        }
+    }
+
+    pub fn url(&self, scheme: &str, path: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}{path}", self.addr.port())
+    }
+
+    pub async fn client(&self, scheme: &str, path: &str) -> TestClient {
+        client(&self.url(scheme, path), &self.fingerprint)
+            .await
+            .expect("client connects")
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        within("the relay to stop", &mut self.done)
+            .await
+            .expect("relay task");
+    }
+}
+
+pub fn publish(client: &TestClient, name: &str) -> (BroadcastProducer, TrackProducer) {
+    let broadcast = BroadcastProducer::new();
+    let track = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
+    client
+        .publish
+        .publish(&Path::new(name).unwrap(), broadcast.consume())
+        .unwrap();
+    (broadcast, track)
+}
+
+pub fn produce(track: &TrackProducer, seq: u64, frames: u64) {
+    let group = track.create_group(seq).unwrap();
+    for i in 0..frames {
+        group.write(seq * 1000 + i, format!("{seq}:{i}")).unwrap();
+    }
+    group.finish().unwrap();
+}
+
+pub async fn wait_subscribed(track: &TrackProducer) {
+    within("the subscription to reach the publisher", async {
+        while track.subscription().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+pub async fn read_group(sub: &mut TrackConsumer) -> (u64, Vec<String>) {
+    let mut group = within("a group", sub.next_group())
+        .await
+        .unwrap()
+        .expect("a group");
+    let frames = within("its frames", group.read_all()).await.unwrap();
+    (
+        group.sequence(),
+        frames
+            .iter()
+            .map(|f| String::from_utf8(f.payload.to_vec()).unwrap())
+            .collect(),
+    )
+}
