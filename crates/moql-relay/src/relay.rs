@@ -177,7 +177,8 @@ impl Relay {
     }
 
     /// Runs until `shutdown` resolves, then sends GOAWAY to every session, gives them
-    /// `drain_seconds` to leave, closes the rest and returns.
+    /// `drain_seconds` to leave, closes the rest, waits (at most 3 s) for the closing connections
+    /// to drain so the UDP port is free again, and returns.
     ///
     /// # Errors
     ///
@@ -260,9 +261,19 @@ impl Relay {
         }
         self.server
             .close(ErrorCode::CANCEL.0, "relay shutting down");
+        // Let closing connections drain so the UDP port is free when `run` returns.
+        if tokio::time::timeout(IDLE_WAIT, self.server.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::debug!("connections still draining at exit");
+        }
         Ok(())
     }
 }
+
+/// The longest `run` waits, after closing, for connections to finish draining.
+const IDLE_WAIT: Duration = Duration::from_secs(3);
 
 /// One connection: authorize, run the session, account for it.
 async fn serve(shared: Arc<Shared>, incoming: Incoming) {

@@ -187,6 +187,16 @@ impl Server {
         self.endpoint
             .close(quinn::VarInt::from_u32(code), reason.as_bytes());
     }
+
+    /// Waits until every connection of this endpoint has finished closing (QUIC's draining
+    /// period, about three round-trip timeouts), so that once the [`Server`] is dropped the
+    /// UDP port is free to bind again (a restart in place). Call it after [`close`]; without
+    /// a close it waits for the peers to leave.
+    ///
+    /// [`close`]: Self::close
+    pub async fn wait_idle(&self) {
+        self.endpoint.wait_idle().await;
+    }
 }
 
 /// Accept loop: one handshake task per new connection, until the endpoint closes or the
