@@ -11,6 +11,8 @@ commands:
   loom                           loom models, unbounded search
   fuzz [TARGET] [--seconds N]    run cargo-fuzz targets (nightly) for N seconds each (default 30)
   bench [--quick] [--relay-only] criterion benches + relay fan-out load test, summary table
+  soak [--cycles N]              connect/subscribe/fetch/disconnect cycles against one relay
+                                 (release, default 10000): fds, tasks and memory vs baseline
   tidy                           repository checks
   interop                        the real moql client against a real moql-relay";
 
@@ -19,6 +21,7 @@ pub(crate) enum Command {
     Loom,
     Fuzz(FuzzOptions),
     Bench(BenchOptions),
+    Soak(u64),
     Tidy,
     Interop,
     Help,
@@ -73,6 +76,20 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
             quick: has("--quick"),
             relay_only: has("--relay-only"),
         }),
+        "soak" => {
+            let mut cycles = 10_000;
+            let mut iter = rest.iter();
+            while let Some(arg) = iter.next() {
+                match arg.as_str() {
+                    "--cycles" => {
+                        let value = iter.next().context("--cycles needs a value")?;
+                        cycles = value.parse().context("--cycles takes a whole number")?;
+                    }
+                    other => bail!("unknown argument {other}\n\n{USAGE}"),
+                }
+            }
+            Command::Soak(cycles)
+        }
         "tidy" => Command::Tidy,
         "interop" => Command::Interop,
         "help" | "--help" | "-h" => Command::Help,

@@ -5,6 +5,7 @@
 //! - `loom`: the loom models without a preemption bound.
 //! - `fuzz [target] [--seconds N]`: cargo-fuzz targets on nightly, each for N seconds.
 //! - `bench`: criterion benches of every crate, with a summary.
+//! - `soak [--cycles N]`: the long form of `tests/soak.rs` (release build, 10,000 cycles).
 //! - `tidy`: repository checks (also part of `test`).
 //! - `interop`: the real `moql` client against a real `moql-relay` (also part of `test`).
 
@@ -38,6 +39,7 @@ fn try_main() -> anyhow::Result<()> {
         flags::Command::Loom => test::loom(None),
         flags::Command::Fuzz(opts) => fuzz::run(&opts),
         flags::Command::Bench(opts) => bench::run(&opts),
+        flags::Command::Soak(cycles) => soak(cycles),
         flags::Command::Tidy => tidy::run(Path::new(".")),
         flags::Command::Interop => interop::run(),
         flags::Command::Help => {
@@ -45,6 +47,24 @@ fn try_main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Runs `tests/soak.rs` in a release build with `cycles` cycles; it prints its figures.
+fn soak(cycles: u64) -> anyhow::Result<()> {
+    run::exec(
+        run::cargo(&[
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "moql-tests",
+            "--test",
+            "soak",
+            "--",
+            "--nocapture",
+        ])
+        .env("MOQL_SOAK_CYCLES", cycles.to_string()),
+    )
 }
 
 /// The workspace root: the parent of this crate's manifest directory.

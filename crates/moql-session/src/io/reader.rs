@@ -1,7 +1,7 @@
 //! [`Reader`]: decodes messages from a receive stream, reading more bytes only when the codec
 //! says the input is `Short`.
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use moql_wire::{Decode, DecodeError, Frame, FrameDecoder, Version};
 use web_transport_trait::RecvStream;
 
@@ -9,6 +9,10 @@ use crate::error::{StreamError, from_transport};
 
 /// How many bytes one read may add to the buffer.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Frame payloads shorter than this are copied out of the read buffer instead of sharing it,
+/// so a cached frame pins at most four times its own size.
+const COPY_BELOW: usize = READ_CHUNK / 4;
 
 /// A buffered reader of one stream.
 ///
@@ -91,7 +95,10 @@ impl<R: RecvStream> Reader<R> {
         loop {
             if !self.buf.is_empty() {
                 match decoder.decode(&mut self.buf, version) {
-                    Ok(frame) => return Ok(Some(frame)),
+                    Ok(mut frame) => {
+                        own_small_payload(&mut frame);
+                        return Ok(Some(frame));
+                    }
                     Err(DecodeError::Short) => {}
                     Err(err) => return Err(err.into()),
                 }
@@ -118,5 +125,52 @@ impl<R: RecvStream> Reader<R> {
     /// Stops reading with `code` (STOP_SENDING).
     pub(crate) fn stop(&mut self, code: u32) {
         self.stream.stop(code);
+    }
+}
+
+/// The payload is a slice of the reader's (up to 64 KiB) buffer. Cached frames live for the
+/// track's window, so a small one would pin the whole buffer (found by the soak test: 8 KiB of
+/// resident memory per cached one-line group): copy small payloads out, share large ones.
+fn own_small_payload(frame: &mut Frame) {
+    if frame.payload.len() < COPY_BELOW {
+        frame.payload = Bytes::copy_from_slice(&frame.payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame_in(buffer: &mut BytesMut, len: usize) -> Frame {
+        buffer.resize(READ_CHUNK, 7);
+        Frame {
+            timestamp: 0,
+            payload: buffer.split_to(len).freeze(),
+        }
+    }
+
+    fn inside(payload: &Bytes, start: usize, len: usize) -> bool {
+        let at = payload.as_ptr() as usize;
+        at >= start && at < start + len
+    }
+
+    #[test]
+    fn small_payloads_stop_sharing_the_read_buffer_and_large_ones_keep_it() {
+        let mut buffer = BytesMut::with_capacity(READ_CHUNK);
+        let start = buffer.as_ptr() as usize;
+        let mut small = frame_in(&mut buffer, 10);
+        assert!(inside(&small.payload, start, READ_CHUNK));
+        own_small_payload(&mut small);
+        assert!(!inside(&small.payload, start, READ_CHUNK));
+        assert_eq!(&small.payload[..], &[7; 10]);
+
+        let mut buffer = BytesMut::with_capacity(READ_CHUNK);
+        let start = buffer.as_ptr() as usize;
+        let mut large = frame_in(&mut buffer, COPY_BELOW);
+        own_small_payload(&mut large);
+        assert!(
+            inside(&large.payload, start, READ_CHUNK),
+            "large frames stay zero-copy"
+        );
     }
 }
