@@ -87,7 +87,7 @@ async fn connect_subscribe_fetch_disconnect_cycles_return_to_baseline() {
     let cycle = |n: u64| {
         let relay = &relay;
         async move {
-            let scheme = if n % 2 == 0 { "moql" } else { "https" };
+            let scheme = if n.is_multiple_of(2) { "moql" } else { "https" };
             let client = relay.client(scheme, "/").await;
             let remote = support::announced(&client.received, "soak/clock").await;
             let mut sub = remote
@@ -131,7 +131,7 @@ async fn connect_subscribe_fetch_disconnect_cycles_return_to_baseline() {
     let started = Instant::now();
     for n in 0..cycles {
         cycle(n).await;
-        if n > 0 && n % 1000 == 0 {
+        if n > 0 && n.is_multiple_of(1000) {
             eprintln!("soak: {n} cycles, {:?}", usage());
         }
     }
