@@ -16,7 +16,7 @@ const PROPTEST_CASES_QUICK: &str = "32";
 const LOOM_MAX_PREEMPTIONS: &str = "2";
 
 /// Crates that carry loom models.
-const LOOM_CRATES: &[&str] = &["moql-sync"];
+const LOOM_CRATES: &[&str] = &["moql-sync", "moql-model"];
 
 pub(crate) fn run_all(opts: &TestOptions, steps: &mut Steps) -> anyhow::Result<()> {
     if opts.skip_lint {

@@ -248,7 +248,7 @@ impl fmt::Debug for BroadcastConsumer {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use futures::executor::block_on;
 

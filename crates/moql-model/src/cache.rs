@@ -48,7 +48,7 @@ pub fn is_cached(age: Duration, publisher_max_latency: Duration) -> bool {
     age <= publisher_max_latency
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

@@ -106,7 +106,7 @@ pub(crate) fn from_closed(closed: moql_sync::Closed<Error>) -> Error {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

@@ -312,7 +312,7 @@ impl fmt::Debug for GroupConsumer {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use futures::executor::block_on;
 

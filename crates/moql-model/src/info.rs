@@ -109,7 +109,7 @@ pub struct Fetch {
     pub priority: u8,
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

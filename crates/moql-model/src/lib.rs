@@ -56,6 +56,9 @@ mod track;
 
 pub mod cache;
 
+#[cfg(all(test, loom))]
+mod loom;
+
 pub use broadcast::{BroadcastConsumer, BroadcastProducer};
 pub use error::Error;
 pub use frame::Frame;

@@ -286,5 +286,5 @@ impl fmt::Debug for OriginProducer {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

@@ -13,9 +13,9 @@ mod request;
 mod state;
 mod subscription;
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod proptests;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
 
 pub use consumer::TrackConsumer;
