@@ -450,9 +450,44 @@ impl Script {
     }
 }
 
-/// The session-level fuzz in bounded form: random bytes on random streams of a live session
-/// never panic the server, and if it closes the session, it does so with a spec code
-/// (`MOQL_SESSION_FUZZ_CASES` cases, default 24; `MOQL_SESSION_FUZZ_SEED` picks the first seed).
+/// Plays a session fuzz script (the format of `fuzz/fuzz_targets/session.rs`): per stream a
+/// control byte (bit 0: bidirectional, bit 1: FIN after the bytes), a length byte, the bytes.
+/// Returns the streams, kept open until the caller drops them.
+async fn play<T: web_transport_trait::Session>(
+    client: &T,
+    mut script: &[u8],
+) -> Vec<T::SendStream> {
+    let mut open = Vec::new();
+    while script.len() >= 2 && open.len() < 8 {
+        let (control, len) = (script[0], script[1] as usize);
+        let body = &script[2..(2 + len).min(script.len())];
+        script = &script[2 + body.len()..];
+        let send = if control & 1 == 1 {
+            let Ok((send, recv)) = client.open_bi().await else {
+                break;
+            };
+            drop(recv);
+            send
+        } else {
+            let Ok(send) = client.open_uni().await else {
+                break;
+            };
+            send
+        };
+        let mut send = send;
+        let _ = send.write_all(body).await;
+        if control & 2 == 2 {
+            let _ = send.finish();
+        }
+        open.push(send);
+    }
+    open
+}
+
+/// The session-level fuzz in bounded form: the committed seeds of the `session` fuzz target,
+/// then seeded random scripts, on random streams of a live session: the server never panics,
+/// and if it closes the session it does so with a spec code (`MOQL_SESSION_FUZZ_CASES` random
+/// cases, default 24; `MOQL_SESSION_FUZZ_SEED` picks the first seed).
 #[tokio::test]
 async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes() {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -470,50 +505,50 @@ async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/session");
+    let mut scripts: Vec<(String, Vec<u8>)> = std::fs::read_dir(&corpus)
+        .expect("the session fuzz corpus")
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.display().to_string(), std::fs::read(&path).unwrap())
+        })
+        .collect();
+    assert!(!scripts.is_empty(), "no seeds in {}", corpus.display());
+    for seed in first..first + cases {
+        let mut random = Script(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut bytes = Vec::new();
+        for _ in 0..1 + random.below(5) {
+            let bidi = random.below(2);
+            let fin = random.below(2) << 1;
+            let mut body = random.stream_bytes(bidi == 0);
+            body.truncate(255);
+            bytes.extend([(bidi | fin) as u8, body.len() as u8]);
+            bytes.extend(body);
+        }
+        scripts.push((format!("random seed {seed}"), bytes));
+    }
     let spec_codes = [0, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 19, 27, 29];
     let mut closed = 0;
-    for seed in first..first + cases {
+    for (name, script) in &scripts {
         let h = harness().await;
         let server = within("the server session", &mut { h.server })
             .await
             .unwrap();
-        let mut script = Script(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        let mut open = Vec::new();
-        for _ in 0..1 + script.below(5) {
-            let uni = script.below(2) == 0;
-            let bytes = script.stream_bytes(uni);
-            let fin = script.below(2) == 0;
-            if uni {
-                let Ok(mut send) = h.client.open_uni().await else {
-                    break;
-                };
-                let _ = send.write_all(&bytes).await;
-                if fin {
-                    let _ = send.finish();
-                }
-                open.push((send, None));
-            } else {
-                let Ok((mut send, recv)) = h.client.open_bi().await else {
-                    break;
-                };
-                let _ = send.write_all(&bytes).await;
-                if fin {
-                    let _ = send.finish();
-                }
-                open.push((send, Some(recv)));
-            }
-        }
+        let open = play(&h.client, script).await;
         tokio::time::sleep(Duration::from_millis(30)).await;
         if let Some(err) = server.close_reason() {
             closed += 1;
             assert!(
                 spec_codes.contains(&err.code()),
-                "seed {seed}: closed with a code outside the spec: {err:?}"
+                "{name}: closed with a code outside the spec: {err:?}"
             );
         }
         drop(open);
         server.close(0, "case done");
     }
-    eprintln!("{cases} scripted sessions, {closed} closed by the server");
+    eprintln!(
+        "{} scripted sessions, {closed} closed by the server",
+        scripts.len()
+    );
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a session task panicked");
 }
