@@ -14,7 +14,8 @@
 //!
 //! Each producer/consumer pair is a [`moql_sync`] channel: producers write, consumers are
 //! woken; demand flows back the same way. Every handle documents what happens when it is
-//! closed, aborted or dropped. Eviction follows [`cache`].
+//! closed, aborted or dropped. Eviction follows [`cache`], and optionally byte limits
+//! ([`CacheLimits`], a shared [`CacheBudget`]).
 //!
 //! # Example
 //!
@@ -47,6 +48,7 @@
 //! ```
 
 mod broadcast;
+mod budget;
 mod error;
 mod frame;
 mod group;
@@ -60,6 +62,7 @@ pub mod cache;
 mod loom;
 
 pub use broadcast::{BroadcastConsumer, BroadcastProducer};
+pub use budget::{CacheBudget, CacheLimits};
 pub use error::Error;
 pub use frame::Frame;
 pub use group::{GroupConsumer, GroupProducer, GroupStatus};

@@ -10,7 +10,7 @@ use moql_sync::{Observer, Producer, Waiter, poll_fn};
 use crate::error::from_closed;
 use crate::track::fetch::{FetchRequest, take_requested};
 use crate::track::state::TrackState;
-use crate::{Error, GroupProducer, Subscription, TrackConsumer, TrackInfo};
+use crate::{CacheLimits, Error, GroupProducer, Subscription, TrackConsumer, TrackInfo};
 
 /// The writing side of a track: a sequence of groups, possibly created out of order.
 ///
@@ -232,12 +232,22 @@ impl TrackProducer {
         state.serve(sequence, timescale, Instant::now())
     }
 
-    /// Drops cached groups past the publisher's max latency now (it also happens whenever a
-    /// group is created). Returns how many were dropped.
+    /// Drops cached groups past the publisher's max latency, then any over a byte limit
+    /// ([`set_cache_limits`](Self::set_cache_limits)), now (it also happens whenever a group is
+    /// created). Returns how many were dropped.
     pub fn evict(&self) -> usize {
         match self.inner.write() {
             Ok(mut state) => state.evict(Instant::now()),
             Err(_) => 0,
+        }
+    }
+
+    /// Sets byte limits on this track's cache (see [`CacheLimits`]) and applies them at once.
+    /// Limits are checked on every eviction pass, like the time window.
+    pub fn set_cache_limits(&self, limits: CacheLimits) {
+        if let Ok(mut state) = self.inner.write() {
+            state.limits = limits;
+            state.evict(Instant::now());
         }
     }
 

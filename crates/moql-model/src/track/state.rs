@@ -11,9 +11,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::budget::Charge;
 use crate::group::{GroupObserver, status_of};
 use crate::track::fetch::{FetchSlot, SlotState};
-use crate::{Error, Frame, GroupProducer, GroupStatus, Subscription, TrackInfo, cache};
+use crate::{
+    CacheLimits, Error, Frame, GroupProducer, GroupStatus, Subscription, TrackInfo, cache,
+};
 
 /// One group in the cache.
 pub(crate) struct CacheEntry {
@@ -77,6 +80,10 @@ pub(crate) struct TrackState {
     pub(crate) serves_fetches: bool,
     /// Groups created since the last eviction pass (passes are amortised over creations).
     pub(crate) created_since_evict: usize,
+    /// Byte limits on the cache (none by default).
+    pub(crate) limits: CacheLimits,
+    /// What this track's cache is charged against `limits.total`; released on drop.
+    pub(crate) charge: Charge,
 }
 
 impl TrackState {
@@ -95,6 +102,8 @@ impl TrackState {
             newest_timestamp: None,
             serves_fetches: info.is_none(),
             created_since_evict: 0,
+            limits: CacheLimits::default(),
+            charge: Charge::default(),
         }
     }
 
@@ -260,6 +269,9 @@ impl TrackState {
                 evicted += 1;
             }
         }
+        if self.limits.is_limited() {
+            evicted += self.evict_bytes();
+        }
         while let Some(front) = self.arrivals.front() {
             if self.cache.get(front).is_some_and(|e| e.live) {
                 break;
@@ -269,6 +281,30 @@ impl TrackState {
         }
         if evicted > 0 {
             tracing::trace!(track = %self.name, evicted, cached = self.cache.len(), "evicted groups");
+        }
+        evicted
+    }
+
+    /// Drops the oldest non-latest groups while the cache is over a byte limit, and updates
+    /// the charge against the shared budget. Returns how many groups were dropped.
+    fn evict_bytes(&mut self) -> usize {
+        let mut bytes: usize = self.cache.values().map(|e| e.group.read().bytes).sum();
+        let budget = self.limits.total.clone();
+        self.charge.set(budget.as_ref(), bytes);
+        let track_limit = self.limits.track_bytes.unwrap_or(usize::MAX);
+        let mut evicted = 0;
+        let over = |bytes: usize, budget: &Option<crate::CacheBudget>| {
+            bytes > track_limit || budget.as_ref().is_some_and(crate::CacheBudget::is_over)
+        };
+        while over(bytes, &budget) {
+            let Some(oldest) = self.cache.keys().copied().find(|&s| Some(s) != self.latest) else {
+                break;
+            };
+            if let Some(entry) = self.cache.remove(&oldest) {
+                bytes -= entry.group.read().bytes;
+                self.charge.set(budget.as_ref(), bytes);
+                evicted += 1;
+            }
         }
         evicted
     }
