@@ -14,6 +14,7 @@ use moql_session::{Accepting, Session, SessionConfig};
 use moql_wire::Version;
 use tokio::sync::mpsc;
 
+pub mod cutoff;
 pub mod proxy;
 pub mod relay;
 

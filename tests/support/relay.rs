@@ -108,3 +108,34 @@ pub async fn read_group(sub: &mut TrackConsumer) -> (u64, Vec<String>) {
             .collect(),
     )
 }
+
+impl TestRelay {
+    /// The value of one figure in `GET /metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = within(
+            "the metrics connection",
+            tokio::net::TcpStream::connect(self.addr),
+        )
+        .await
+        .expect("tcp connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        within("the metrics", stream.read_to_end(&mut raw))
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+}

@@ -286,6 +286,11 @@ impl GroupConsumer {
         status_of(self.inner.closed())
     }
 
+    /// The number of payload bytes written so far (regardless of position).
+    pub fn byte_count(&self) -> usize {
+        self.inner.read().bytes
+    }
+
     /// Waits until the group has ended and returns how.
     pub async fn ended(&self) -> GroupStatus {
         status_of(Some(self.inner.wait_closed().await))

@@ -28,6 +28,8 @@ pub struct RelayConfig {
     pub cluster: ClusterConfig,
     /// Cache policy.
     pub cache: CacheConfig,
+    /// Limits against resource exhaustion.
+    pub limits: LimitsConfig,
     /// Graceful shutdown: how long sessions get to leave after GOAWAY, in seconds (default 2).
     pub drain_seconds: f64,
 }
@@ -47,6 +49,7 @@ impl Default for RelayConfig {
             },
             cluster: ClusterConfig::default(),
             cache: CacheConfig::default(),
+            limits: LimitsConfig::default(),
             drain_seconds: 2.0,
         }
     }
@@ -104,6 +107,76 @@ pub struct CacheConfig {
     pub max_latency_seconds: Option<f64>,
 }
 
+/// Limits against resource exhaustion: each has a safe default, and hitting one affects only
+/// the session that hit it. `docs/relay.md` ("Limits") says what the peer sees for each.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Concurrent client connections (still handshaking SETUP or running); one more is
+    /// refused: raw QUIC closed with 567 (`App(503)`), WebTransport answered HTTP 503.
+    /// Default 10 000. Cluster peers the relay dials are not counted.
+    pub max_sessions: usize,
+    /// Concurrent bidirectional, and separately unidirectional, streams a peer may open
+    /// (QUIC flow control: more simply wait). Default 1024.
+    pub max_streams: u32,
+    /// Subscribe streams one session may hold open; one more is reset with 493
+    /// (`App(429)`). Default 512.
+    pub max_subscriptions: usize,
+    /// Broadcasts one session may have announced at once; one more closes that session with
+    /// 493 (`App(429)`). Default 10 000.
+    pub max_announcements: usize,
+    /// Payload bytes one subscription may hold in group streams its subscriber has not taken;
+    /// beyond it the oldest are reset with 26 (Lagged). Default 16 MiB.
+    pub max_buffered_bytes: usize,
+    /// Payload bytes one track's cache holds (the latest group is always kept). Default
+    /// 64 MiB.
+    pub cache_track_bytes: usize,
+    /// Payload bytes all track caches hold together (`moql_relay_cache_bytes`). Default 1 GiB.
+    pub cache_total_bytes: usize,
+    /// Seconds a connection has to finish its QUIC handshake (and, for WebTransport, the
+    /// CONNECT request). Default 10.
+    pub handshake_timeout_seconds: f64,
+    /// Seconds a client has to send SETUP after the handshake; then closed with 3 (Timeout).
+    /// Default 10.
+    pub setup_timeout_seconds: f64,
+    /// Seconds without any packet from a peer before its connection is dropped. Default 30.
+    pub idle_timeout_seconds: f64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 10_000,
+            max_streams: 1024,
+            max_subscriptions: moql_session::DEFAULT_MAX_SUBSCRIPTIONS,
+            max_announcements: moql_session::DEFAULT_MAX_ANNOUNCEMENTS,
+            max_buffered_bytes: moql_session::DEFAULT_MAX_BUFFERED,
+            cache_track_bytes: 64 * 1024 * 1024,
+            cache_total_bytes: 1024 * 1024 * 1024,
+            handshake_timeout_seconds: 10.0,
+            setup_timeout_seconds: moql_session::DEFAULT_SETUP_TIMEOUT.as_secs_f64(),
+            idle_timeout_seconds: 30.0,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// A number of seconds from the file as a [`Duration`](std::time::Duration).
+    ///
+    /// # Errors
+    ///
+    /// [`RelayError::Config`] naming `key` if it is negative, not finite, or over a day.
+    pub fn seconds(key: &str, value: f64) -> Result<std::time::Duration, RelayError> {
+        if value.is_finite() && (0.0..=86_400.0).contains(&value) {
+            Ok(std::time::Duration::from_secs_f64(value))
+        } else {
+            Err(RelayError::Config(format!(
+                "limits.{key} must be between 0 and 86400 seconds, got {value}"
+            )))
+        }
+    }
+}
+
 impl RelayConfig {
     /// Reads a TOML file.
     ///
@@ -155,12 +228,33 @@ mod tests {
             insecure = true
             [cache]
             max_latency_seconds = 3
+            [limits]
+            max_sessions = 2
+            max_streams = 16
+            max_subscriptions = 3
+            max_announcements = 4
+            max_buffered_bytes = 1000
+            cache_track_bytes = 2000
+            cache_total_bytes = 3000
+            handshake_timeout_seconds = 0.5
+            setup_timeout_seconds = 0.25
+            idle_timeout_seconds = 1
             "#,
         )
         .unwrap();
         assert_eq!(config.bind.port(), 5000);
         assert_eq!(config.cluster.origin_id, Some(7));
         assert_eq!(config.cache.max_latency_seconds, Some(3.0));
+        assert_eq!(config.limits.max_sessions, 2);
+        assert_eq!(config.limits.cache_total_bytes, 3000);
+        assert_eq!(config.limits.idle_timeout_seconds, 1.0);
+    }
+
+    #[test]
+    fn limit_durations_are_checked() {
+        assert!(LimitsConfig::seconds("x", 0.5).is_ok());
+        assert!(LimitsConfig::seconds("x", -1.0).is_err());
+        assert!(LimitsConfig::seconds("x", f64::NAN).is_err());
     }
 
     #[test]

@@ -10,23 +10,20 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use moql_model::{OriginProducer, Path};
+use moql_model::{CacheBudget, CacheLimits, OriginProducer, Path};
 use moql_session::quic::{Certificate, Incoming, Server, ServerConfig};
 use moql_session::{Accepting, Session, SessionConfig, random_origin_id};
 use moql_wire::ErrorCode;
 use tokio::net::TcpListener;
 
 use crate::auth::{Auth, Grant};
-use crate::config::RelayConfig;
+use crate::config::{LimitsConfig, RelayConfig};
 use crate::error::RelayError;
 use crate::http::{HttpState, Metrics};
-
-/// How long a client has to send its SETUP after the handshake.
-const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A bound, ready-to-run relay.
 pub struct Relay {
@@ -45,8 +42,14 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) origin_id: u64,
     pub(crate) cache_ceiling: Option<Duration>,
+    /// The total cache budget every session's remote tracks share.
+    cache_budget: CacheBudget,
+    limits: LimitsConfig,
+    setup_timeout: Duration,
     sessions: Mutex<HashMap<u64, Session>>,
     next_session: AtomicU64,
+    /// Accepted client connections, from the handshake to the session's end.
+    connections: AtomicUsize,
 }
 
 impl Shared {
@@ -87,12 +90,23 @@ impl Shared {
             .store(subscriptions, Ordering::Relaxed);
         self.metrics.bytes_out.store(sent, Ordering::Relaxed);
         self.metrics.bytes_in.store(received, Ordering::Relaxed);
+        self.metrics
+            .cache_bytes
+            .store(self.cache_budget.used() as u64, Ordering::Relaxed);
     }
 
     /// The session configuration shared by clients and peers.
     pub(crate) fn session_config(&self) -> SessionConfig {
         let mut config = SessionConfig::new().with_origin_id(self.origin_id);
         config.cache_ceiling = self.cache_ceiling;
+        config.cache_limits = CacheLimits {
+            track_bytes: Some(self.limits.cache_track_bytes),
+            total: Some(self.cache_budget.clone()),
+        };
+        config.max_subscriptions = self.limits.max_subscriptions;
+        config.max_announcements = self.limits.max_announcements;
+        config.max_buffered = self.limits.max_buffered_bytes;
+        config.setup_timeout = self.setup_timeout;
         config
     }
 }
@@ -115,7 +129,23 @@ impl Relay {
             }
         };
         let generated = config.tls.cert.is_none();
-        let server = Server::bind(ServerConfig::new(config.bind, certificate))?;
+        let limits = &config.limits;
+        let mut server_config = ServerConfig::new(config.bind, certificate);
+        server_config.max_streams = limits.max_streams;
+        server_config.handshake_timeout = LimitsConfig::seconds(
+            "handshake_timeout_seconds",
+            limits.handshake_timeout_seconds,
+        )?;
+        server_config.idle_timeout =
+            LimitsConfig::seconds("idle_timeout_seconds", limits.idle_timeout_seconds)?;
+        // A keep-alive well inside the idle timeout, so only a peer that is really gone times
+        // out (the effective timeout is the smaller of both sides').
+        if !server_config.idle_timeout.is_zero() {
+            server_config.keep_alive = server_config.keep_alive.min(server_config.idle_timeout / 3);
+        }
+        let setup_timeout =
+            LimitsConfig::seconds("setup_timeout_seconds", limits.setup_timeout_seconds)?;
+        let server = Server::bind(server_config)?;
         let addr = server.local_addr()?;
         // Same port number on TCP: browsers fetch /certificate.sha256 from there (spec 1.6).
         let http = if config.http {
@@ -144,8 +174,12 @@ impl Relay {
                 metrics: Arc::new(Metrics::default()),
                 origin_id,
                 cache_ceiling,
+                cache_budget: CacheBudget::new(config.limits.cache_total_bytes),
+                limits: config.limits.clone(),
+                setup_timeout,
                 sessions: Mutex::new(HashMap::new()),
                 next_session: AtomicU64::new(0),
+                connections: AtomicUsize::new(0),
             }),
             config,
             fingerprint: generated.then_some(fingerprint),
@@ -230,8 +264,21 @@ impl Relay {
             tokio::select! {
                 incoming = self.server.accept() => {
                     let Some(incoming) = incoming else { break };
+                    let Some(slot) = Connection::claim(&self.shared) else {
+                        tracing::warn!(
+                            remote = %incoming.remote_addr(),
+                            max = self.shared.limits.max_sessions,
+                            "at the session limit; refusing"
+                        );
+                        // 503: raw QUIC is closed with App(503) = 567, WebTransport answered 503.
+                        tokio::spawn(incoming.reject(503));
+                        continue;
+                    };
                     let shared = self.shared.clone();
-                    tokio::spawn(async move { serve(shared, incoming).await });
+                    tokio::spawn(async move {
+                        serve(shared, incoming).await;
+                        drop(slot);
+                    });
                 }
                 () = &mut shutdown => break,
             }
@@ -275,6 +322,24 @@ impl Relay {
 /// The longest `run` waits, after closing, for connections to finish draining.
 const IDLE_WAIT: Duration = Duration::from_secs(3);
 
+/// One accepted client connection counted against `limits.max_sessions`; released on drop.
+struct Connection(Arc<Shared>);
+
+impl Connection {
+    /// Counts one more connection, or `None` if the relay is at its limit.
+    fn claim(shared: &Arc<Shared>) -> Option<Self> {
+        let before = shared.connections.fetch_add(1, Ordering::AcqRel);
+        let slot = Self(shared.clone());
+        (before < shared.limits.max_sessions).then_some(slot)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// One connection: authorize, run the session, account for it.
 async fn serve(shared: Arc<Shared>, incoming: Incoming) {
     let remote = incoming.remote_addr();
@@ -287,7 +352,7 @@ async fn serve(shared: Arc<Shared>, incoming: Incoming) {
             return;
         }
     };
-    let accepting = match Accepting::new(transport, version, SETUP_TIMEOUT).await {
+    let accepting = match Accepting::new(transport, version, shared.setup_timeout).await {
         Ok(accepting) => accepting,
         Err(err) => {
             tracing::debug!(%remote, %err, "no usable SETUP");

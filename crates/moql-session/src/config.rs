@@ -2,7 +2,25 @@
 
 use std::time::Duration;
 
-use moql_model::{OriginConsumer, OriginProducer, Path};
+use moql_model::{CacheLimits, OriginConsumer, OriginProducer, Path};
+
+/// Default [`SessionConfig::setup_timeout`]: 10 s, ample for a SETUP sent right after the
+/// handshake even over a lossy path, short enough that idle half-open sessions do not pile up.
+pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default [`SessionConfig::max_subscriptions`]: half the default QUIC stream limit (1024
+/// bidirectional streams), so the limit answers with a code before flow control stalls the
+/// peer, while leaving room for announce, track and fetch streams.
+pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 512;
+
+/// Default [`SessionConfig::max_announcements`]: 10 000 broadcasts, far above any one
+/// publisher's needs (a cluster peer relaying many rooms included) and far below what would
+/// make the origin's tables a memory problem.
+pub const DEFAULT_MAX_ANNOUNCEMENTS: usize = 10_000;
+
+/// Default [`SessionConfig::max_buffered`]: 16 MiB per subscription, about 5 s of a 25 Mbit/s
+/// stream: a subscriber further behind than that is better served by fresh groups.
+pub const DEFAULT_MAX_BUFFERED: usize = 16 * 1024 * 1024;
 
 /// How a session behaves. Build with [`SessionConfig::new`] and the `with_*` methods.
 #[derive(Debug)]
@@ -26,8 +44,28 @@ pub struct SessionConfig {
     pub datagram_max: Option<usize>,
     /// Open a probe stream when the peer offers estimates, and keep the latest report.
     pub probe: bool,
-    /// How long the server waits for the client's SETUP.
+    /// How long the server waits for the client's SETUP (see
+    /// [`Accepting::new`](crate::Accepting::new), which takes it as an argument); default
+    /// [`DEFAULT_SETUP_TIMEOUT`]. A client that is too slow is closed with 3 (Timeout).
     pub setup_timeout: Duration,
+    /// Byte limits on the caches of the peer's tracks (none by default: the publisher's max
+    /// latency alone bounds them). A relay shares one total budget across all its sessions.
+    pub cache_limits: CacheLimits,
+    /// Most Subscribe streams the peer may hold open at once; default
+    /// [`DEFAULT_MAX_SUBSCRIPTIONS`]. One more is reset with
+    /// [`ErrorCode::TOO_MANY_REQUESTS`](moql_wire::ErrorCode::TOO_MANY_REQUESTS) (493); the
+    /// session and its other subscriptions carry on.
+    pub max_subscriptions: usize,
+    /// Most broadcasts the peer may have announced to us at once; default
+    /// [`DEFAULT_MAX_ANNOUNCEMENTS`]. One more closes the session with
+    /// [`ErrorCode::TOO_MANY_REQUESTS`](moql_wire::ErrorCode::TOO_MANY_REQUESTS) (493): the
+    /// announce stream failing is fatal (spec 4.2).
+    pub max_announcements: usize,
+    /// Payload bytes one subscription may hold in group streams the peer has not yet taken
+    /// (written or being written, not acknowledged); default [`DEFAULT_MAX_BUFFERED`]. When a
+    /// new group arrives over it, the subscription's oldest in-flight groups are reset with 26
+    /// (Lagged) until it is under again; the newest group is always sent.
+    pub max_buffered: usize,
     /// The longest a remote track's groups are cached here: a relay caches with
     /// `min(upstream publisher max latency, this ceiling)` and re-advertises that (spec 11.5).
     /// `None` keeps the upstream's value.
@@ -53,7 +91,11 @@ impl SessionConfig {
             setup_path: None,
             datagram_max: None,
             probe: false,
-            setup_timeout: Duration::from_secs(10),
+            setup_timeout: DEFAULT_SETUP_TIMEOUT,
+            cache_limits: CacheLimits::default(),
+            max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
+            max_announcements: DEFAULT_MAX_ANNOUNCEMENTS,
+            max_buffered: DEFAULT_MAX_BUFFERED,
             cache_ceiling: None,
             allow_subscribe: None,
             allow_publish: None,

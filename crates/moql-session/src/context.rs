@@ -25,6 +25,10 @@ pub(crate) struct Settings {
     pub(crate) allow_subscribe: Option<Vec<Path>>,
     pub(crate) allow_publish: Option<Vec<Path>>,
     pub(crate) cache_ceiling: Option<std::time::Duration>,
+    pub(crate) cache_limits: moql_model::CacheLimits,
+    pub(crate) max_subscriptions: usize,
+    pub(crate) max_announcements: usize,
+    pub(crate) max_buffered: usize,
 }
 
 /// An outgoing subscription, found by its Subscribe ID when group streams and datagrams

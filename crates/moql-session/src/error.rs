@@ -80,6 +80,10 @@ pub(crate) enum StreamError {
     /// The session or connection is gone.
     #[error("transport: {0}")]
     Transport(String),
+    /// A configured limit was hit (see [`SessionConfig`](crate::SessionConfig)): reset (or,
+    /// on the announce stream, close the session) with this code.
+    #[error("{1} limit exceeded (code {0})")]
+    Limit(ErrorCode, &'static str),
 }
 
 impl StreamError {
@@ -93,6 +97,7 @@ impl StreamError {
             Self::UnexpectedEnd => ErrorCode::DECODE,
             Self::UnexpectedData => ErrorCode::DECODE,
             Self::Transport(_) => ErrorCode::TRANSPORT,
+            Self::Limit(code, _) => *code,
         }
     }
 

@@ -29,6 +29,9 @@ mod tasks;
 #[cfg(feature = "quinn")]
 pub mod quic;
 
-pub use config::{SessionConfig, random_origin_id};
+pub use config::{
+    DEFAULT_MAX_ANNOUNCEMENTS, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_SUBSCRIPTIONS,
+    DEFAULT_SETUP_TIMEOUT, SessionConfig, random_origin_id,
+};
 pub use error::SessionError;
 pub use session::{Accepting, Session, SessionStats};

@@ -101,6 +101,16 @@ const HTTP3_FIRST: u64 = 0x52e4_a40f_a8db;
 /// Last value of that range (the image of `u32::MAX`).
 const HTTP3_LAST: u64 = 0x52e5_ac98_3162;
 
+/// Application codes for limits. The code table (spec 10.1) has no "too many" or "busy"
+/// code; the reference relay refuses with `64 + HTTP status` (spec 10.1, row `64 + n`), so
+/// these follow that convention.
+impl ErrorCode {
+    /// `App(429)` = 493: a per-session limit was hit (too many subscriptions, announcements).
+    pub const TOO_MANY_REQUESTS: Self = Self::app(429);
+    /// `App(503)` = 567: the server is at its session limit; try later or elsewhere.
+    pub const SERVICE_UNAVAILABLE: Self = Self::app(503);
+}
+
 impl ErrorCode {
     /// Application code `n` (0–65535), carried as `64 + n`.
     pub const fn app(n: u16) -> Self {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use moql_model::{Error, GroupConsumer, GroupStatus, Subscription, TrackConsumer};
 use moql_wire::{Datagram, Encode, ErrorCode, FrameEncoder, Group, UniStream};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::context::Context;
 use crate::error::{StreamError, from_transport};
@@ -27,12 +27,40 @@ fn expiry_check(max_latency: Duration) -> Duration {
     (max_latency / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
+/// Serves one group until it is delivered, fails, expires, or `lagged` fires (the
+/// subscription is over its buffer limit and chose this group to drop): then the stream, if
+/// opened, is reset with 26 (Lagged).
 pub(crate) async fn serve<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    group: GroupConsumer,
+    options: &GroupOptions,
+    track: TrackConsumer,
+    current: watch::Receiver<Subscription>,
+    lagged: oneshot::Receiver<()>,
+) -> Result<(), StreamError> {
+    let mut stream = None;
+    let delivered = tokio::select! {
+        result = deliver(ctx, group, options, track, current, &mut stream) => Some(result),
+        Ok(()) = lagged => None,
+    };
+    match delivered {
+        Some(result) => result,
+        None => {
+            if let Some(writer) = stream.as_mut() {
+                writer.reset(ErrorCode::LAGGED);
+            }
+            Err(Error::Lagged.into())
+        }
+    }
+}
+
+async fn deliver<T: web_transport_trait::Session>(
     ctx: &Context<T>,
     mut group: GroupConsumer,
     options: &GroupOptions,
     track: TrackConsumer,
     mut current: watch::Receiver<Subscription>,
+    stream: &mut Option<Writer<T::SendStream>>,
 ) -> Result<(), StreamError> {
     let version = ctx.version;
     let sequence = group.sequence();
@@ -42,8 +70,8 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
         return Ok(());
     }
 
-    let stream = ctx.transport.open_uni().await.map_err(from_transport)?;
-    let mut writer = Writer::new(stream);
+    let opened = ctx.transport.open_uni().await.map_err(from_transport)?;
+    let writer = stream.insert(Writer::new(opened));
     let sub = *current.borrow();
     writer.set_priority(group_priority(
         sub.priority,

@@ -2,13 +2,15 @@
 //! own stream, report the first group (SUBSCRIBE_OK) and the end (SUBSCRIBE_END), apply
 //! updates, and finish once everything is out.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use moql_model::{GroupConsumer, Subscription, TrackConsumer};
 use moql_wire::{
-    Subscribe, SubscribeEnd, SubscribeOk, SubscribeOkLegacy, SubscribeResponse, SubscribeUpdate,
+    ErrorCode, Subscribe, SubscribeEnd, SubscribeOk, SubscribeOkLegacy, SubscribeResponse,
+    SubscribeUpdate,
 };
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::group::{self, GroupOptions};
@@ -55,9 +57,19 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     );
     tracing::debug!(id = request.id, broadcast = %request.broadcast, track = %request.track, "subscribe");
 
+    let Some(_serving) = Serving::new(&ctx.serving, ctx.settings.max_subscriptions) else {
+        tracing::debug!(
+            id = request.id,
+            max = ctx.settings.max_subscriptions,
+            "too many subscriptions"
+        );
+        return Err(StreamError::Limit(
+            ErrorCode::TOO_MANY_REQUESTS,
+            "subscription",
+        ));
+    };
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let mut track = broadcast.subscribe_track(&request.track, subscription)?;
-    let _serving = Serving::new(&ctx.serving);
     let info = track.wait_info().await?;
 
     // lite-03/04: SUBSCRIBE_OK at once, filled as the reference does (older-versions.md).
@@ -80,7 +92,8 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
         publisher_priority: info.priority,
         datagram_max: ctx.settings.datagram_max,
     };
-    let mut groups: JoinSet<()> = JoinSet::new();
+    let mut groups: JoinSet<u64> = JoinSet::new();
+    let mut inflight = BTreeMap::new();
     let mut started = false;
     let mut end_sent = false;
     let mut track_done = false;
@@ -115,7 +128,8 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
                             started = true;
                             writer.encode(&SubscribeResponse::Ok(SubscribeOk { group: group.sequence() }), version).await?;
                         }
-                        spawn_group(ctx, &mut groups, &track, group, &options, current_rx.clone());
+                        spawn_group(ctx, &mut groups, &mut inflight, &track, group, &options, current_rx.clone());
+                        shed(&mut inflight, ctx.settings.max_buffered);
                     }
                     Ok(None) => {
                         track_done = true;
@@ -137,7 +151,11 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
                     writer.encode(&SubscribeResponse::End(SubscribeEnd { group: end }), version).await?;
                 }
             }
-            Some(_) = groups.join_next(), if !groups.is_empty() => {}
+            Some(done) = groups.join_next(), if !groups.is_empty() => {
+                if let Ok(sequence) = done {
+                    inflight.remove(&sequence);
+                }
+            }
         }
         // Spec 4.4: FIN "only after the track is finished and every Group stream it opened for
         // this subscription has completed".
@@ -154,9 +172,11 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
 struct Serving<'a>(&'a std::sync::atomic::AtomicUsize);
 
 impl<'a> Serving<'a> {
-    fn new(counter: &'a std::sync::atomic::AtomicUsize) -> Self {
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self(counter)
+    /// Counts one more subscription, or `None` (counting nothing) if `max` are served.
+    fn new(counter: &'a std::sync::atomic::AtomicUsize, max: usize) -> Option<Self> {
+        let before = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let serving = Self(counter);
+        (before < max).then_some(serving)
     }
 }
 
@@ -170,9 +190,16 @@ async fn end_of(track: &TrackConsumer) -> Result<u64, moql_model::Error> {
     moql_sync::poll_fn(|waiter| track.poll_end(waiter)).await
 }
 
+/// A group stream being served: its group (to measure what it holds) and how to drop it.
+struct InFlightGroup {
+    group: GroupConsumer,
+    lagged: oneshot::Sender<()>,
+}
+
 fn spawn_group<T: web_transport_trait::Session>(
     ctx: &Context<T>,
-    groups: &mut JoinSet<()>,
+    groups: &mut JoinSet<u64>,
+    inflight: &mut BTreeMap<u64, InFlightGroup>,
     track: &TrackConsumer,
     group: GroupConsumer,
     options: &GroupOptions,
@@ -181,9 +208,39 @@ fn spawn_group<T: web_transport_trait::Session>(
     let ctx = ctx.clone();
     let options = options.clone();
     let track = track.clone_unsubscribed();
+    let sequence = group.sequence();
+    let (lagged, lagged_rx) = oneshot::channel();
+    inflight.insert(
+        sequence,
+        InFlightGroup {
+            group: group.clone(),
+            lagged,
+        },
+    );
     groups.spawn(async move {
-        if let Err(err) = group::serve(&ctx, group, &options, track, current).await {
+        if let Err(err) = group::serve(&ctx, group, &options, track, current, lagged_rx).await {
             tracing::debug!(%err, "group stream failed");
         }
+        sequence
     });
+}
+
+/// Keeps the bytes held by in-flight groups (written or waiting to be, not yet acknowledged)
+/// within `max`: while over, the oldest group is reset with 26 (Lagged). The newest group is
+/// always kept, so a subscriber that reads again resumes with fresh data.
+fn shed(inflight: &mut BTreeMap<u64, InFlightGroup>, max: usize) {
+    let mut held: usize = inflight.values().map(|g| g.group.byte_count()).sum();
+    while held > max && inflight.len() > 1 {
+        let Some((sequence, oldest)) = inflight.pop_first() else {
+            break;
+        };
+        held = held.saturating_sub(oldest.group.byte_count());
+        tracing::debug!(
+            sequence,
+            held,
+            max,
+            "subscriber lagging: dropping its oldest group"
+        );
+        let _ = oldest.lagged.send(());
+    }
 }

@@ -139,6 +139,13 @@ async fn announce<T: web_transport_trait::Session>(
                     }
                     remotes.remove(&path);
                 }
+                if remotes.len() >= ctx.settings.max_announcements {
+                    tracing::warn!(%path, max = ctx.settings.max_announcements, "peer announced too many broadcasts");
+                    return Err(StreamError::Limit(
+                        ErrorCode::TOO_MANY_REQUESTS,
+                        "announcement",
+                    ));
+                }
                 let broadcast = BroadcastProducer::new();
                 if origin
                     .publish_with_hops(&full, broadcast.consume(), Arc::from(chain.clone()))

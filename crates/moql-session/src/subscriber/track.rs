@@ -61,6 +61,9 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
             return;
         }
     };
+    if ctx.settings.cache_limits.is_limited() {
+        track.set_cache_limits(ctx.settings.cache_limits.clone());
+    }
     let _guard = Guard(track.clone());
     let result = serve(&ctx, &broadcast, &name, &track, linger(&info)).await;
     // Idle long enough: close it (cleanly for consumers that come later — they ask again).

@@ -1,0 +1,318 @@
+//! Limits against resource exhaustion, each hit for real on a relay on loopback: the peer that
+//! hits a limit sees the documented code, and another session on the same relay carries on.
+
+mod support;
+
+use std::time::Duration;
+
+use moql_model::{BroadcastProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer};
+use moql_session::quic::{Client, ClientConfig, ClientTls};
+use moql_wire::ErrorCode;
+use support::cutoff::CutoffProxy;
+use support::relay::TestRelay;
+use support::{TestClient, within};
+use web_transport_trait::{Error as _, Session as _};
+
+/// Publishes broadcast `name` with tracks `tracks` from `client`.
+fn publish(
+    client: &TestClient,
+    name: &str,
+    tracks: &[&str],
+) -> (BroadcastProducer, Vec<TrackProducer>) {
+    let broadcast = BroadcastProducer::new();
+    let producers = tracks
+        .iter()
+        .map(|t| broadcast.create_track(t, TrackInfo::DEFAULT).unwrap())
+        .collect();
+    client
+        .publish
+        .publish(&Path::new(name).unwrap(), broadcast.consume())
+        .unwrap();
+    (broadcast, producers)
+}
+
+/// Writes one finished group of `bytes` bytes at the next sequence.
+fn produce(track: &TrackProducer, bytes: usize) -> u64 {
+    let seq = track.latest().map_or(0, |l| l + 1);
+    let group = track.create_group(seq).unwrap();
+    group.write(seq, vec![1u8; bytes]).unwrap();
+    group.finish().unwrap();
+    seq
+}
+
+/// Subscribes `client` to `broadcast`/`track` through the relay.
+async fn subscribe(client: &TestClient, broadcast: &str, track: &str) -> TrackConsumer {
+    let remote = support::announced(&client.received, broadcast).await;
+    remote
+        .subscribe_track(track, Subscription::default())
+        .unwrap()
+}
+
+/// Waits for the subscription to reach `track`, writes a group, and checks `sub` gets it.
+async fn flows(track: &TrackProducer, sub: &mut TrackConsumer) {
+    within("the subscription upstream", async {
+        while track.subscription().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let seq = produce(track, 100);
+    let mut group = within("a group", sub.next_group())
+        .await
+        .expect("the subscription works")
+        .expect("a group");
+    assert!(group.sequence() <= seq);
+    within("its frames", group.read_all()).await.unwrap();
+}
+
+/// A raw QUIC connection to the relay that sends nothing.
+async fn silent_connection(relay: &TestRelay, url: &str) -> moql_session::quic::Transport {
+    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        relay.fingerprint.clone(),
+    ])))
+    .unwrap();
+    within("the connection", client.connect(url))
+        .await
+        .expect("handshake")
+        .session
+}
+
+#[tokio::test]
+async fn sessions_over_the_limit_are_refused_with_503_while_the_others_carry_on() {
+    let relay = TestRelay::start(|c| c.limits.max_sessions = 2).await;
+    let publisher = relay.client("moql", "/").await;
+    let subscriber = relay.client("https", "/").await;
+
+    // Raw QUIC: closed with App(503) = 567 right after the handshake.
+    let third = silent_connection(&relay, &relay.url("moql", "/")).await;
+    let err = within("the refusal", third.closed()).await;
+    assert_eq!(
+        err.session_error().map(|(code, _)| code),
+        Some(ErrorCode::SERVICE_UNAVAILABLE.0),
+        "{err}"
+    );
+    // WebTransport: the CONNECT is answered 503.
+    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        relay.fingerprint.clone(),
+    ])))
+    .unwrap();
+    let refused = within("the refusal", client.connect(&relay.url("https", "/"))).await;
+    let err = refused.err().expect("refused").to_string();
+    assert!(err.contains("503"), "{err}");
+
+    // The two admitted sessions are untouched.
+    let (_broadcast, tracks) = publish(&publisher, "cam", &["video"]);
+    let mut sub = subscribe(&subscriber, "cam", "video").await;
+    flows(&tracks[0], &mut sub).await;
+
+    // A slot frees when a session leaves.
+    drop(sub);
+    subscriber.session.close(0, "bye");
+    within("a slot to free", async {
+        loop {
+            let next = silent_connection(&relay, &relay.url("moql", "/")).await;
+            let refused = tokio::time::timeout(Duration::from_millis(200), next.closed()).await;
+            if refused.is_err() {
+                return; // still open after 200 ms: admitted
+            }
+        }
+    })
+    .await;
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn subscriptions_over_the_limit_are_reset_with_493_while_the_others_flow() {
+    let relay = TestRelay::start(|c| c.limits.max_subscriptions = 2).await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, tracks) = publish(&publisher, "cam", &["a", "b", "c"]);
+
+    let greedy = relay.client("moql", "/").await;
+    let mut a = subscribe(&greedy, "cam", "a").await;
+    let mut b = subscribe(&greedy, "cam", "b").await;
+    flows(&tracks[0], &mut a).await;
+    flows(&tracks[1], &mut b).await;
+    let mut c = subscribe(&greedy, "cam", "c").await;
+    let err = within("the refusal", c.next_group())
+        .await
+        .expect_err("a third subscription is refused");
+    assert_eq!(err.code(), ErrorCode::TOO_MANY_REQUESTS, "{err}");
+
+    // The greedy session's first two still flow, and another session gets track c.
+    flows(&tracks[0], &mut a).await;
+    let other = relay.client("https", "/").await;
+    let mut c = subscribe(&other, "cam", "c").await;
+    flows(&tracks[2], &mut c).await;
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_announcing_too_many_broadcasts_is_closed_with_493() {
+    let relay = TestRelay::start(|c| c.limits.max_announcements = 2).await;
+    let honest = relay.client("moql", "/").await;
+    let (_cam, tracks) = publish(&honest, "honest", &["video"]);
+
+    let flood = relay.client("moql", "/").await;
+    let _keep: Vec<_> = (0..3)
+        .map(|i| publish(&flood, &format!("flood/{i}"), &["video"]))
+        .collect();
+    let err = within("the close", flood.session.closed()).await;
+    assert_eq!(err.code(), ErrorCode::TOO_MANY_REQUESTS.0, "{err}");
+
+    let viewer = relay.client("https", "/").await;
+    let mut sub = subscribe(&viewer, "honest", "video").await;
+    flows(&tracks[0], &mut sub).await;
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_subscription_over_its_buffer_limit_has_its_oldest_groups_reset_as_lagged() {
+    const GROUP: usize = 16 * 1024;
+    let relay = TestRelay::start(|c| c.limits.max_buffered_bytes = 3 * GROUP).await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, tracks) = publish(&publisher, "cam", &["open", "steady"]);
+    let subscriber = relay.client("moql", "/").await;
+    let mut sub = subscribe(&subscriber, "cam", "open").await;
+    within("the subscription upstream", async {
+        while tracks[0].subscription().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+
+    // Six groups held open upstream, one at a time, each reaching the subscriber before the
+    // next: the relay holds every one in flight for this subscription.
+    let mut open = Vec::new();
+    let mut received = Vec::new();
+    for seq in 0..6u64 {
+        let group = tracks[0].create_group(seq).unwrap();
+        group.write(seq, vec![2u8; GROUP]).unwrap();
+        open.push(group);
+        let mut group = within("a group", sub.next_group()).await.unwrap().unwrap();
+        assert_eq!(group.sequence(), seq);
+        within("its frame", group.next_frame()).await.unwrap();
+        received.push(group);
+    }
+    // The relay checks what a subscription holds as each group arrives: the oldest are reset
+    // with 26 (Lagged) so that at most three groups' worth (plus the newest's own bytes) stay.
+    let mut lagged = Vec::new();
+    let mut alive = Vec::new();
+    for mut group in received {
+        let seq = group.sequence();
+        match tokio::time::timeout(Duration::from_millis(150), group.read_all()).await {
+            Ok(Err(err)) => {
+                assert_eq!(err.code(), ErrorCode::LAGGED, "group {seq}: {err}");
+                lagged.push(seq);
+            }
+            Ok(Ok(_)) => panic!("group {seq} is still open upstream, it cannot complete"),
+            Err(_) => alive.push(seq),
+        }
+    }
+    assert!(
+        lagged.starts_with(&[0, 1]),
+        "the oldest are dropped: {lagged:?}"
+    );
+    assert!(alive.contains(&5), "the newest is kept: {alive:?}");
+    assert!(alive.len() <= 4, "alive {alive:?}");
+    drop(open);
+
+    // Another subscription on another session is unaffected.
+    let other = relay.client("https", "/").await;
+    let mut steady = subscribe(&other, "cam", "steady").await;
+    flows(&tracks[1], &mut steady).await;
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_relay_cache_is_bounded_in_bytes_and_reported_in_metrics() {
+    const GROUP: usize = 10_000;
+    let relay = TestRelay::start(|c| {
+        c.limits.cache_track_bytes = 5 * GROUP;
+        c.limits.cache_total_bytes = 8 * GROUP;
+    })
+    .await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, tracks) = publish(&publisher, "cam", &["a", "b"]);
+    let subscriber = relay.client("moql", "/").await;
+    for (i, name) in ["a", "b"].into_iter().enumerate() {
+        let mut sub = subscribe(&subscriber, "cam", name).await;
+        flows(&tracks[i], &mut sub).await;
+        for _ in 0..20 {
+            let seq = produce(&tracks[i], GROUP);
+            within("the group", async {
+                loop {
+                    let group = sub.next_group().await.unwrap().unwrap();
+                    if group.sequence() == seq {
+                        return;
+                    }
+                }
+            })
+            .await;
+        }
+    }
+    // Gauges are refreshed once a second.
+    let cached = within("the cache gauge", async {
+        loop {
+            let bytes = relay.metric("moql_relay_cache_bytes").await;
+            if bytes > 0 {
+                return bytes;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    // 40 groups of 10 kB went through; each track holds at most 5, both together about 8
+    // plus the group each was writing when it last evicted.
+    assert!(cached <= 10 * GROUP as u64, "cache holds {cached} bytes");
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_sends_setup_is_closed_with_3_while_the_others_work() {
+    let relay = TestRelay::start(|c| c.limits.setup_timeout_seconds = 0.3).await;
+    let silent = silent_connection(&relay, &relay.url("moql", "/")).await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, tracks) = publish(&publisher, "cam", &["video"]);
+    let err = within("the timeout", silent.closed()).await;
+    assert_eq!(
+        err.session_error().map(|(code, _)| code),
+        Some(ErrorCode::TIMEOUT.0),
+        "{err}"
+    );
+    let subscriber = relay.client("https", "/").await;
+    let mut sub = subscribe(&subscriber, "cam", "video").await;
+    flows(&tracks[0], &mut sub).await;
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_peer_that_goes_silent_is_dropped_after_the_idle_timeout_while_the_others_work() {
+    let relay = TestRelay::start(|c| c.limits.idle_timeout_seconds = 0.6).await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, tracks) = publish(&publisher, "cam", &["video"]);
+    let proxy = CutoffProxy::start(relay.addr, usize::MAX).await;
+    let url = format!("moql://127.0.0.1:{}/", proxy.addr.port());
+    let vanishing = support::client(&url, &relay.fingerprint).await.unwrap();
+    let sessions = || relay.metric("moql_relay_sessions");
+    within("both sessions", async {
+        while sessions().await != 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    proxy.cut();
+    within("the silent session to be dropped", async {
+        while sessions().await != 1 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // Quiet but alive sessions are kept by the relay's keep-alives, and still work.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let subscriber = relay.client("https", "/").await;
+    let mut sub = subscribe(&subscriber, "cam", "video").await;
+    flows(&tracks[0], &mut sub).await;
+    drop(vanishing);
+    relay.shutdown().await;
+}
