@@ -316,3 +316,58 @@ async fn a_peer_that_goes_silent_is_dropped_after_the_idle_timeout_while_the_oth
     drop(vanishing);
     relay.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_peer_opening_more_streams_than_allowed_is_flow_controlled_not_served_unbounded() {
+    use web_transport_trait::SendStream as _;
+    let relay = TestRelay::start(|c| c.limits.max_streams = 8).await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, tracks) = publish(&publisher, "cam", &["video"]);
+    for scheme in ["moql", "https"] {
+        let greedy = silent_connection(&relay, &relay.url(scheme, "/")).await;
+        let mut setup = greedy.open_uni().await.unwrap();
+        setup.write_all(&[0x01]).await.unwrap();
+        let body = moql_wire::Setup::default();
+        setup
+            .write_all(
+                &moql_wire::Encode::encode_to_vec(&body, moql_wire::Version::Lite05).unwrap(),
+            )
+            .await
+            .unwrap();
+        setup.finish().unwrap();
+        // Open streams until one has to wait for credit: 8 on raw QUIC, 7 on WebTransport
+        // (whose CONNECT request holds one bidirectional stream).
+        let mut streams = Vec::new();
+        while let Ok(opened) =
+            tokio::time::timeout(Duration::from_millis(200), greedy.open_bi()).await
+        {
+            let (mut send, recv) = opened.unwrap();
+            // A Subscribe stream type and no request: the relay waits on each.
+            send.write_all(&[0x02]).await.unwrap();
+            streams.push((send, recv));
+            assert!(streams.len() <= 8, "{scheme}: more streams than the limit");
+        }
+        assert!(
+            streams.len() >= 7,
+            "{scheme}: only {} streams",
+            streams.len()
+        );
+
+        // Everyone else is served meanwhile.
+        let subscriber = relay.client("https", "/").await;
+        let mut sub = subscribe(&subscriber, "cam", "video").await;
+        flows(&tracks[0], &mut sub).await;
+
+        // Closing streams gives credit back (quinn batches MAX_STREAMS: an eighth of the
+        // limit at a time, so two of eight here).
+        for (mut send, recv) in streams.drain(..2) {
+            send.reset(0);
+            drop((send, recv));
+        }
+        within("credit for another stream", greedy.open_bi())
+            .await
+            .unwrap();
+        greedy.close(0, "done");
+    }
+    relay.shutdown().await;
+}
