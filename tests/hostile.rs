@@ -233,6 +233,39 @@ async fn an_oversize_length_is_refused_without_allocating_and_the_session_surviv
 }
 
 #[tokio::test]
+async fn a_path_of_more_than_32_segments_is_refused_and_the_session_survives() {
+    let h = harness().await;
+    // Encode a SUBSCRIBE for a 32-segment path, then swap in a 33-segment one of the same
+    // length ("…/aaa" becomes "…/a/a"), which no encoder here would produce.
+    let valid = format!("{}/aaa", vec!["a"; 31].join("/"));
+    let hostile = vec!["a"; 33].join("/");
+    assert_eq!(valid.len(), hostile.len());
+    let mut body = encode(&Subscribe {
+        id: 9,
+        broadcast: Path::new(&valid).unwrap(),
+        track: "clock".into(),
+        priority: 0,
+        ordered: false,
+        max_latency: 0,
+        start: None,
+        end: None,
+    });
+    let at = body
+        .windows(valid.len())
+        .position(|w| w == valid.as_bytes())
+        .unwrap();
+    body[at..at + valid.len()].copy_from_slice(hostile.as_bytes());
+    let mut bytes = vec![0x02];
+    bytes.extend_from_slice(&body);
+    assert_eq!(
+        bidi(&h.client, &bytes, false).await,
+        Err(Some(0)),
+        "spec 2.4: a decode error; spec 3.3: the request is dropped with RESET 0"
+    );
+    still_delivers(&h, 0).await;
+}
+
+#[tokio::test]
 async fn a_string_that_is_not_utf8_is_refused_and_the_session_survives() {
     let h = harness().await;
     // The vector "invalid-utf8-track-name": SUBSCRIBE with track name ff fe.

@@ -371,3 +371,41 @@ async fn a_peer_opening_more_streams_than_allowed_is_flow_controlled_not_served_
     }
     relay.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_peer_that_never_finishes_the_handshake_is_dropped_while_the_others_work() {
+    let relay = TestRelay::start(|c| c.limits.handshake_timeout_seconds = 0.3).await;
+    // Only the client's first datagram (its Initial) reaches the relay.
+    let proxy = Proxy::start(relay.addr, 1).await;
+    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        relay.fingerprint.clone(),
+    ])))
+    .unwrap();
+    let url = format!("moql://127.0.0.1:{}/", proxy.addr.port());
+    // The client thinks it is connected once it has sent its Finished (which never arrives),
+    // so it sees the relay's close rather than a connect failure.
+    let stalled = tokio::spawn(async move {
+        match client.connect(&url).await {
+            Ok(connected) => connected.session.closed().await.to_string(),
+            Err(err) => err.to_string(),
+        }
+    });
+
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, tracks) = publish(&publisher, "cam", &["video"]);
+    let subscriber = relay.client("https", "/").await;
+    let mut sub = subscribe(&subscriber, "cam", "video").await;
+    flows(&tracks[0], &mut sub).await;
+
+    // The relay gives up on it and closes it (the client's own timeouts are 10 s to connect
+    // and 30 s idle, beyond this wait).
+    let err = within("the relay to drop the handshake", stalled)
+        .await
+        .unwrap();
+    assert!(
+        err.contains("by peer") && !err.contains("timed out"),
+        "the relay must close it, not the client time out: {err}"
+    );
+    drop(proxy);
+    relay.shutdown().await;
+}
