@@ -379,7 +379,7 @@ async fn a_peer_opening_more_streams_than_allowed_is_flow_controlled_not_served_
 async fn a_peer_that_never_finishes_the_handshake_is_dropped_while_the_others_work() {
     let relay = TestRelay::start(|c| c.limits.handshake_timeout_seconds = 0.3).await;
     // Only the client's first datagram (its Initial) reaches the relay.
-    let proxy = Proxy::start(relay.addr, 1).await;
+    let proxy = CutoffProxy::start(relay.addr, 1).await;
     let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
         relay.fingerprint.clone(),
     ])))
