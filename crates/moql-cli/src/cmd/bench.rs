@@ -94,6 +94,11 @@ pub(crate) struct BenchArgs {
     /// Seconds to wait for every subscription's broadcast to be announced before starting.
     #[arg(long, default_value_t = 10.0, value_name = "SECS")]
     setup_timeout: f64,
+    /// Subscribe to the broadcasts of the first P connections of another `moql bench` run
+    /// with the same `--prefix` and `--broadcasts` (to spread the subscribers of one load over
+    /// several processes or machines). Needs `--publishers 0` and `--prefix`.
+    #[arg(long, value_name = "P")]
+    external_publishers: Option<usize>,
 }
 
 /// Counters every task of the run writes to.
@@ -162,7 +167,7 @@ pub(crate) async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> 
     let started = Instant::now();
     let mut connections = connect_all(&connector, &args, publishers, &prefix, &shared).await?;
     let wanted: usize = (0..args.connections)
-        .map(|i| targets(i, publishers, args.broadcasts, args.subscribe).len())
+        .map(|i| subscriptions(&args, i, publishers).len())
         .sum();
     let setup = Duration::from_secs_f64(args.setup_timeout);
     while shared.subscribed.load(Relaxed) < wanted && started.elapsed() < setup {
@@ -312,6 +317,15 @@ fn check(args: &BenchArgs) -> anyhow::Result<usize> {
     if !(args.setup_timeout.is_finite() && args.setup_timeout >= 0.0) {
         bail!("--setup-timeout must not be negative");
     }
+    if let Some(external) = args.external_publishers {
+        if publishers != 0 || args.prefix.is_none() {
+            bail!("--external-publishers needs --publishers 0 and the other run's --prefix");
+        }
+        if args.subscribe > 0 && external * args.broadcasts == 0 {
+            bail!("--external-publishers 0 leaves nothing to subscribe to");
+        }
+        return Ok(publishers);
+    }
     // Each connection subscribes to as many as it can see, up to --subscribe; the most any
     // sees is all published broadcasts (a subscriber-only connection) or all but its own.
     let seen_by_best = if publishers < args.connections {
@@ -328,6 +342,17 @@ fn check(args: &BenchArgs) -> anyhow::Result<usize> {
         );
     }
     Ok(publishers)
+}
+
+/// The broadcasts (publisher, index) connection `i` of this run subscribes to: another run's
+/// publishers with `--external-publishers`, else this run's own.
+fn subscriptions(args: &BenchArgs, i: usize, publishers: usize) -> Vec<(usize, usize)> {
+    match args.external_publishers {
+        // No connection of this run publishes, so none has a broadcast of its own to skip:
+        // index `i` past every publisher.
+        Some(external) => targets(external + i, external, args.broadcasts, args.subscribe),
+        None => targets(i, publishers, args.broadcasts, args.subscribe),
+    }
 }
 
 /// The broadcasts (publisher, index) connection `i` subscribes to: round-robin from the
@@ -417,7 +442,7 @@ async fn connect(
             broadcasts.push(broadcast);
         }
     }
-    let wanted = targets(i, publishers, args.broadcasts, args.subscribe)
+    let wanted = subscriptions(args, i, publishers)
         .into_iter()
         .map(|(j, k)| broadcast_path(prefix, j, k))
         .collect::<anyhow::Result<Vec<Path>>>()?;
@@ -602,5 +627,36 @@ mod tests {
         assert_eq!(targets(4, 2, 1, 1), [(0, 0)]);
         assert_eq!(targets(5, 2, 1, 1), [(1, 0)]);
         assert!(targets(0, 1, 1, 1).is_empty(), "nobody else publishes");
+    }
+
+    fn args(line: &[&str]) -> BenchArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let mut full = vec!["bench", "moql://127.0.0.1:1/"];
+        full.extend_from_slice(line);
+        <Cli as clap::Parser>::parse_from(full).bench
+    }
+
+    #[test]
+    fn external_publishers_are_subscribed_without_skipping_a_connection() {
+        let a = args(&[
+            "--publishers",
+            "0",
+            "--prefix",
+            "x",
+            "--external-publishers",
+            "1",
+        ]);
+        assert_eq!(check(&a).unwrap(), 0);
+        // Connection 0 of this run is not publisher 0 of the other run.
+        assert_eq!(subscriptions(&a, 0, 0), [(0, 0)]);
+        assert_eq!(subscriptions(&a, 7, 0), [(0, 0)]);
+        let no_prefix = args(&["--publishers", "0", "--external-publishers", "1"]);
+        assert!(check(&no_prefix).is_err());
+        let publishing = args(&["--prefix", "x", "--external-publishers", "1"]);
+        assert!(check(&publishing).is_err());
     }
 }

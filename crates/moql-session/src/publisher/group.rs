@@ -21,6 +21,10 @@ pub(crate) struct GroupOptions {
     pub(crate) datagram_max: Option<usize>,
 }
 
+/// Frames smaller than this are copied next to their header and written as one chunk; larger
+/// ones are written as their own (zero-copy) chunk.
+const COALESCE_BELOW: usize = 16 * 1024;
+
 /// How often an in-flight group that is not the latest checks whether it fell out of the
 /// subscriber's max latency; a fraction of the latency, bounded so idle groups cost little.
 fn expiry_check(max_latency: Duration) -> Duration {
@@ -80,6 +84,10 @@ async fn deliver<T: web_transport_trait::Session>(
         sequence,
     ));
 
+    // The GROUP header goes out with the first frame (or the FIN), and each small frame's
+    // header and payload go out in one write: one chunk per frame instead of two or three,
+    // so the connection sends one packet per frame rather than a header packet and a payload
+    // packet when its driver runs between the writes (what a fan-out to many sessions does).
     let mut buf = BytesMut::new();
     UniStream::Group.encode(&mut buf, version)?;
     Group {
@@ -87,20 +95,30 @@ async fn deliver<T: web_transport_trait::Session>(
         sequence,
     }
     .encode(&mut buf, version)?;
-    writer.write(buf.split().freeze()).await?;
 
     let mut encoder = FrameEncoder::new();
+    let mut max_latency = current.borrow().max_latency;
+    let mut updates_open = true;
+    // One timer for the group's life, re-armed after each check, rather than one per frame.
+    let expiry = tokio::time::sleep(expiry_check(max_latency));
+    tokio::pin!(expiry);
     loop {
-        let max_latency = current.borrow().max_latency;
-        let check = expiry_check(max_latency);
         tokio::select! {
             frame = group.next_frame() => match frame {
                 Ok(Some(frame)) => {
                     encoder.encode_header(frame.timestamp, frame.payload.len() as u64, &mut buf, version)?;
-                    writer.write(buf.split().freeze()).await?;
-                    writer.write(frame.payload).await?;
+                    if frame.payload.len() < COALESCE_BELOW {
+                        buf.extend_from_slice(&frame.payload);
+                        writer.write(buf.split().freeze()).await?;
+                    } else {
+                        writer.write(buf.split().freeze()).await?;
+                        writer.write(frame.payload).await?;
+                    }
                 }
                 Ok(None) => {
+                    if !buf.is_empty() {
+                        writer.write(buf.split().freeze()).await?;
+                    }
                     writer.finish()?;
                     // Hold the stream until the peer has it all (or resets).
                     let _ = writer.closed().await;
@@ -111,19 +129,28 @@ async fn deliver<T: web_transport_trait::Session>(
                     return Err(err.into());
                 }
             },
-            changed = current.changed() => {
-                if changed.is_ok() {
+            // Once the subscription's sender is gone `changed` is ready forever: stop polling
+            // it, or the loop would spin until the group ends.
+            changed = current.changed(), if updates_open => {
+                if changed.is_err() {
+                    updates_open = false;
+                } else {
                     let sub = *current.borrow();
                     writer.set_priority(group_priority(sub.priority, options.publisher_priority, sub.ordered, sequence));
+                    if sub.max_latency != max_latency {
+                        max_latency = sub.max_latency;
+                        expiry.as_mut().reset(tokio::time::Instant::now() + expiry_check(max_latency));
+                    }
                 }
             }
             // Spec 4.4 / draft: reset a non-latest group once it is older than the subscriber's
             // max latency (RESET 2, Old).
-            () = tokio::time::sleep(check), if max_latency != Duration::MAX => {
+            () = &mut expiry, if max_latency != Duration::MAX => {
                 if !track.is_live_for(sequence, max_latency) {
                     writer.reset(ErrorCode::OLD);
                     return Err(Error::Old.into());
                 }
+                expiry.as_mut().reset(tokio::time::Instant::now() + expiry_check(max_latency));
             }
         }
     }
