@@ -23,6 +23,12 @@
 //! [`RawSession`] sends mapped stream codes, accepts both forms, and sends session close
 //! codes unmapped.
 //!
+//! With the `websocket` feature, [`ws`] adds QMux over WebSocket (spec 1.5): the [`Client`]
+//! dials `ws://` / `wss://` URLs and falls back to WebSocket on the same host and port when an
+//! `https://` or `http://` dial gets no QUIC answer within
+//! [`ClientConfig::websocket_delay`]; servers hand upgraded connections to
+//! [`ws::accept_upgraded`]. The result is one more [`Transport`] variant.
+//!
 //! TLS is rustls with the ring provider ([`provider`]), TLS 1.3 only.
 
 mod client;
@@ -33,6 +39,8 @@ mod session;
 mod tls;
 mod transport;
 mod url;
+#[cfg(feature = "websocket")]
+pub mod ws;
 
 #[cfg(test)]
 mod tests;
