@@ -34,6 +34,9 @@ struct Cli {
     /// Do not serve the HTTP endpoints on TCP.
     #[arg(long)]
     no_http: bool,
+    /// Do not accept WebSocket sessions on the HTTP port.
+    #[arg(long)]
+    no_websocket: bool,
     /// Anonymous access to this path prefix ("" = everything).
     #[arg(long)]
     public: Option<String>,
@@ -124,6 +127,9 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     if let (Some(cert), Some(key)) = (cli.tls_cert, cli.tls_key) {
         config.tls.cert = Some(cert);
         config.tls.key = Some(key);
+    }
+    if cli.no_websocket {
+        config.websocket = false;
     }
     if cli.no_http {
         config.http = false;

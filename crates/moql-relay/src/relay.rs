@@ -1,4 +1,5 @@
-//! [`Relay`]: accepts QUIC and WebTransport sessions on one UDP port, authorizes them, and
+//! [`Relay`]: accepts QUIC and WebTransport sessions on one UDP port (and WebSocket sessions on
+//! the TCP port of the same number), authorizes them, and
 //! connects every session to one shared origin, so any client (or peer relay) reaches any
 //! broadcast another one publishes.
 //!
@@ -15,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use moql_model::{CacheBudget, CacheLimits, OriginProducer, Path};
-use moql_session::quic::{Certificate, Incoming, Server, ServerConfig};
+use moql_session::quic::ws::{WsSessionConfig, accept_upgraded};
+use moql_session::quic::{Certificate, Incoming, Server, ServerConfig, Transport};
 use moql_session::{Accepting, Session, SessionConfig, random_origin_id};
 use moql_wire::ErrorCode;
 use tokio::net::TcpListener;
@@ -23,7 +25,10 @@ use tokio::net::TcpListener;
 use crate::auth::{Auth, Grant};
 use crate::config::{LimitsConfig, RelayConfig};
 use crate::error::RelayError;
-use crate::http::{HttpState, Metrics};
+use crate::http::{HttpState, Metrics, WebSocketUpgrade};
+
+/// Answered WebSocket upgrades waiting for the accept loop.
+const WEBSOCKET_BACKLOG: usize = 64;
 
 /// A bound, ready-to-run relay.
 pub struct Relay {
@@ -93,6 +98,21 @@ impl Shared {
         self.metrics
             .cache_bytes
             .store(self.cache_budget.used() as u64, Ordering::Relaxed);
+    }
+
+    /// QMux (WebSocket, TCP) sessions get the same stream and idle limits as QUIC ones.
+    fn qmux_config(&self) -> WsSessionConfig {
+        let idle_timeout =
+            Duration::from_secs_f64(self.limits.idle_timeout_seconds.clamp(0.0, 86_400.0));
+        let mut config = WsSessionConfig {
+            max_streams: self.limits.max_streams,
+            idle_timeout,
+            ..WsSessionConfig::default()
+        };
+        if !idle_timeout.is_zero() {
+            config.keep_alive = config.keep_alive.min(idle_timeout / 3);
+        }
+        config
     }
 
     /// The session configuration shared by clients and peers.
@@ -222,12 +242,17 @@ impl Relay {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RelayError> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (ws_tx, mut ws_rx) = tokio::sync::mpsc::channel::<WebSocketUpgrade>(WEBSOCKET_BACKLOG);
+        if self.config.websocket && self.http.is_none() {
+            tracing::warn!("websocket is on but http is off: no WebSocket sessions");
+        }
         if let Some(listener) = self.http.take() {
             let state = HttpState {
                 origin: self.shared.origin.clone(),
                 fingerprint: self.fingerprint.clone(),
                 metrics: self.shared.metrics.clone(),
                 auth: Some(self.shared.auth.clone()),
+                websocket: self.config.websocket.then(|| ws_tx.clone()),
             };
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
@@ -277,6 +302,16 @@ impl Relay {
                     let shared = self.shared.clone();
                     tokio::spawn(async move {
                         serve(shared, incoming).await;
+                        drop(slot);
+                    });
+                }
+                Some(upgrade) = ws_rx.recv() => {
+                    let shared = self.shared.clone();
+                    // Counted against max_sessions like QUIC; over it, the (already upgraded)
+                    // session is closed with 567 (App(503)), as raw QUIC is.
+                    let slot = Connection::claim(&self.shared);
+                    tokio::spawn(async move {
+                        serve_websocket(shared, upgrade, slot.is_some()).await;
                         drop(slot);
                     });
                 }
@@ -352,6 +387,42 @@ async fn serve(shared: Arc<Shared>, incoming: Incoming) {
             return;
         }
     };
+    run_session(shared, transport, version, request_path, remote).await;
+}
+
+/// One WebSocket connection (its upgrade already answered): the same as a WebTransport one,
+/// or closed at once with 567 (App(503)) when the relay is at its session limit (`admitted`
+/// false).
+async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, admitted: bool) {
+    let WebSocketUpgrade {
+        io,
+        protocol,
+        target,
+        remote,
+    } = upgrade;
+    let transport = accept_upgraded(io, &protocol, remote, &shared.qmux_config()).await;
+    if !admitted {
+        tracing::warn!(%remote, max = shared.limits.max_sessions, "at the session limit; refusing");
+        web_transport_trait::Session::close(
+            &transport,
+            ErrorCode::app(503).0,
+            "Service Unavailable",
+        );
+        return;
+    }
+    run_session(shared, transport, protocol.version, Some(target), remote).await;
+}
+
+/// Reads the SETUP, authorizes the request path, runs the session until it ends or its
+/// credential expires, and accounts for it.
+async fn run_session(
+    shared: Arc<Shared>,
+    transport: Transport,
+    version: moql_wire::Version,
+    request_path: Option<String>,
+    remote: SocketAddr,
+) {
+    let kind = transport.kind();
     let accepting = match Accepting::new(transport, version, shared.setup_timeout).await {
         Ok(accepting) => accepting,
         Err(err) => {
@@ -359,7 +430,8 @@ async fn serve(shared: Arc<Shared>, incoming: Incoming) {
             return;
         }
     };
-    // WebTransport carries the path in CONNECT; raw QUIC in the SETUP Path (spec 1.4, 5.1.2).
+    // WebTransport carries the path in CONNECT, WebSocket in the upgrade; raw QUIC in the SETUP
+    // Path (spec 1.4, 5.1.2).
     let path = request_path
         .or_else(|| accepting.setup().path.clone())
         .unwrap_or_else(|| "/".into());
@@ -379,7 +451,7 @@ async fn serve(shared: Arc<Shared>, incoming: Incoming) {
             return;
         }
     };
-    tracing::info!(%remote, %version, root = %grant.root, "session started");
+    tracing::info!(%remote, %version, transport = %kind, root = %grant.root, "session started");
     let id = shared.register(&session);
     let expiry = grant
         .expires

@@ -32,6 +32,10 @@
 //!     error.
 //! - `GET /metrics`: [`Metrics::render`], the Prometheus text format.
 //!
+//! - Any `GET` with `Upgrade: websocket` (at any path) when [`HttpState::websocket`] is set: a
+//!   moq-lite session over QMux over WebSocket (spec 1.5); see [`websocket`]. The path and
+//!   `?jwt=` query work as in a WebTransport CONNECT.
+//!
 //! # Authorization
 //!
 //! With [`HttpState::auth`] set, `/announced/<prefix>` and `/fetch/<broadcast>/…` are judged
@@ -45,6 +49,7 @@ mod announced;
 mod certificate;
 mod fetch;
 mod metrics;
+pub mod websocket;
 
 #[cfg(test)]
 mod tests;
@@ -64,6 +69,7 @@ use moql_model::{OriginProducer, Path};
 use crate::auth::{Auth, Grant};
 
 pub use metrics::Metrics;
+pub use websocket::WebSocketUpgrade;
 
 /// How long `/fetch` waits for a group before answering `504`.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +87,9 @@ pub struct HttpState {
     /// Who may list and fetch: `None` serves everything to everyone (only for a relay that
     /// is open anyway); `Some` judges `/announced` and `/fetch` like sessions.
     pub auth: Option<Auth>,
+    /// Where WebSocket upgrades go once answered; `None` passes them to the routes (which
+    /// answer `404` for unknown paths).
+    pub websocket: Option<tokio::sync::mpsc::Sender<WebSocketUpgrade>>,
 }
 
 /// The state the handlers share.
@@ -100,6 +109,7 @@ pub fn router(state: HttpState) -> Router {
 }
 
 fn build(state: HttpState, timeout: Duration) -> Router {
+    let websocket = state.websocket;
     let shared = Arc::new(Shared {
         origin: state.origin,
         // Spec 1.6: "The body is the lowercase hex SHA-256"; clients trim whitespace.
@@ -120,6 +130,10 @@ fn build(state: HttpState, timeout: Duration) -> Router {
             shared.clone(),
             finish,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            websocket,
+            websocket::layer,
+        ))
         .with_state(shared)
 }
 
@@ -134,7 +148,9 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // The client's address reaches WebSocket sessions (logs) through `ConnectInfo`.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -307,7 +307,11 @@ impl Client {
                     .await
             }
             Scheme::WebSocket => Err(TransportError::UnsupportedScheme(
-                target.ws_url.as_ref().map_or("ws", |u| u.scheme()).to_owned(),
+                target
+                    .ws_url
+                    .as_ref()
+                    .map_or("ws", |u| u.scheme())
+                    .to_owned(),
             )),
             Scheme::DevHttp => {
                 let fingerprint = fetch_fingerprint(remote, &target.authority()).await?;

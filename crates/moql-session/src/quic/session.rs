@@ -54,9 +54,10 @@ impl Transport {
         match self {
             #[cfg(feature = "websocket")]
             Self::WebSocket(session) => session.remote_address(),
-            _ => self
-                .connection()
-                .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), quinn::Connection::remote_address),
+            _ => self.connection().map_or(
+                SocketAddr::from(([0, 0, 0, 0], 0)),
+                quinn::Connection::remote_address,
+            ),
         }
     }
 
@@ -149,7 +150,9 @@ impl wt::Session for Transport {
                 TransportRecvStream::WebTransport(wt::Session::accept_uni(&**s).await?)
             }
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => TransportRecvStream::WebSocket(wt::Session::accept_uni(&**s).await?),
+            Self::WebSocket(s) => {
+                TransportRecvStream::WebSocket(wt::Session::accept_uni(&**s).await?)
+            }
         })
     }
 
@@ -218,7 +221,9 @@ impl wt::Session for Transport {
                 TransportSendStream::WebTransport(wt::Session::open_uni(&**s).await?)
             }
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => TransportSendStream::WebSocket(wt::Session::open_uni(&**s).await?),
+            Self::WebSocket(s) => {
+                TransportSendStream::WebSocket(wt::Session::open_uni(&**s).await?)
+            }
         })
     }
 
@@ -226,7 +231,7 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => Ok(wt::Session::send_datagram(s, payload)?),
             Self::WebTransport(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
         }
     }
@@ -235,7 +240,7 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => Ok(wt::Session::recv_datagram(s).await?),
             Self::WebTransport(s) => Ok(wt::Session::recv_datagram(&**s).await?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::Session::recv_datagram(&**s).await?),
         }
     }
@@ -244,7 +249,7 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => wt::Session::max_datagram_size(s),
             Self::WebTransport(s) => wt::Session::max_datagram_size(&**s),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => wt::Session::max_datagram_size(&**s),
         }
     }
@@ -254,7 +259,7 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => wt::Session::protocol(s),
             Self::WebTransport(s) => wt::Session::protocol(&**s),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => wt::Session::protocol(&**s),
         }
     }
@@ -265,7 +270,7 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => wt::Session::close(s, code, reason),
             Self::WebTransport(s) => wt::Session::close(&**s, code, reason),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => wt::Session::close(&**s, code, reason),
         }
     }
@@ -274,7 +279,7 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => wt::Session::closed(s).await.into(),
             Self::WebTransport(s) => wt::Session::closed(&**s).await.into(),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => wt::Session::closed(&**s).await.into(),
         }
     }
@@ -315,7 +320,7 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::write(s, buf).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::write(s, buf).await?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::SendStream::write(s, buf).await?),
         }
     }
@@ -324,7 +329,7 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
         }
     }
@@ -333,7 +338,7 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => wt::SendStream::set_priority(s, order),
             Self::WebTransport(s) => wt::SendStream::set_priority(s, order),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => wt::SendStream::set_priority(s, order),
         }
     }
@@ -342,7 +347,7 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::finish(s)?),
             Self::WebTransport(s) => Ok(wt::SendStream::finish(s)?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::SendStream::finish(s)?),
         }
     }
@@ -351,7 +356,7 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => wt::SendStream::reset(s, code),
             Self::WebTransport(s) => wt::SendStream::reset(s, code),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => wt::SendStream::reset(s, code),
         }
     }
@@ -360,7 +365,7 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::closed(s).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::closed(s).await?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::SendStream::closed(s).await?),
         }
     }
@@ -390,7 +395,7 @@ impl wt::RecvStream for TransportRecvStream {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::read(s, dst).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::read(s, dst).await?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::RecvStream::read(s, dst).await?),
         }
     }
@@ -399,7 +404,7 @@ impl wt::RecvStream for TransportRecvStream {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
         }
     }
@@ -408,7 +413,7 @@ impl wt::RecvStream for TransportRecvStream {
         match self {
             Self::Quic(s) => wt::RecvStream::stop(s, code),
             Self::WebTransport(s) => wt::RecvStream::stop(s, code),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => wt::RecvStream::stop(s, code),
         }
     }
@@ -417,7 +422,7 @@ impl wt::RecvStream for TransportRecvStream {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::closed(s).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::closed(s).await?),
-    #[cfg(feature = "websocket")]
+            #[cfg(feature = "websocket")]
             Self::WebSocket(s) => Ok(wt::RecvStream::closed(s).await?),
         }
     }

@@ -131,7 +131,9 @@ impl Target {
             }
         };
         let (connect_url, setup_path) = match scheme {
-            Scheme::Quic | Scheme::WebSocket => (None, setup_path(&url).filter(|_| scheme == Scheme::Quic)),
+            Scheme::Quic | Scheme::WebSocket => {
+                (None, setup_path(&url).filter(|_| scheme == Scheme::Quic))
+            }
             Scheme::WebTransport | Scheme::DevHttp => {
                 let mut connect = url.clone();
                 connect.set_fragment(None);

@@ -97,7 +97,11 @@ impl WsSessionConfig {
 pub fn subprotocols(versions: &[Version]) -> Vec<String> {
     versions
         .iter()
-        .flat_map(|v| QMUX_DRAFTS.iter().map(move |q| format!("{}{}", q.prefix(), v.alpn())))
+        .flat_map(|v| {
+            QMUX_DRAFTS
+                .iter()
+                .map(move |q| format!("{}{}", q.prefix(), v.alpn()))
+        })
         .collect()
 }
 
@@ -470,17 +474,32 @@ mod tests {
 
     #[test]
     fn bare_and_unknown_tokens_never_match() {
-        for offered in ["qmux-02, qmux-01, qmux-00, webtransport", "qmux-02.moq-lite-99", "", "qmux-03.moq-lite-05"] {
-            assert_eq!(choose_subprotocol([offered], &Version::ALL), None, "{offered}");
+        for offered in [
+            "qmux-02, qmux-01, qmux-00, webtransport",
+            "qmux-02.moq-lite-99",
+            "",
+            "qmux-03.moq-lite-05",
+        ] {
+            assert_eq!(
+                choose_subprotocol([offered], &Version::ALL),
+                None,
+                "{offered}"
+            );
         }
         // Several header values are as good as one comma-separated list.
         let chosen = choose_subprotocol(["qmux-02", "qmux-00.moq-lite-03"], &Version::ALL);
-        assert_eq!(chosen.map(|c| c.token).as_deref(), Some("qmux-00.moq-lite-03"));
+        assert_eq!(
+            chosen.map(|c| c.token).as_deref(),
+            Some("qmux-00.moq-lite-03")
+        );
     }
 
     #[test]
     fn accept_key_matches_rfc_6455() {
         // The example of RFC 6455 section 1.3.
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }
