@@ -164,7 +164,12 @@ async fn read_group(sub: &mut TrackConsumer) -> (u64, Vec<Vec<u8>>) {
 async fn quic_and_websocket_clients_exchange_groups_byte_for_byte() {
     let relay = TestRelay::start(|_| {}).await;
     let mut keep = Vec::new();
-    for (pub_scheme, sub_scheme) in [("moql", "ws"), ("ws", "moql"), ("ws", "https")] {
+    for (pub_scheme, sub_scheme) in [
+        ("moql", "ws"),
+        ("ws", "moql"),
+        ("ws", "https"),
+        ("wss", "moql"),
+    ] {
         let publisher = relay.client(pub_scheme, "/").await;
         let subscriber = relay.client(sub_scheme, "/").await;
         let name = format!("demo-{pub_scheme}-{sub_scheme}");
@@ -183,6 +188,8 @@ async fn quic_and_websocket_clients_exchange_groups_byte_for_byte() {
     assert_eq!(keep[0].1.kind, TransportKind::WebSocket);
     assert_eq!(keep[1].0.kind, TransportKind::WebSocket);
     assert_eq!(keep[2].1.kind, TransportKind::WebTransport);
+    // wss://: TLS on the relay's TCP port, trusted by the same pinned fingerprint as QUIC.
+    assert_eq!(keep[3].0.kind, TransportKind::WebSocket);
     relay.shutdown().await;
 }
 
@@ -297,20 +304,27 @@ async fn a_dial_whose_udp_gets_no_answer_falls_back_to_websocket() {
     let publisher = relay.client("moql", "/").await;
     let (_broadcast, track) = publish(&publisher, "live");
 
-    // http:// (development): the certificate hash comes over TCP, QUIC goes nowhere, and after
-    // the fallback delay the WebSocket on the same port answers.
-    let url = format!("http://127.0.0.1:{}/", proxy.port());
-    let viewer = connect(&url, &relay.fingerprint, None)
-        .await
-        .expect("falls back");
-    assert_eq!(viewer.kind, TransportKind::WebSocket);
-    let remote = support::announced(&viewer.received, "live").await;
-    let mut sub = remote
-        .subscribe_track("clock", Subscription::default())
-        .unwrap();
+    // https:// (TLS through the proxy, same certificate) and http:// (development: the
+    // certificate hash comes over TCP): QUIC goes nowhere, and after the fallback delay the
+    // WebSocket on the same port answers.
+    let mut keep = Vec::new();
+    for scheme in ["https", "http"] {
+        let url = format!("{scheme}://127.0.0.1:{}/", proxy.port());
+        let viewer = connect(&url, &relay.fingerprint, None)
+            .await
+            .expect("falls back");
+        assert_eq!(viewer.kind, TransportKind::WebSocket, "{scheme}");
+        let remote = support::announced(&viewer.received, "live").await;
+        let sub = remote
+            .subscribe_track("clock", Subscription::default())
+            .unwrap();
+        keep.push((viewer, sub));
+    }
     wait_subscribed(&track).await;
     let written = produce(&track, 0, 2);
-    assert_eq!(read_group(&mut sub).await, (0, written));
+    for (_, sub) in &mut keep {
+        assert_eq!(read_group(sub).await, (0, written.clone()));
+    }
 
     // With the fallback off, the same dial fails (bounded by the connect timeout).
     let client = Client::new(ClientConfig {
@@ -319,6 +333,7 @@ async fn a_dial_whose_udp_gets_no_answer_falls_back_to_websocket() {
         ..ClientConfig::new(ClientTls::DisableVerify)
     })
     .unwrap();
+    let url = format!("http://127.0.0.1:{}/", proxy.port());
     assert!(client.connect(&url).await.is_err());
     relay.shutdown().await;
 }

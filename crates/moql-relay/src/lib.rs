@@ -1,6 +1,6 @@
 //! The moq-lite relay: a fan-out server that carries broadcasts from any publisher to any
-//! number of subscribers over QUIC and WebTransport (and WebSocket, QMux, on the HTTP port), with caching, upstream FETCH, HTTP
-//! endpoints, JWT authorization and clustering.
+//! number of subscribers over QUIC and WebTransport (and WebSocket, QMux, on the HTTP port),
+//! with caching, upstream FETCH, HTTP endpoints, JWT authorization and clustering.
 //!
 //! - [`Relay`]: bind with a [`RelayConfig`], then [`Relay::run`] until a shutdown signal.
 //! - [`config`]: every option, from TOML and flags (see `docs/relay.md`).

@@ -38,6 +38,8 @@ pub struct Relay {
     shared: Arc<Shared>,
     /// The fingerprint served at `/certificate.sha256` (generated certificates only).
     fingerprint: Option<String>,
+    /// TLS for HTTPS (and `wss://`) on the HTTP port, with the QUIC certificate.
+    http_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// What every connection task shares.
@@ -149,6 +151,15 @@ impl Relay {
             }
         };
         let generated = config.tls.cert.is_none();
+        let http_tls = if config.http {
+            let alpn = vec![b"http/1.1".to_vec()];
+            Some(Arc::new(moql_session::quic::server_crypto(
+                &certificate,
+                alpn,
+            )?))
+        } else {
+            None
+        };
         let limits = &config.limits;
         let mut server_config = ServerConfig::new(config.bind, certificate);
         server_config.max_streams = limits.max_streams;
@@ -203,6 +214,7 @@ impl Relay {
             }),
             config,
             fingerprint: generated.then_some(fingerprint),
+            http_tls,
         })
     }
 
@@ -255,12 +267,13 @@ impl Relay {
                 websocket: self.config.websocket.then(|| ws_tx.clone()),
             };
             let mut stop = stop_rx.clone();
+            let tls = self.http_tls.clone();
             tokio::spawn(async move {
                 let router = crate::http::router(state);
                 let signal = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                if let Err(err) = crate::http::serve(listener, router, signal).await {
+                if let Err(err) = crate::http::serve_tls(listener, tls, router, signal).await {
                     tracing::warn!(%err, "http server failed");
                 }
             });

@@ -2,9 +2,10 @@
 //! to support this must serve it over TCP on the same port number its QUIC listener uses on
 //! UDP").
 //!
-//! Build a [`router`] over an [`HttpState`] and run it with [`serve`]. Every response carries
-//! `Access-Control-Allow-Origin: *` so browser pages on other origins can read it, and every
-//! error is a `text/plain` body of one readable line.
+//! Build a [`router`] over an [`HttpState`] and run it with [`serve`] (plain HTTP) or
+//! [`serve_tls`] (plain HTTP and HTTPS on one port, told apart by the first byte). Every
+//! response carries `Access-Control-Allow-Origin: *` so browser pages on other origins can read
+//! it, and every error is a `text/plain` body of one readable line.
 //!
 //! # Endpoints
 //!
@@ -48,6 +49,7 @@
 mod announced;
 mod certificate;
 mod fetch;
+mod listener;
 mod metrics;
 pub mod websocket;
 
@@ -148,7 +150,26 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The client's address reaches WebSocket sessions (logs) through `ConnectInfo`.
+    serve_tls(listener, None, router, shutdown).await
+}
+
+/// [`serve`], and with `tls` also HTTPS on the same port: each connection that opens with a
+/// TLS handshake is served over TLS with that configuration (what `wss://` clients need), the
+/// others in the clear.
+///
+/// # Errors
+///
+/// The listener's IO error.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` makes the client's address available as `ConnectInfo<SocketAddr>` (WebSocket
+    // sessions log it).
+    let listener = listener::DualListener::new(listener, tls).tap_io(|_| {});
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
