@@ -11,68 +11,17 @@ use std::time::Duration;
 use moql_model::{
     BroadcastProducer, OriginProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer,
 };
-use moql_relay::{Relay, RelayConfig};
 use moql_session::quic::{Client, ClientConfig, ClientTls, TransportError, TransportKind};
 use moql_session::{Session, SessionConfig};
+use support::relay::{TestRelay, wait_subscribed};
 use support::within;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A relay on 127.0.0.1 (QUIC on UDP, HTTP and WebSocket on TCP, same port).
-struct TestRelay {
-    addr: SocketAddr,
-    fingerprint: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<()>,
-}
-
-impl TestRelay {
-    async fn start(configure: impl FnOnce(&mut RelayConfig)) -> Self {
-        support::init_tracing();
-        let mut config = RelayConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            drain_seconds: 0.2,
-            ..RelayConfig::default()
-        };
-        config.auth.public = Some(String::new());
-        configure(&mut config);
-        let relay = Relay::bind(config).await.expect("relay binds");
-        let addr = relay.local_addr().unwrap();
-        let fingerprint = relay.fingerprint();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(async move {
-            relay
-                .run(async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("relay runs");
-        });
-        Self {
-            addr,
-            fingerprint,
-            stop: Some(stop),
-            done,
-        }
-    }
-
-    fn url(&self, scheme: &str, path: &str) -> String {
-        format!("{scheme}://127.0.0.1:{}{path}", self.addr.port())
-    }
-
-    async fn client(&self, scheme: &str, path: &str) -> WsTestClient {
-        connect(&self.url(scheme, path), &self.fingerprint, None)
-            .await
-            .expect("client connects")
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        within("the relay to stop", &mut self.done)
-            .await
-            .expect("relay task");
-    }
+/// A client of `relay` over `scheme` (`ws`, `wss`, `moql`, `https`…) at `path`.
+async fn join(relay: &TestRelay, scheme: &str, path: &str) -> WsTestClient {
+    connect(&relay.url(scheme, path), &relay.fingerprint, None)
+        .await
+        .expect("client connects")
 }
 
 struct WsTestClient {
@@ -139,15 +88,6 @@ fn produce(track: &TrackProducer, seq: u64, frames: u64) -> Vec<Vec<u8>> {
     written
 }
 
-async fn wait_subscribed(track: &TrackProducer) {
-    within("the subscription to reach the publisher", async {
-        while track.subscription().is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-}
-
 async fn read_group(sub: &mut TrackConsumer) -> (u64, Vec<Vec<u8>>) {
     let mut group = within("a group", sub.next_group())
         .await
@@ -170,8 +110,8 @@ async fn quic_and_websocket_clients_exchange_groups_byte_for_byte() {
         ("ws", "https"),
         ("wss", "moql"),
     ] {
-        let publisher = relay.client(pub_scheme, "/").await;
-        let subscriber = relay.client(sub_scheme, "/").await;
+        let publisher = join(&relay, pub_scheme, "/").await;
+        let subscriber = join(&relay, sub_scheme, "/").await;
         let name = format!("demo-{pub_scheme}-{sub_scheme}");
         let (_broadcast, track) = publish(&publisher, &name);
         let remote = support::announced(&subscriber.received, &name).await;
@@ -196,13 +136,13 @@ async fn quic_and_websocket_clients_exchange_groups_byte_for_byte() {
 #[tokio::test]
 async fn a_past_group_is_fetched_over_websocket() {
     let relay = TestRelay::start(|_| {}).await;
-    let publisher = relay.client("moql", "/").await;
+    let publisher = join(&relay, "moql", "/").await;
     let (_broadcast, track) = publish(&publisher, "vod");
     let mut written = Vec::new();
     for seq in 0..4 {
         written.push(produce(&track, seq, 2));
     }
-    let viewer = relay.client("ws", "/").await;
+    let viewer = join(&relay, "ws", "/").await;
     assert_eq!(viewer.kind, TransportKind::WebSocket);
     let remote = support::announced(&viewer.received, "vod").await;
     let consumer = remote.track("clock").unwrap();
@@ -259,15 +199,18 @@ async fn auth_refuses_bad_tokens_over_websocket_and_admits_good_ones() {
         format!("/room?jwt={forged}"),
         format!("/room?jwt={expired}"),
     ] {
-        let client = relay.client("ws", &path).await;
+        let client = join(&relay, "ws", &path).await;
         let err = within("the refusal", client.session.closed()).await;
         assert_eq!(err.code(), 6, "{path}: {err}");
     }
 
     // A good token: a working session (the relay's SETUP arrives, nothing closes it).
-    let good = relay
-        .client("ws", &format!("/room?jwt={}", token(&secret, "room", 60)))
-        .await;
+    let good = join(
+        &relay,
+        "ws",
+        &format!("/room?jwt={}", token(&secret, "room", 60)),
+    )
+    .await;
     within("the relay's SETUP", async {
         while good.session.peer_setup().is_none() {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -301,7 +244,7 @@ async fn tcp_only_proxy(target: SocketAddr) -> (SocketAddr, tokio::net::UdpSocke
 async fn a_dial_whose_udp_gets_no_answer_falls_back_to_websocket() {
     let relay = TestRelay::start(|_| {}).await;
     let (proxy, _blackhole) = tcp_only_proxy(relay.addr).await;
-    let publisher = relay.client("moql", "/").await;
+    let publisher = join(&relay, "moql", "/").await;
     let (_broadcast, track) = publish(&publisher, "live");
 
     // https:// (TLS through the proxy, same certificate) and http:// (development: the
@@ -346,7 +289,7 @@ async fn a_datagram_track_degrades_to_streams_over_websocket() {
         .await
         .unwrap();
     let (_broadcast, track) = publish(&publisher, "tiny");
-    let subscriber = relay.client("moql", "/").await;
+    let subscriber = join(&relay, "moql", "/").await;
     let remote = support::announced(&subscriber.received, "tiny").await;
     let mut sub = remote
         .subscribe_track("clock", Subscription::default())
@@ -365,7 +308,7 @@ async fn a_datagram_track_degrades_to_streams_over_websocket() {
 #[tokio::test]
 async fn shutdown_sends_goaway_over_websocket() {
     let relay = TestRelay::start(|_| {}).await;
-    let client = relay.client("ws", "/").await;
+    let client = join(&relay, "ws", "/").await;
     within("the relay's SETUP", async {
         while client.session.peer_setup().is_none() {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -416,7 +359,7 @@ async fn the_upgrade_needs_a_moq_lite_token_and_can_be_switched_off() {
         .expect("refused");
     assert!(matches!(err, TransportError::Rejected(404)), "{err}");
     // QUIC still works.
-    let client = relay.client("moql", "/").await;
+    let client = join(&relay, "moql", "/").await;
     assert_eq!(client.kind, TransportKind::Quic);
     relay.shutdown().await;
 }
