@@ -1,7 +1,7 @@
 //! QMux over WebSocket (spec 1.5) through a real relay on loopback: WebSocket clients are full
 //! peers of QUIC and WebTransport ones (groups byte for byte both ways, fetch, auth, GOAWAY),
 //! an `http://` dial whose UDP gets no answer falls back to WebSocket, datagrams degrade to
-//! streams, and the endpoint can be switched off.
+//! streams, and the endpoint can be switched off. Plus plain QMux over TCP (`tcp://`).
 
 mod support;
 
@@ -11,6 +11,7 @@ use std::time::Duration;
 use moql_model::{
     BroadcastProducer, OriginProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer,
 };
+use moql_relay::{Relay, RelayConfig};
 use moql_session::quic::{Client, ClientConfig, ClientTls, TransportError, TransportKind};
 use moql_session::{Session, SessionConfig};
 use support::relay::{TestRelay, wait_subscribed};
@@ -362,4 +363,68 @@ async fn the_upgrade_needs_a_moq_lite_token_and_can_be_switched_off() {
     let client = join(&relay, "moql", "/").await;
     assert_eq!(client.kind, TransportKind::Quic);
     relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn plain_qmux_over_tcp_carries_the_path_in_setup() {
+    support::init_tracing();
+    let config = RelayConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tcp: Some("127.0.0.1:0".parse().unwrap()),
+        drain_seconds: 0.2,
+        // Anonymous access under open/ only: the root must come from the SETUP Path.
+        auth: moql_relay::AuthConfig {
+            public: Some("open".into()),
+            ..moql_relay::AuthConfig::default()
+        },
+        ..RelayConfig::default()
+    };
+    let relay = Relay::bind(config).await.expect("relay binds");
+    let (quic, tcp) = (relay.local_addr().unwrap(), relay.tcp_addr().unwrap());
+    let fingerprint = relay.fingerprint();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(relay.run(async move {
+        let _ = stopped.await;
+    }));
+
+    let publisher = connect(
+        &format!("moql://127.0.0.1:{}/open", quic.port()),
+        &fingerprint,
+        None,
+    )
+    .await
+    .unwrap();
+    let (_broadcast, track) = publish(&publisher, "live");
+    let viewer = connect(
+        &format!("tcp://127.0.0.1:{}/open", tcp.port()),
+        &fingerprint,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(viewer.kind, TransportKind::Tcp);
+    let remote = support::announced(&viewer.received, "live").await;
+    let mut sub = remote
+        .subscribe_track("clock", Subscription::default())
+        .unwrap();
+    wait_subscribed(&track).await;
+    let written = produce(&track, 0, 3);
+    assert_eq!(read_group(&mut sub).await, (0, written));
+
+    // Outside the public prefix: refused with 6 after SETUP.
+    let refused = connect(
+        &format!("tcp://127.0.0.1:{}/closed", tcp.port()),
+        &fingerprint,
+        None,
+    )
+    .await
+    .unwrap();
+    let err = within("the refusal", refused.session.closed()).await;
+    assert_eq!(err.code(), 6, "{err}");
+
+    let _ = stop.send(());
+    within("the relay to stop", running)
+        .await
+        .unwrap()
+        .expect("relay runs");
 }

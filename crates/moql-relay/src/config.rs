@@ -21,6 +21,9 @@ pub struct RelayConfig {
     /// Accept WebSocket upgrades on the HTTP port: moq-lite over QMux for clients without
     /// QUIC (default true; needs `http`).
     pub websocket: bool,
+    /// Listen for plain QMux over TCP (`tcp://` URLs: no TLS, path in SETUP) on this address;
+    /// default none (off).
+    pub tcp: Option<SocketAddr>,
     /// Log filter (`tracing` env-filter syntax), default `info`.
     pub log: String,
     /// TLS certificate.
@@ -43,6 +46,7 @@ impl Default for RelayConfig {
             bind: SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 4443),
             http: true,
             websocket: true,
+            tcp: None,
             log: "info".into(),
             tls: TlsConfig::default(),
             // No keys configured: open to everyone, so a relay with no config file works on

@@ -37,6 +37,9 @@ struct Cli {
     /// Do not accept WebSocket sessions on the HTTP port.
     #[arg(long)]
     no_websocket: bool,
+    /// Also accept plain QMux over TCP (`tcp://`, no TLS) on this address.
+    #[arg(long, value_name = "ADDR")]
+    tcp: Option<SocketAddr>,
     /// Anonymous access to this path prefix ("" = everything).
     #[arg(long)]
     public: Option<String>,
@@ -130,6 +133,9 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     }
     if cli.no_websocket {
         config.websocket = false;
+    }
+    if cli.tcp.is_some() {
+        config.tcp = cli.tcp;
     }
     if cli.no_http {
         config.http = false;

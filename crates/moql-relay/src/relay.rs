@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use moql_model::{CacheBudget, CacheLimits, OriginProducer, Path};
-use moql_session::quic::ws::{WsSessionConfig, accept_upgraded};
-use moql_session::quic::{Certificate, Incoming, Server, ServerConfig, Transport};
+use moql_session::quic::ws::{QmuxConfig, accept_upgraded};
+use moql_session::quic::{Certificate, Incoming, Server, ServerConfig, Transport, accept_tcp};
 use moql_session::{Accepting, Session, SessionConfig, random_origin_id};
-use moql_wire::ErrorCode;
+use moql_wire::{ErrorCode, Version};
 use tokio::net::TcpListener;
 
 use crate::auth::{Auth, Grant};
@@ -35,6 +35,8 @@ pub struct Relay {
     config: RelayConfig,
     server: Server,
     http: Option<TcpListener>,
+    /// Plain QMux over TCP (`tcp://`), when configured.
+    tcp: Option<TcpListener>,
     shared: Arc<Shared>,
     /// The fingerprint served at `/certificate.sha256` (generated certificates only).
     fingerprint: Option<String>,
@@ -103,13 +105,13 @@ impl Shared {
     }
 
     /// QMux (WebSocket, TCP) sessions get the same stream and idle limits as QUIC ones.
-    fn qmux_config(&self) -> WsSessionConfig {
+    fn qmux_config(&self) -> QmuxConfig {
         let idle_timeout =
             Duration::from_secs_f64(self.limits.idle_timeout_seconds.clamp(0.0, 86_400.0));
-        let mut config = WsSessionConfig {
+        let mut config = QmuxConfig {
             max_streams: self.limits.max_streams,
             idle_timeout,
-            ..WsSessionConfig::default()
+            ..QmuxConfig::default()
         };
         if !idle_timeout.is_zero() {
             config.keep_alive = config.keep_alive.min(idle_timeout / 3);
@@ -184,6 +186,10 @@ impl Relay {
         } else {
             None
         };
+        let tcp = match config.tcp {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let auth = Auth::new(&config.auth)?;
         if config.auth.public.as_deref() == Some("") {
             tracing::warn!("anonymous access to every path (configure [auth] to restrict it)");
@@ -199,6 +205,7 @@ impl Relay {
         Ok(Self {
             server,
             http,
+            tcp,
             shared: Arc::new(Shared {
                 origin: OriginProducer::new(),
                 auth,
@@ -225,6 +232,11 @@ impl Relay {
     /// The socket's error, if it has none.
     pub fn local_addr(&self) -> Result<SocketAddr, RelayError> {
         Ok(self.server.local_addr()?)
+    }
+
+    /// The address of the plain QMux-over-TCP listener (`tcp = "…"`), if configured.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The SHA-256 fingerprint of the serving certificate (hex).
@@ -277,6 +289,11 @@ impl Relay {
                     tracing::warn!(%err, "http server failed");
                 }
             });
+        }
+        if let Some(listener) = self.tcp.take() {
+            let shared = self.shared.clone();
+            let stop = stop_rx.clone();
+            tokio::spawn(async move { accept_tcp_loop(shared, listener, stop).await });
         }
         for peer in self.config.cluster.peers.clone() {
             let shared = self.shared.clone();
@@ -426,12 +443,51 @@ async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, admitte
     run_session(shared, transport, protocol.version, Some(target), remote).await;
 }
 
+/// Plain QMux over TCP: accepts until the relay stops; each connection's handshake runs in its
+/// own task, and its path comes in SETUP (as on raw QUIC).
+async fn accept_tcp_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(%err, "TCP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let slot = Connection::claim(&shared);
+            match accept_tcp(stream, &Version::ALL, &shared.qmux_config()).await {
+                Ok((transport, _)) if slot.is_none() => {
+                    // At max_sessions: 567 (App(503)), as on raw QUIC.
+                    tracing::warn!(%remote, "at the session limit; refusing");
+                    let code = ErrorCode::app(503).0;
+                    web_transport_trait::Session::close(&transport, code, "Service Unavailable");
+                }
+                Ok((transport, version)) => {
+                    run_session(shared, transport, version, None, remote).await;
+                }
+                Err(err) => tracing::debug!(%remote, %err, "QMux over TCP failed to start"),
+            }
+            drop(slot);
+        });
+    }
+}
+
 /// Reads the SETUP, authorizes the request path, runs the session until it ends or its
 /// credential expires, and accounts for it.
 async fn run_session(
     shared: Arc<Shared>,
     transport: Transport,
-    version: moql_wire::Version,
+    version: Version,
     request_path: Option<String>,
     remote: SocketAddr,
 ) {

@@ -1,5 +1,5 @@
 //! [`Client`]: dial a moq-lite URL (`https://`, `http://`, `moql://`, `moqt://`, and with the
-//! `websocket` feature `ws://`, `wss://`) and get a [`Connected`] session with its negotiated
+//! `websocket` feature `ws://`, `wss://`, `tcp://`) and get a [`Connected`] session with its negotiated
 //! version.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -138,7 +138,7 @@ struct ClientInner {
 struct WebSocketDial {
     delay: Option<Duration>,
     tls: Arc<rustls::ClientConfig>,
-    config: super::ws::WsSessionConfig,
+    config: super::ws::QmuxConfig,
 }
 
 impl Client {
@@ -165,7 +165,7 @@ impl Client {
         let websocket = WebSocketDial {
             delay: config.websocket_delay,
             tls: Arc::new(tls::client_crypto(&config.tls, vec![b"http/1.1".to_vec()])?),
-            config: super::ws::WsSessionConfig {
+            config: super::ws::QmuxConfig {
                 max_streams: config.max_streams,
                 idle_timeout: config.idle_timeout,
                 keep_alive: config.keep_alive,
@@ -226,6 +226,12 @@ impl Client {
     async fn connect_target(&self, target: &Target) -> Result<Connected, TransportError> {
         let delay = match target.scheme {
             Scheme::WebSocket => return self.connect_ws(target).await,
+            Scheme::Tcp => {
+                let remote = target.resolve().await?;
+                let config = &self.inner.websocket.config;
+                let path = target.setup_path.clone();
+                return super::tcp::connect(remote, &self.inner.versions, config, path).await;
+            }
             Scheme::Quic => return self.connect_udp(target).await,
             Scheme::WebTransport | Scheme::DevHttp => match self.inner.websocket.delay {
                 Some(delay) => delay,
@@ -306,12 +312,10 @@ impl Client {
                 self.connect_webtransport(&endpoint, self.inner.h3.clone(), remote, &sni, target)
                     .await
             }
-            Scheme::WebSocket => Err(TransportError::UnsupportedScheme(
-                target
-                    .ws_url
-                    .as_ref()
-                    .map_or("ws", |u| u.scheme())
-                    .to_owned(),
+            // Dialed before reaching here (connect_target); only without the feature, where
+            // URL parsing already refuses them.
+            Scheme::WebSocket | Scheme::Tcp => Err(TransportError::UnsupportedScheme(
+                "ws, wss and tcp need the websocket feature".to_owned(),
             )),
             Scheme::DevHttp => {
                 let fingerprint = fetch_fingerprint(remote, &target.authority()).await?;

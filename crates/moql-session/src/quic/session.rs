@@ -31,11 +31,12 @@ pub enum Transport {
     /// WebTransport over HTTP/3: version from `wt-protocol`, path in the CONNECT (spec 1.3).
     /// Boxed: a web-transport-quinn session is about 780 bytes, a raw one 40.
     WebTransport(Box<web_transport_quinn::Session>),
-    /// QMux over WebSocket (spec 1.5): version from the `Sec-WebSocket-Protocol` token, path in
-    /// the upgrade URI, no datagrams, stream codes unmapped.
+    /// QMux (spec 1.5) over WebSocket (version from the `Sec-WebSocket-Protocol` token, path
+    /// in the upgrade URI) or plain TCP (version negotiated in-band, path in SETUP): no
+    /// datagrams, stream codes unmapped.
     /// Boxed: a qmux session is about 380 bytes.
     #[cfg(feature = "websocket")]
-    WebSocket(Box<super::ws::QmuxSession>),
+    Qmux(Box<super::ws::QmuxSession>),
 }
 
 impl Transport {
@@ -45,15 +46,15 @@ impl Transport {
             Self::Quic(_) => TransportKind::Quic,
             Self::WebTransport(_) => TransportKind::WebTransport,
             #[cfg(feature = "websocket")]
-            Self::WebSocket(_) => TransportKind::WebSocket,
+            Self::Qmux(session) => session.kind(),
         }
     }
 
-    /// The peer's current address: UDP for QUIC and WebTransport, TCP for WebSocket.
+    /// The peer's current address: UDP for QUIC and WebTransport, TCP for QMux.
     pub fn remote_address(&self) -> SocketAddr {
         match self {
             #[cfg(feature = "websocket")]
-            Self::WebSocket(session) => session.remote_address(),
+            Self::Qmux(session) => session.remote_address(),
             _ => self.connection().map_or(
                 SocketAddr::from(([0, 0, 0, 0], 0)),
                 quinn::Connection::remote_address,
@@ -62,13 +63,13 @@ impl Transport {
     }
 
     /// The underlying QUIC connection (statistics, peer identity, close reason). For
-    /// WebTransport it also carries the HTTP/3 control streams. `None` on WebSocket.
+    /// WebTransport it also carries the HTTP/3 control streams. `None` on QMux.
     pub fn connection(&self) -> Option<&quinn::Connection> {
         match self {
             Self::Quic(session) => Some(session.connection()),
             Self::WebTransport(session) => Some(session.as_ref()),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(_) => None,
+            Self::Qmux(_) => None,
         }
     }
 }
@@ -107,10 +108,10 @@ pub enum TransportIoError {
     /// WebTransport: a receive-stream failure.
     #[error(transparent)]
     Read(#[from] web_transport_quinn::ReadError),
-    /// WebSocket (QMux): any session or stream failure; codes are carried unmapped.
+    /// QMux (WebSocket or TCP): any session or stream failure; codes are carried unmapped.
     #[cfg(feature = "websocket")]
     #[error(transparent)]
-    WebSocket(#[from] qmux::Error),
+    Qmux(#[from] qmux::Error),
 }
 
 impl wt::Error for TransportIoError {
@@ -121,7 +122,7 @@ impl wt::Error for TransportIoError {
             Self::Write(err) => err.session_error(),
             Self::Read(err) => err.session_error(),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(err) => err.session_error(),
+            Self::Qmux(err) => err.session_error(),
         }
     }
 
@@ -132,7 +133,7 @@ impl wt::Error for TransportIoError {
             Self::Write(err) => err.stream_error(),
             Self::Read(err) => err.stream_error(),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(err) => err.stream_error(),
+            Self::Qmux(err) => err.stream_error(),
         }
     }
 }
@@ -150,9 +151,7 @@ impl wt::Session for Transport {
                 TransportRecvStream::WebTransport(wt::Session::accept_uni(&**s).await?)
             }
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => {
-                TransportRecvStream::WebSocket(wt::Session::accept_uni(&**s).await?)
-            }
+            Self::Qmux(s) => TransportRecvStream::Qmux(wt::Session::accept_uni(&**s).await?),
         })
     }
 
@@ -175,11 +174,11 @@ impl wt::Session for Transport {
                 )
             }
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => {
+            Self::Qmux(s) => {
                 let (send, recv) = wt::Session::accept_bi(&**s).await?;
                 (
-                    TransportSendStream::WebSocket(send),
-                    TransportRecvStream::WebSocket(recv),
+                    TransportSendStream::Qmux(send),
+                    TransportRecvStream::Qmux(recv),
                 )
             }
         })
@@ -204,11 +203,11 @@ impl wt::Session for Transport {
                 )
             }
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => {
+            Self::Qmux(s) => {
                 let (send, recv) = wt::Session::open_bi(&**s).await?;
                 (
-                    TransportSendStream::WebSocket(send),
-                    TransportRecvStream::WebSocket(recv),
+                    TransportSendStream::Qmux(send),
+                    TransportRecvStream::Qmux(recv),
                 )
             }
         })
@@ -221,9 +220,7 @@ impl wt::Session for Transport {
                 TransportSendStream::WebTransport(wt::Session::open_uni(&**s).await?)
             }
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => {
-                TransportSendStream::WebSocket(wt::Session::open_uni(&**s).await?)
-            }
+            Self::Qmux(s) => TransportSendStream::Qmux(wt::Session::open_uni(&**s).await?),
         })
     }
 
@@ -232,7 +229,7 @@ impl wt::Session for Transport {
             Self::Quic(s) => Ok(wt::Session::send_datagram(s, payload)?),
             Self::WebTransport(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
+            Self::Qmux(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
         }
     }
 
@@ -241,7 +238,7 @@ impl wt::Session for Transport {
             Self::Quic(s) => Ok(wt::Session::recv_datagram(s).await?),
             Self::WebTransport(s) => Ok(wt::Session::recv_datagram(&**s).await?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::Session::recv_datagram(&**s).await?),
+            Self::Qmux(s) => Ok(wt::Session::recv_datagram(&**s).await?),
         }
     }
 
@@ -250,7 +247,7 @@ impl wt::Session for Transport {
             Self::Quic(s) => wt::Session::max_datagram_size(s),
             Self::WebTransport(s) => wt::Session::max_datagram_size(&**s),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => wt::Session::max_datagram_size(&**s),
+            Self::Qmux(s) => wt::Session::max_datagram_size(&**s),
         }
     }
 
@@ -260,7 +257,7 @@ impl wt::Session for Transport {
             Self::Quic(s) => wt::Session::protocol(s),
             Self::WebTransport(s) => wt::Session::protocol(&**s),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => wt::Session::protocol(&**s),
+            Self::Qmux(s) => wt::Session::protocol(&**s),
         }
     }
 
@@ -271,7 +268,7 @@ impl wt::Session for Transport {
             Self::Quic(s) => wt::Session::close(s, code, reason),
             Self::WebTransport(s) => wt::Session::close(&**s, code, reason),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => wt::Session::close(&**s, code, reason),
+            Self::Qmux(s) => wt::Session::close(&**s, code, reason),
         }
     }
 
@@ -280,18 +277,18 @@ impl wt::Session for Transport {
             Self::Quic(s) => wt::Session::closed(s).await.into(),
             Self::WebTransport(s) => wt::Session::closed(&**s).await.into(),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => wt::Session::closed(&**s).await.into(),
+            Self::Qmux(s) => wt::Session::closed(&**s).await.into(),
         }
     }
 
     /// The connection's statistics: the QUIC connection's (the same numbers for raw QUIC and
-    /// WebTransport), or the QMux session's on WebSocket.
+    /// WebTransport), or the QMux session's.
     fn stats(&self) -> impl wt::Stats {
         match self {
             Self::Quic(s) => StatsSnapshot::of(&QuicStats::of(s.connection())),
             Self::WebTransport(s) => StatsSnapshot::of(&QuicStats::of(s.as_ref())),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => StatsSnapshot::of(&wt::Session::stats(&**s)),
+            Self::Qmux(s) => StatsSnapshot::of(&wt::Session::stats(&**s)),
         }
     }
 }
@@ -306,9 +303,9 @@ pub enum TransportSendStream {
     Quic(RawSendStream),
     /// A WebTransport stream.
     WebTransport(web_transport_quinn::SendStream),
-    /// A QMux stream over WebSocket.
+    /// A QMux stream (WebSocket or TCP).
     #[cfg(feature = "websocket")]
-    WebSocket(super::ws::QmuxSendStream),
+    Qmux(super::ws::QmuxSendStream),
 }
 
 /// Delegates; cancel safety as documented on the inner streams (`write` is cancel safe,
@@ -321,7 +318,7 @@ impl wt::SendStream for TransportSendStream {
             Self::Quic(s) => Ok(wt::SendStream::write(s, buf).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::write(s, buf).await?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::SendStream::write(s, buf).await?),
+            Self::Qmux(s) => Ok(wt::SendStream::write(s, buf).await?),
         }
     }
 
@@ -330,7 +327,7 @@ impl wt::SendStream for TransportSendStream {
             Self::Quic(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
+            Self::Qmux(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
         }
     }
 
@@ -339,7 +336,7 @@ impl wt::SendStream for TransportSendStream {
             Self::Quic(s) => wt::SendStream::set_priority(s, order),
             Self::WebTransport(s) => wt::SendStream::set_priority(s, order),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => wt::SendStream::set_priority(s, order),
+            Self::Qmux(s) => wt::SendStream::set_priority(s, order),
         }
     }
 
@@ -348,7 +345,7 @@ impl wt::SendStream for TransportSendStream {
             Self::Quic(s) => Ok(wt::SendStream::finish(s)?),
             Self::WebTransport(s) => Ok(wt::SendStream::finish(s)?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::SendStream::finish(s)?),
+            Self::Qmux(s) => Ok(wt::SendStream::finish(s)?),
         }
     }
 
@@ -357,7 +354,7 @@ impl wt::SendStream for TransportSendStream {
             Self::Quic(s) => wt::SendStream::reset(s, code),
             Self::WebTransport(s) => wt::SendStream::reset(s, code),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => wt::SendStream::reset(s, code),
+            Self::Qmux(s) => wt::SendStream::reset(s, code),
         }
     }
 
@@ -366,7 +363,7 @@ impl wt::SendStream for TransportSendStream {
             Self::Quic(s) => Ok(wt::SendStream::closed(s).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::closed(s).await?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::SendStream::closed(s).await?),
+            Self::Qmux(s) => Ok(wt::SendStream::closed(s).await?),
         }
     }
 }
@@ -382,9 +379,9 @@ pub enum TransportRecvStream {
     Quic(RawRecvStream),
     /// A WebTransport stream.
     WebTransport(web_transport_quinn::RecvStream),
-    /// A QMux stream over WebSocket.
+    /// A QMux stream (WebSocket or TCP).
     #[cfg(feature = "websocket")]
-    WebSocket(super::ws::QmuxRecvStream),
+    Qmux(super::ws::QmuxRecvStream),
 }
 
 /// Delegates; `read` and `read_chunk` are cancel safe on both transports.
@@ -396,7 +393,7 @@ impl wt::RecvStream for TransportRecvStream {
             Self::Quic(s) => Ok(wt::RecvStream::read(s, dst).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::read(s, dst).await?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::RecvStream::read(s, dst).await?),
+            Self::Qmux(s) => Ok(wt::RecvStream::read(s, dst).await?),
         }
     }
 
@@ -405,7 +402,7 @@ impl wt::RecvStream for TransportRecvStream {
             Self::Quic(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
+            Self::Qmux(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
         }
     }
 
@@ -414,7 +411,7 @@ impl wt::RecvStream for TransportRecvStream {
             Self::Quic(s) => wt::RecvStream::stop(s, code),
             Self::WebTransport(s) => wt::RecvStream::stop(s, code),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => wt::RecvStream::stop(s, code),
+            Self::Qmux(s) => wt::RecvStream::stop(s, code),
         }
     }
 
@@ -423,7 +420,7 @@ impl wt::RecvStream for TransportRecvStream {
             Self::Quic(s) => Ok(wt::RecvStream::closed(s).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::closed(s).await?),
             #[cfg(feature = "websocket")]
-            Self::WebSocket(s) => Ok(wt::RecvStream::closed(s).await?),
+            Self::Qmux(s) => Ok(wt::RecvStream::closed(s).await?),
         }
     }
 }

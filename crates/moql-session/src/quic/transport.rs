@@ -33,6 +33,9 @@ pub enum TransportKind {
     /// QMux over WebSocket: the version is the `Sec-WebSocket-Protocol` token, the request
     /// path is the upgrade URI (spec 1.5).
     WebSocket,
+    /// QMux over plain TCP: the version is negotiated in-band (QMux transport parameters), the
+    /// request path comes in SETUP (spec 1.5).
+    Tcp,
 }
 
 impl fmt::Display for TransportKind {
@@ -41,6 +44,7 @@ impl fmt::Display for TransportKind {
             Self::Quic => "quic",
             Self::WebTransport => "webtransport",
             Self::WebSocket => "websocket",
+            Self::Tcp => "tcp",
         })
     }
 }

@@ -6,6 +6,7 @@
 //! | `http://` | development: fetch `/certificate.sha256` over TCP, then WebTransport pinning it | 80 | the CONNECT `:path` |
 //! | `moql://`, `moqt://` | raw QUIC (moq-lite ALPNs) | 443 | the SETUP Path parameter |
 //! | `ws://`, `wss://` | QMux over WebSocket (spec 1.5; `websocket` feature) | 80, 443 | the upgrade URI |
+//! | `tcp://` | QMux over plain TCP (spec 1.5; `websocket` feature) | 443 | the SETUP Path parameter |
 //!
 //! `https://` and `http://` targets also carry the WebSocket URL a client falls back to
 //! (`wss://` / `ws://`, same host, port, path and query).
@@ -38,6 +39,8 @@ pub(crate) enum Scheme {
     Quic,
     /// `ws://` or `wss://`: QMux over WebSocket.
     WebSocket,
+    /// `tcp://`: QMux over plain TCP.
+    Tcp,
 }
 
 /// The host part of a dial URL.
@@ -96,12 +99,13 @@ impl Target {
             "http" => Scheme::DevHttp,
             "moql" | "moqt" => Scheme::Quic,
             "ws" | "wss" if cfg!(feature = "websocket") => Scheme::WebSocket,
+            "tcp" if cfg!(feature = "websocket") => Scheme::Tcp,
             other => return Err(TransportError::UnsupportedScheme(other.to_owned())),
         };
         // `port_or_known_default` knows 443 for https and 80 for http; spec 1.2 gives 443 for
         // the raw QUIC schemes, which the url crate does not know.
         let port = match scheme {
-            Scheme::Quic => url.port().unwrap_or(443),
+            Scheme::Quic | Scheme::Tcp => url.port().unwrap_or(443),
             Scheme::WebTransport | Scheme::DevHttp | Scheme::WebSocket => {
                 url.port_or_known_default().unwrap_or(443)
             }
@@ -118,7 +122,7 @@ impl Target {
         };
 
         let ws_url = match scheme {
-            Scheme::Quic => None,
+            Scheme::Quic | Scheme::Tcp => None,
             Scheme::WebTransport | Scheme::DevHttp | Scheme::WebSocket => {
                 let mut ws = url.clone();
                 ws.set_fragment(None);
@@ -131,9 +135,8 @@ impl Target {
             }
         };
         let (connect_url, setup_path) = match scheme {
-            Scheme::Quic | Scheme::WebSocket => {
-                (None, setup_path(&url).filter(|_| scheme == Scheme::Quic))
-            }
+            Scheme::Quic | Scheme::Tcp => (None, setup_path(&url)),
+            Scheme::WebSocket => (None, None),
             Scheme::WebTransport | Scheme::DevHttp => {
                 let mut connect = url.clone();
                 connect.set_fragment(None);
@@ -413,6 +416,10 @@ mod tests {
         assert_eq!(t.port, 443);
         assert_eq!(t.ws_url.unwrap().as_str(), "wss://relay/x?jwt=t");
         assert!(t.setup_path.is_none() && t.connect_url.is_none());
+        let t = Target::parse("tcp://127.0.0.1:4443/room?jwt=t").unwrap();
+        assert_eq!(t.scheme, Scheme::Tcp);
+        assert_eq!(t.setup_path.as_deref(), Some("/room?jwt=t"));
+        assert!(t.ws_url.is_none() && t.connect_url.is_none());
         let t = Target::parse("ws://127.0.0.1:4443/").unwrap();
         assert_eq!(t.port, 4443);
         assert_eq!(t.ws_url.unwrap().as_str(), "ws://127.0.0.1:4443/");

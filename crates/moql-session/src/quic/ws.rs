@@ -48,9 +48,9 @@ const MAX_DATA: u64 = 8 * 1024 * 1024;
 /// Per-stream receive window.
 const MAX_STREAM_DATA: u64 = 1024 * 1024;
 
-/// Settings of a QMux-over-WebSocket session, either side.
+/// Settings of a QMux session (WebSocket or TCP), either side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WsSessionConfig {
+pub struct QmuxConfig {
     /// Concurrent bidirectional, and separately unidirectional, streams the peer may open;
     /// default 1024 (as on QUIC).
     pub max_streams: u32,
@@ -61,7 +61,7 @@ pub struct WsSessionConfig {
     pub keep_alive: Duration,
 }
 
-impl Default for WsSessionConfig {
+impl Default for QmuxConfig {
     fn default() -> Self {
         Self {
             max_streams: 1024,
@@ -71,8 +71,8 @@ impl Default for WsSessionConfig {
     }
 }
 
-impl WsSessionConfig {
-    fn qmux(&self) -> qmux::Config {
+impl QmuxConfig {
+    pub(crate) fn qmux(&self) -> qmux::Config {
         let mut config = qmux::Config::default();
         config.max_streams_bidi = self.max_streams.into();
         config.max_streams_uni = self.max_streams.into();
@@ -163,7 +163,7 @@ pub async fn accept_upgraded<IO>(
     io: IO,
     protocol: &Subprotocol,
     remote: SocketAddr,
-    config: &WsSessionConfig,
+    config: &QmuxConfig,
 ) -> Transport
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -175,7 +175,11 @@ where
     if let Some(keep_alive) = config.keep_alive() {
         upgraded = upgraded.with_keep_alive(keep_alive);
     }
-    Transport::WebSocket(Box::new(QmuxSession::new(upgraded.accept(), remote)))
+    Transport::Qmux(Box::new(QmuxSession::new(
+        upgraded.accept(),
+        remote,
+        TransportKind::WebSocket,
+    )))
 }
 
 /// Where and how a client dials a WebSocket.
@@ -191,7 +195,7 @@ pub(crate) struct WsDial<'a> {
     /// The versions to offer, most preferred first.
     pub(crate) versions: &'a [Version],
     /// Session settings.
-    pub(crate) config: WsSessionConfig,
+    pub(crate) config: QmuxConfig,
 }
 
 /// Dials `dial.url`: TCP, TLS for `wss://`, the upgrade offering [`subprotocols`], then checks
@@ -242,7 +246,11 @@ pub(crate) async fn connect(dial: WsDial<'_>) -> Result<Connected, TransportErro
         return Err(TransportError::NoCommonVersion { offered });
     };
     Ok(Connected {
-        session: Transport::WebSocket(Box::new(QmuxSession::new(session, dial.remote))),
+        session: Transport::Qmux(Box::new(QmuxSession::new(
+            session,
+            dial.remote,
+            TransportKind::WebSocket,
+        ))),
         version,
         kind: TransportKind::WebSocket,
         setup_path: None,
@@ -254,7 +262,7 @@ pub(crate) async fn connect(dial: WsDial<'_>) -> Result<Connected, TransportErro
 async fn upgrade<S>(
     request: http::Request<()>,
     stream: S,
-    config: &WsSessionConfig,
+    config: &QmuxConfig,
 ) -> Result<(qmux::Session, Option<String>), TransportError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -282,7 +290,7 @@ where
     Ok((upgraded.connect(), token))
 }
 
-/// A QMux session over WebSocket, with the peer's TCP address. Cheap to clone.
+/// A QMux session over WebSocket or TCP, with the peer's TCP address. Cheap to clone.
 ///
 /// Implements `web_transport_trait::Session` by delegating to `qmux`, except that it has no
 /// datagrams: [`max_datagram_size`](wt::Session::max_datagram_size) is 0 and sending one fails.
@@ -291,11 +299,21 @@ where
 pub struct QmuxSession {
     inner: qmux::Session,
     remote: SocketAddr,
+    kind: TransportKind,
 }
 
 impl QmuxSession {
-    fn new(inner: qmux::Session, remote: SocketAddr) -> Self {
-        Self { inner, remote }
+    pub(crate) fn new(inner: qmux::Session, remote: SocketAddr, kind: TransportKind) -> Self {
+        Self {
+            inner,
+            remote,
+            kind,
+        }
+    }
+
+    /// WebSocket or TCP.
+    pub fn kind(&self) -> TransportKind {
+        self.kind
     }
 
     /// The peer's TCP address.
@@ -313,6 +331,7 @@ impl fmt::Debug for QmuxSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QmuxSession")
             .field("remote", &self.remote)
+            .field("kind", &self.kind)
             .field("protocol", &wt::Session::protocol(&self.inner))
             .finish_non_exhaustive()
     }
