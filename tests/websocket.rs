@@ -428,3 +428,21 @@ async fn plain_qmux_over_tcp_carries_the_path_in_setup() {
         .unwrap()
         .expect("relay runs");
 }
+
+#[tokio::test]
+async fn websocket_sessions_count_toward_max_sessions() {
+    let relay = TestRelay::start(|c| c.limits.max_sessions = 1).await;
+    let first = join(&relay, "moql", "/").await;
+    within("the relay's SETUP", async {
+        while first.session.peer_setup().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // Over the limit: the upgraded session is closed with 567 (App(503)), as raw QUIC is.
+    let second = join(&relay, "ws", "/").await;
+    let err = within("the refusal", second.session.closed()).await;
+    assert_eq!(err.code(), 567, "{err}");
+    assert!(first.session.close_reason().is_none());
+    relay.shutdown().await;
+}

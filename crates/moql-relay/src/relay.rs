@@ -433,14 +433,19 @@ async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, admitte
     let transport = accept_upgraded(io, &protocol, remote, &shared.qmux_config()).await;
     if !admitted {
         tracing::warn!(%remote, max = shared.limits.max_sessions, "at the session limit; refusing");
-        web_transport_trait::Session::close(
-            &transport,
-            ErrorCode::app(503).0,
-            "Service Unavailable",
-        );
+        refuse_busy(&shared, transport, protocol.version).await;
         return;
     }
     run_session(shared, transport, protocol.version, Some(target), remote).await;
+}
+
+/// Refuses a QMux session with 567 (App(503)) once its SETUP has arrived (within the SETUP
+/// timeout), as an authorization refusal is: a close sent before the peer has finished
+/// starting its side is not reliably reported with its code.
+async fn refuse_busy(shared: &Shared, transport: Transport, version: Version) {
+    if let Ok(accepting) = Accepting::new(transport, version, shared.setup_timeout).await {
+        accepting.reject(ErrorCode::SERVICE_UNAVAILABLE.0, "Service Unavailable");
+    }
 }
 
 /// Plain QMux over TCP: accepts until the relay stops; each connection's handshake runs in its
@@ -466,11 +471,10 @@ async fn accept_tcp_loop(
         tokio::spawn(async move {
             let slot = Connection::claim(&shared);
             match accept_tcp(stream, &Version::ALL, &shared.qmux_config()).await {
-                Ok((transport, _)) if slot.is_none() => {
+                Ok((transport, version)) if slot.is_none() => {
                     // At max_sessions: 567 (App(503)), as on raw QUIC.
                     tracing::warn!(%remote, "at the session limit; refusing");
-                    let code = ErrorCode::app(503).0;
-                    web_transport_trait::Session::close(&transport, code, "Service Unavailable");
+                    refuse_busy(&shared, transport, version).await;
                 }
                 Ok((transport, version)) => {
                     run_session(shared, transport, version, None, remote).await;
