@@ -97,38 +97,41 @@ pub(crate) fn run() -> anyhow::Result<()> {
     }
     eprintln!("interop: announced lists the broadcast");
 
-    // subscribe sees ticks.
-    let mut subscriber = Guard(
-        moql(&["subscribe", &url, "interop/clock", "clock"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting moql subscribe")?,
-    );
-    let stdout = subscriber.0.stdout.take().context("subscriber stdout")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
+    // subscribe sees ticks, over QUIC and over WebSocket (QMux on the relay's TCP port).
+    let ws_url = format!("ws://127.0.0.1:{}/", addr.port());
+    for sub_url in [&url, &ws_url] {
+        let mut subscriber = Guard(
+            moql(&["subscribe", sub_url, "interop/clock", "clock"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .context("starting moql subscribe")?,
+        );
+        let stdout = subscriber.0.stdout.take().context("subscriber stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
             }
+        });
+        let mut ticks = Vec::new();
+        while ticks.len() < 5 {
+            let tick = rx
+                .recv_timeout(Duration::from_secs(10))
+                .context("subscribe printed no tick for 10 s")?;
+            ticks.push(tick);
         }
-    });
-    let mut ticks = Vec::new();
-    while ticks.len() < 5 {
-        let tick = rx
-            .recv_timeout(Duration::from_secs(10))
-            .context("subscribe printed no tick for 10 s")?;
-        ticks.push(tick);
+        ensure!(
+            ticks.windows(2).all(|w| w[0] <= w[1]),
+            "ticks out of order: {ticks:?}"
+        );
+        eprintln!(
+            "interop: subscribe ({sub_url}) sees ticks ({} .. {})",
+            ticks[0], ticks[4]
+        );
+        drop(subscriber);
     }
-    ensure!(
-        ticks.windows(2).all(|w| w[0] <= w[1]),
-        "ticks out of order: {ticks:?}"
-    );
-    eprintln!(
-        "interop: subscribe sees ticks ({} .. {})",
-        ticks[0], ticks[4]
-    );
-    drop(subscriber);
 
     // fetch returns a past group byte-exact: the CLI over QUIC and the relay's HTTP endpoint
     // must return the same bytes for a completed group.
@@ -157,8 +160,22 @@ pub(crate) fn run() -> anyhow::Result<()> {
         cli_bytes == http_bytes,
         "moql fetch and HTTP /fetch differ for group {group}"
     );
+    let ws = moql(&[
+        "fetch",
+        &ws_url,
+        "interop/clock",
+        "clock",
+        &group.to_string(),
+        "--raw",
+    ])
+    .output()?;
+    ensure!(
+        ws.status.success() && ws.stdout == http_bytes,
+        "moql fetch over WebSocket differs for group {group} ({:?})",
+        ws.status
+    );
     eprintln!(
-        "interop: fetch of group {group} is byte-exact ({} bytes)",
+        "interop: fetch of group {group} is byte-exact over QUIC, WebSocket and HTTP ({} bytes)",
         cli_bytes.len()
     );
 

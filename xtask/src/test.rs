@@ -1,6 +1,7 @@
 //! `cargo xtask test` (what CI runs) and `cargo xtask loom`.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use crate::flags::TestOptions;
 use crate::run::{Steps, cargo, exec};
@@ -38,20 +39,51 @@ pub(crate) fn run_all(opts: &TestOptions, steps: &mut Steps) -> anyhow::Result<(
         })?;
     }
     steps.step("tidy", || crate::tidy::run(Path::new(".")))?;
+    // tests/node.rs runs @moq/net under Node against the relay; it needs tests/node's modules.
+    let node = has_node();
+    if node {
+        steps.step("npm ci (tests/node: @moq/net)", || {
+            exec(
+                Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir("tests/node"),
+            )
+        })?;
+    } else {
+        steps.skipped(
+            "@moq/net under Node",
+            "node or npm not installed; tests/node.rs skips",
+        );
+    }
     steps.step("cargo test --workspace", || {
         let cases = if opts.quick {
             PROPTEST_CASES_QUICK
         } else {
             PROPTEST_CASES
         };
-        exec(
-            cargo(&["test", "--workspace", "--locked", "--no-fail-fast"])
-                .env("PROPTEST_CASES", cases),
-        )
+        let mut cmd = cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]);
+        cmd.env("PROPTEST_CASES", cases);
+        if node {
+            // The modules are installed: a missing piece is now a failure, not a skip.
+            cmd.env("MOQL_REQUIRE_NODE", "1");
+        }
+        exec(&mut cmd)
     })?;
     steps.step("moql CLI against a real relay", crate::interop::run)?;
     steps.step("loom (bounded)", || loom(Some(LOOM_MAX_PREEMPTIONS)))?;
     Ok(())
+}
+
+/// Whether `node` and `npm` both run.
+fn has_node() -> bool {
+    ["node", "npm"].iter().all(|tool| {
+        Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
 }
 
 /// Runs every step, prints the summary table, and fails if any step failed.

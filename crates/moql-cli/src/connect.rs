@@ -25,6 +25,13 @@ pub(crate) struct ConnectArgs {
     /// A token for the relay, sent as the `jwt` query parameter of the URL.
     #[arg(long, value_name = "TOKEN", global = true, help_heading = GLOBAL)]
     pub(crate) jwt: Option<String>,
+    /// How long an https:// or http:// dial waits for QUIC before also trying WebSocket on the
+    /// same host and port (ws:// and wss:// URLs use WebSocket only).
+    #[arg(long, value_name = "MS", default_value_t = 500, global = true, help_heading = GLOBAL)]
+    pub(crate) websocket_delay: u64,
+    /// Never fall back to WebSocket.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub(crate) no_websocket: bool,
 }
 
 impl ConnectArgs {
@@ -56,7 +63,12 @@ impl Connector {
     ///
     /// A malformed fingerprint, no system roots, or no socket.
     pub(crate) fn new(args: &ConnectArgs, url: &str) -> anyhow::Result<Self> {
-        let client = Client::new(ClientConfig::new(args.tls())).context("creating the client")?;
+        let config = ClientConfig {
+            websocket_delay: (!args.no_websocket)
+                .then(|| Duration::from_millis(args.websocket_delay)),
+            ..ClientConfig::new(args.tls())
+        };
+        let client = Client::new(config).context("creating the client")?;
         let url = match &args.jwt {
             Some(token) => with_query(url, "jwt", token),
             None => url.to_string(),

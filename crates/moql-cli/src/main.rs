@@ -1,8 +1,9 @@
 //! `moql`: a command-line moq-lite client and relay load generator.
 //!
 //! Every subcommand dials a relay URL (`https://` WebTransport, `moql://` / `moqt://` raw
-//! QUIC, `http://` development) and speaks moq-lite-05 (or -04/-03) through
-//! [`moql_session`]:
+//! QUIC, `http://` development, `ws://` / `wss://` QMux over WebSocket, `tcp://` QMux over
+//! TCP; `https://` and `http://` fall back to WebSocket when QUIC does not answer) and speaks
+//! moq-lite-05 (or -04/-03) through [`moql_session`]:
 //!
 //! | command | what it does |
 //! |---|---|

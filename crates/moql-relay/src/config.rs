@@ -18,6 +18,12 @@ pub struct RelayConfig {
     pub bind: SocketAddr,
     /// Serve the HTTP endpoints on TCP (default true).
     pub http: bool,
+    /// Accept WebSocket upgrades on the HTTP port: moq-lite over QMux for clients without
+    /// QUIC (default true; needs `http`).
+    pub websocket: bool,
+    /// Listen for plain QMux over TCP (`tcp://` URLs: no TLS, path in SETUP) on this address;
+    /// default none (off).
+    pub tcp: Option<SocketAddr>,
     /// Log filter (`tracing` env-filter syntax), default `info`.
     pub log: String,
     /// TLS certificate.
@@ -39,6 +45,8 @@ impl Default for RelayConfig {
         Self {
             bind: SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), 4443),
             http: true,
+            websocket: true,
+            tcp: None,
             log: "info".into(),
             tls: TlsConfig::default(),
             // No keys configured: open to everyone, so a relay with no config file works on

@@ -34,6 +34,12 @@ struct Cli {
     /// Do not serve the HTTP endpoints on TCP.
     #[arg(long)]
     no_http: bool,
+    /// Do not accept WebSocket sessions on the HTTP port.
+    #[arg(long)]
+    no_websocket: bool,
+    /// Also accept plain QMux over TCP (`tcp://`, no TLS) on this address.
+    #[arg(long, value_name = "ADDR")]
+    tcp: Option<SocketAddr>,
     /// Anonymous access to this path prefix ("" = everything).
     #[arg(long)]
     public: Option<String>,
@@ -124,6 +130,12 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     if let (Some(cert), Some(key)) = (cli.tls_cert, cli.tls_key) {
         config.tls.cert = Some(cert);
         config.tls.key = Some(key);
+    }
+    if cli.no_websocket {
+        config.websocket = false;
+    }
+    if cli.tcp.is_some() {
+        config.tcp = cli.tcp;
     }
     if cli.no_http {
         config.http = false;

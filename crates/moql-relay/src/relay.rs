@@ -1,4 +1,5 @@
-//! [`Relay`]: accepts QUIC and WebTransport sessions on one UDP port, authorizes them, and
+//! [`Relay`]: accepts QUIC and WebTransport sessions on one UDP port (and WebSocket sessions on
+//! the TCP port of the same number), authorizes them, and
 //! connects every session to one shared origin, so any client (or peer relay) reaches any
 //! broadcast another one publishes.
 //!
@@ -15,24 +16,32 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use moql_model::{CacheBudget, CacheLimits, OriginProducer, Path};
-use moql_session::quic::{Certificate, Incoming, Server, ServerConfig};
+use moql_session::quic::ws::{QmuxConfig, accept_upgraded};
+use moql_session::quic::{Certificate, Incoming, Server, ServerConfig, Transport, accept_tcp};
 use moql_session::{Accepting, Session, SessionConfig, random_origin_id};
-use moql_wire::ErrorCode;
+use moql_wire::{ErrorCode, Version};
 use tokio::net::TcpListener;
 
 use crate::auth::{Auth, Grant};
 use crate::config::{LimitsConfig, RelayConfig};
 use crate::error::RelayError;
-use crate::http::{HttpState, Metrics};
+use crate::http::{HttpState, Metrics, WebSocketUpgrade};
+
+/// Answered WebSocket upgrades waiting for the accept loop.
+const WEBSOCKET_BACKLOG: usize = 64;
 
 /// A bound, ready-to-run relay.
 pub struct Relay {
     config: RelayConfig,
     server: Server,
     http: Option<TcpListener>,
+    /// Plain QMux over TCP (`tcp://`), when configured.
+    tcp: Option<TcpListener>,
     shared: Arc<Shared>,
     /// The fingerprint served at `/certificate.sha256` (generated certificates only).
     fingerprint: Option<String>,
+    /// TLS for HTTPS (and `wss://`) on the HTTP port, with the QUIC certificate.
+    http_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// What every connection task shares.
@@ -95,6 +104,21 @@ impl Shared {
             .store(self.cache_budget.used() as u64, Ordering::Relaxed);
     }
 
+    /// QMux (WebSocket, TCP) sessions get the same stream and idle limits as QUIC ones.
+    fn qmux_config(&self) -> QmuxConfig {
+        let idle_timeout =
+            Duration::from_secs_f64(self.limits.idle_timeout_seconds.clamp(0.0, 86_400.0));
+        let mut config = QmuxConfig {
+            max_streams: self.limits.max_streams,
+            idle_timeout,
+            ..QmuxConfig::default()
+        };
+        if !idle_timeout.is_zero() {
+            config.keep_alive = config.keep_alive.min(idle_timeout / 3);
+        }
+        config
+    }
+
     /// The session configuration shared by clients and peers.
     pub(crate) fn session_config(&self) -> SessionConfig {
         let mut config = SessionConfig::new().with_origin_id(self.origin_id);
@@ -129,6 +153,15 @@ impl Relay {
             }
         };
         let generated = config.tls.cert.is_none();
+        let http_tls = if config.http {
+            let alpn = vec![b"http/1.1".to_vec()];
+            Some(Arc::new(moql_session::quic::server_crypto(
+                &certificate,
+                alpn,
+            )?))
+        } else {
+            None
+        };
         let limits = &config.limits;
         let mut server_config = ServerConfig::new(config.bind, certificate);
         server_config.max_streams = limits.max_streams;
@@ -153,6 +186,10 @@ impl Relay {
         } else {
             None
         };
+        let tcp = match config.tcp {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let auth = Auth::new(&config.auth)?;
         if config.auth.public.as_deref() == Some("") {
             tracing::warn!("anonymous access to every path (configure [auth] to restrict it)");
@@ -168,6 +205,7 @@ impl Relay {
         Ok(Self {
             server,
             http,
+            tcp,
             shared: Arc::new(Shared {
                 origin: OriginProducer::new(),
                 auth,
@@ -183,6 +221,7 @@ impl Relay {
             }),
             config,
             fingerprint: generated.then_some(fingerprint),
+            http_tls,
         })
     }
 
@@ -193,6 +232,11 @@ impl Relay {
     /// The socket's error, if it has none.
     pub fn local_addr(&self) -> Result<SocketAddr, RelayError> {
         Ok(self.server.local_addr()?)
+    }
+
+    /// The address of the plain QMux-over-TCP listener (`tcp = "…"`), if configured.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The SHA-256 fingerprint of the serving certificate (hex).
@@ -222,23 +266,34 @@ impl Relay {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RelayError> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (ws_tx, mut ws_rx) = tokio::sync::mpsc::channel::<WebSocketUpgrade>(WEBSOCKET_BACKLOG);
+        if self.config.websocket && self.http.is_none() {
+            tracing::warn!("websocket is on but http is off: no WebSocket sessions");
+        }
         if let Some(listener) = self.http.take() {
             let state = HttpState {
                 origin: self.shared.origin.clone(),
                 fingerprint: self.fingerprint.clone(),
                 metrics: self.shared.metrics.clone(),
                 auth: Some(self.shared.auth.clone()),
+                websocket: self.config.websocket.then(|| ws_tx.clone()),
             };
             let mut stop = stop_rx.clone();
+            let tls = self.http_tls.clone();
             tokio::spawn(async move {
                 let router = crate::http::router(state);
                 let signal = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                if let Err(err) = crate::http::serve(listener, router, signal).await {
+                if let Err(err) = crate::http::serve_tls(listener, tls, router, signal).await {
                     tracing::warn!(%err, "http server failed");
                 }
             });
+        }
+        if let Some(listener) = self.tcp.take() {
+            let shared = self.shared.clone();
+            let stop = stop_rx.clone();
+            tokio::spawn(async move { accept_tcp_loop(shared, listener, stop).await });
         }
         for peer in self.config.cluster.peers.clone() {
             let shared = self.shared.clone();
@@ -277,6 +332,16 @@ impl Relay {
                     let shared = self.shared.clone();
                     tokio::spawn(async move {
                         serve(shared, incoming).await;
+                        drop(slot);
+                    });
+                }
+                Some(upgrade) = ws_rx.recv() => {
+                    let shared = self.shared.clone();
+                    // Counted against max_sessions like QUIC; over it, the (already upgraded)
+                    // session is closed with 567 (App(503)), as raw QUIC is.
+                    let slot = Connection::claim(&self.shared);
+                    tokio::spawn(async move {
+                        serve_websocket(shared, upgrade, slot.is_some()).await;
                         drop(slot);
                     });
                 }
@@ -352,6 +417,85 @@ async fn serve(shared: Arc<Shared>, incoming: Incoming) {
             return;
         }
     };
+    run_session(shared, transport, version, request_path, remote).await;
+}
+
+/// One WebSocket connection (its upgrade already answered): the same as a WebTransport one,
+/// or closed at once with 567 (App(503)) when the relay is at its session limit (`admitted`
+/// false).
+async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, admitted: bool) {
+    let WebSocketUpgrade {
+        io,
+        protocol,
+        target,
+        remote,
+    } = upgrade;
+    let transport = accept_upgraded(io, &protocol, remote, &shared.qmux_config()).await;
+    if !admitted {
+        tracing::warn!(%remote, max = shared.limits.max_sessions, "at the session limit; refusing");
+        refuse_busy(&shared, transport, protocol.version).await;
+        return;
+    }
+    run_session(shared, transport, protocol.version, Some(target), remote).await;
+}
+
+/// Refuses a QMux session with 567 (App(503)) once its SETUP has arrived (within the SETUP
+/// timeout), as an authorization refusal is: a close sent before the peer has finished
+/// starting its side is not reliably reported with its code.
+async fn refuse_busy(shared: &Shared, transport: Transport, version: Version) {
+    if let Ok(accepting) = Accepting::new(transport, version, shared.setup_timeout).await {
+        accepting.reject(ErrorCode::SERVICE_UNAVAILABLE.0, "Service Unavailable");
+    }
+}
+
+/// Plain QMux over TCP: accepts until the relay stops; each connection's handshake runs in its
+/// own task, and its path comes in SETUP (as on raw QUIC).
+async fn accept_tcp_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(%err, "TCP accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let slot = Connection::claim(&shared);
+            match accept_tcp(stream, &Version::ALL, &shared.qmux_config()).await {
+                Ok((transport, version)) if slot.is_none() => {
+                    // At max_sessions: 567 (App(503)), as on raw QUIC.
+                    tracing::warn!(%remote, "at the session limit; refusing");
+                    refuse_busy(&shared, transport, version).await;
+                }
+                Ok((transport, version)) => {
+                    run_session(shared, transport, version, None, remote).await;
+                }
+                Err(err) => tracing::debug!(%remote, %err, "QMux over TCP failed to start"),
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Reads the SETUP, authorizes the request path, runs the session until it ends or its
+/// credential expires, and accounts for it.
+async fn run_session(
+    shared: Arc<Shared>,
+    transport: Transport,
+    version: Version,
+    request_path: Option<String>,
+    remote: SocketAddr,
+) {
+    let kind = transport.kind();
     let accepting = match Accepting::new(transport, version, shared.setup_timeout).await {
         Ok(accepting) => accepting,
         Err(err) => {
@@ -359,7 +503,8 @@ async fn serve(shared: Arc<Shared>, incoming: Incoming) {
             return;
         }
     };
-    // WebTransport carries the path in CONNECT; raw QUIC in the SETUP Path (spec 1.4, 5.1.2).
+    // WebTransport carries the path in CONNECT, WebSocket in the upgrade; raw QUIC in the SETUP
+    // Path (spec 1.4, 5.1.2).
     let path = request_path
         .or_else(|| accepting.setup().path.clone())
         .unwrap_or_else(|| "/".into());
@@ -379,7 +524,7 @@ async fn serve(shared: Arc<Shared>, incoming: Incoming) {
             return;
         }
     };
-    tracing::info!(%remote, %version, root = %grant.root, "session started");
+    tracing::info!(%remote, %version, transport = %kind, root = %grant.root, "session started");
     let id = shared.register(&session);
     let expiry = grant
         .expires

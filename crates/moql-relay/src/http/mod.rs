@@ -2,9 +2,10 @@
 //! to support this must serve it over TCP on the same port number its QUIC listener uses on
 //! UDP").
 //!
-//! Build a [`router`] over an [`HttpState`] and run it with [`serve`]. Every response carries
-//! `Access-Control-Allow-Origin: *` so browser pages on other origins can read it, and every
-//! error is a `text/plain` body of one readable line.
+//! Build a [`router`] over an [`HttpState`] and run it with [`serve`] (plain HTTP) or
+//! [`serve_tls`] (plain HTTP and HTTPS on one port, told apart by the first byte). Every
+//! response carries `Access-Control-Allow-Origin: *` so browser pages on other origins can read
+//! it, and every error is a `text/plain` body of one readable line.
 //!
 //! # Endpoints
 //!
@@ -32,6 +33,10 @@
 //!     error.
 //! - `GET /metrics`: [`Metrics::render`], the Prometheus text format.
 //!
+//! - Any `GET` with `Upgrade: websocket` (at any path) when [`HttpState::websocket`] is set: a
+//!   moq-lite session over QMux over WebSocket (spec 1.5); see [`websocket`]. The path and
+//!   `?jwt=` query work as in a WebTransport CONNECT.
+//!
 //! # Authorization
 //!
 //! With [`HttpState::auth`] set, `/announced/<prefix>` and `/fetch/<broadcast>/…` are judged
@@ -44,7 +49,9 @@
 mod announced;
 mod certificate;
 mod fetch;
+mod listener;
 mod metrics;
+pub mod websocket;
 
 #[cfg(test)]
 mod tests;
@@ -64,6 +71,7 @@ use moql_model::{OriginProducer, Path};
 use crate::auth::{Auth, Grant};
 
 pub use metrics::Metrics;
+pub use websocket::WebSocketUpgrade;
 
 /// How long `/fetch` waits for a group before answering `504`.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -81,6 +89,9 @@ pub struct HttpState {
     /// Who may list and fetch: `None` serves everything to everyone (only for a relay that
     /// is open anyway); `Some` judges `/announced` and `/fetch` like sessions.
     pub auth: Option<Auth>,
+    /// Where WebSocket upgrades go once answered; `None` passes them to the routes (which
+    /// answer `404` for unknown paths).
+    pub websocket: Option<tokio::sync::mpsc::Sender<WebSocketUpgrade>>,
 }
 
 /// The state the handlers share.
@@ -100,6 +111,7 @@ pub fn router(state: HttpState) -> Router {
 }
 
 fn build(state: HttpState, timeout: Duration) -> Router {
+    let websocket = state.websocket;
     let shared = Arc::new(Shared {
         origin: state.origin,
         // Spec 1.6: "The body is the lowercase hex SHA-256"; clients trim whitespace.
@@ -120,6 +132,10 @@ fn build(state: HttpState, timeout: Duration) -> Router {
             shared.clone(),
             finish,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            websocket,
+            websocket::layer,
+        ))
         .with_state(shared)
 }
 
@@ -134,7 +150,28 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    serve_tls(listener, None, router, shutdown).await
+}
+
+/// [`serve`], and with `tls` also HTTPS on the same port: each connection that opens with a
+/// TLS handshake is served over TLS with that configuration (what `wss://` clients need), the
+/// others in the clear.
+///
+/// # Errors
+///
+/// The listener's IO error.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` makes the client's address available as `ConnectInfo<SocketAddr>` (WebSocket
+    // sessions log it).
+    let listener = listener::DualListener::new(listener, tls).tap_io(|_| {});
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -140,6 +140,7 @@ fn state(origin: &OriginProducer, fingerprint: Option<&str>) -> HttpState {
         fingerprint: fingerprint.map(str::to_string),
         metrics: Arc::new(Metrics::default()),
         auth: None,
+        websocket: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! [`Client`]: dial a moq-lite URL (`https://`, `http://`, `moql://`, `moqt://`) and get a
-//! [`Connected`] session with its negotiated version.
+//! [`Client`]: dial a moq-lite URL (`https://`, `http://`, `moql://`, `moqt://`, and with the
+//! `websocket` feature `ws://`, `wss://`, `tcp://`) and get a [`Connected`] session with its negotiated
+//! version.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -51,6 +52,11 @@ pub struct ClientConfig {
     /// Bound on one [`Client::connect`]: resolution, certificate fetch, QUIC handshake and
     /// WebTransport CONNECT; default 10 s.
     pub connect_timeout: Duration,
+    /// `websocket` feature: how long an `https://` or `http://` dial waits for QUIC before
+    /// also trying WebSocket (`wss://` / `ws://`, same host, port, path and query; the first to
+    /// connect wins); default 500 ms, as browser clients do. `None` never falls back.
+    /// Without the feature it is ignored.
+    pub websocket_delay: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -73,6 +79,7 @@ impl Default for ClientConfig {
             keep_alive: Duration::from_secs(5),
             max_streams: 1024,
             connect_timeout: Duration::from_secs(10),
+            websocket_delay: Some(Duration::from_millis(500)),
         }
     }
 }
@@ -121,6 +128,17 @@ struct ClientInner {
     versions: Vec<Version>,
     tokens: Vec<String>,
     connect_timeout: Duration,
+    /// WebSocket: the fallback delay, TLS for `wss://` (ALPN `http/1.1`) and session settings.
+    #[cfg(feature = "websocket")]
+    websocket: WebSocketDial,
+}
+
+#[cfg(feature = "websocket")]
+#[derive(Debug)]
+struct WebSocketDial {
+    delay: Option<Duration>,
+    tls: Arc<rustls::ClientConfig>,
+    config: super::ws::QmuxConfig,
 }
 
 impl Client {
@@ -143,6 +161,16 @@ impl Client {
         let quic = quinn_config(&config.tls, quic_alpn, &transport)?;
         let h3 = quinn_config(&config.tls, vec![H3_ALPN.to_vec()], &transport)?;
         let primary = quinn::Endpoint::client(config.bind).map_err(TransportError::Bind)?;
+        #[cfg(feature = "websocket")]
+        let websocket = WebSocketDial {
+            delay: config.websocket_delay,
+            tls: Arc::new(tls::client_crypto(&config.tls, vec![b"http/1.1".to_vec()])?),
+            config: super::ws::QmuxConfig {
+                max_streams: config.max_streams,
+                idle_timeout: config.idle_timeout,
+                keep_alive: config.keep_alive,
+            },
+        };
         Ok(Self {
             inner: Arc::new(ClientInner {
                 bind: config.bind,
@@ -154,6 +182,8 @@ impl Client {
                 versions: config.versions,
                 tokens,
                 connect_timeout: config.connect_timeout,
+                #[cfg(feature = "websocket")]
+                websocket,
             }),
         })
     }
@@ -184,7 +214,94 @@ impl Client {
             .map_err(|_| TransportError::Timeout(format!("connecting to {url}")))?
     }
 
+    #[cfg(not(feature = "websocket"))]
     async fn connect_target(&self, target: &Target) -> Result<Connected, TransportError> {
+        self.connect_udp(target).await
+    }
+
+    /// WebSocket URLs directly; `https://` and `http://` race QUIC against a WebSocket started
+    /// after the fallback delay (or as soon as QUIC fails). If both fail, the QUIC error wins
+    /// unless it is a timeout.
+    #[cfg(feature = "websocket")]
+    async fn connect_target(&self, target: &Target) -> Result<Connected, TransportError> {
+        let delay = match target.scheme {
+            Scheme::WebSocket => return self.connect_ws(target).await,
+            Scheme::Tcp => {
+                let remote = target.resolve().await?;
+                let config = &self.inner.websocket.config;
+                let path = target.setup_path.clone();
+                return super::tcp::connect(remote, &self.inner.versions, config, path).await;
+            }
+            Scheme::Quic => return self.connect_udp(target).await,
+            Scheme::WebTransport | Scheme::DevHttp => match self.inner.websocket.delay {
+                Some(delay) => delay,
+                None => return self.connect_udp(target).await,
+            },
+        };
+        let quic = self.connect_udp(target);
+        tokio::pin!(quic);
+        let quic_error = tokio::select! {
+            result = &mut quic => match result {
+                Ok(connected) => return Ok(connected),
+                Err(err) => Some(err),
+            },
+            () = tokio::time::sleep(delay) => None,
+        };
+        tracing::debug!(error = ?quic_error, "no QUIC answer yet; trying WebSocket");
+        let ws = self.connect_ws(target);
+        tokio::pin!(ws);
+        let (quic_error, ws_error) = match quic_error {
+            Some(quic_error) => (quic_error, ws.await.err()),
+            None => tokio::select! {
+                result = &mut quic => match result {
+                    Ok(connected) => return Ok(connected),
+                    Err(err) => (err, ws.await.err()),
+                },
+                result = &mut ws => match result {
+                    Ok(connected) => return Ok(connected),
+                    // The server answered over TCP: that is its answer for this URL.
+                    Err(err @ (TransportError::Rejected(_) | TransportError::NoCommonVersion { .. })) => {
+                        return Err(err);
+                    }
+                    Err(ws_error) => match quic.await {
+                        Ok(connected) => return Ok(connected),
+                        Err(quic_error) => (quic_error, Some(ws_error)),
+                    },
+                },
+            },
+        };
+        match (quic_error, ws_error) {
+            (TransportError::Timeout(_), Some(ws_error)) => Err(ws_error),
+            (quic_error, ws_error) => {
+                if let Some(ws_error) = ws_error {
+                    tracing::debug!(%ws_error, "the WebSocket fallback failed too");
+                }
+                Err(quic_error)
+            }
+        }
+    }
+
+    #[cfg(feature = "websocket")]
+    async fn connect_ws(&self, target: &Target) -> Result<Connected, TransportError> {
+        let url = target
+            .ws_url
+            .as_ref()
+            .ok_or_else(|| TransportError::InvalidUrl("no WebSocket URL".into()))?;
+        let remote = target.resolve().await?;
+        let dial = &self.inner.websocket;
+        tracing::debug!(%remote, %url, "dialing WebSocket");
+        super::ws::connect(super::ws::WsDial {
+            url,
+            remote,
+            server_name: &target.host.to_string(),
+            tls: (url.scheme() == "wss").then(|| dial.tls.clone()),
+            versions: &self.inner.versions,
+            config: dial.config,
+        })
+        .await
+    }
+
+    async fn connect_udp(&self, target: &Target) -> Result<Connected, TransportError> {
         let remote = target.resolve().await?;
         let endpoint = self.endpoint_for(remote)?;
         let sni = target.host.to_string();
@@ -195,6 +312,11 @@ impl Client {
                 self.connect_webtransport(&endpoint, self.inner.h3.clone(), remote, &sni, target)
                     .await
             }
+            // Dialed before reaching here (connect_target); only without the feature, where
+            // URL parsing already refuses them.
+            Scheme::WebSocket | Scheme::Tcp => Err(TransportError::UnsupportedScheme(
+                "ws, wss and tcp need the websocket feature".to_owned(),
+            )),
             Scheme::DevHttp => {
                 let fingerprint = fetch_fingerprint(remote, &target.authority()).await?;
                 tracing::debug!(%remote, %fingerprint, "pinning the served certificate hash");

@@ -43,7 +43,7 @@ pub enum TransportError {
     InvalidUrl(String),
 
     /// The dial URL's scheme is none of `https`, `http`, `moql`, `moqt`.
-    #[error("unsupported URL scheme {0:?} (expected https, http, moql or moqt)")]
+    #[error("unsupported URL scheme {0:?} (expected https, http, moql, moqt, ws, wss or tcp)")]
     UnsupportedScheme(String),
 
     /// The host could not be resolved, or the QUIC connection attempt could not start or was

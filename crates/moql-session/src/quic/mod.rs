@@ -23,6 +23,14 @@
 //! [`RawSession`] sends mapped stream codes, accepts both forms, and sends session close
 //! codes unmapped.
 //!
+//! With the `websocket` feature, [`ws`] adds QMux over WebSocket (spec 1.5): the [`Client`]
+//! dials `ws://` / `wss://` URLs and falls back to WebSocket on the same host and port when an
+//! `https://` or `http://` dial gets no QUIC answer within
+//! [`ClientConfig::websocket_delay`]; servers hand upgraded connections to
+//! [`ws::accept_upgraded`]. The same feature adds plain QMux over TCP (`tcp://` URLs,
+//! [`accept_tcp`]; version negotiated in-band, path in SETUP). Both are the
+//! [`Transport::Qmux`] variant.
+//!
 //! TLS is rustls with the ring provider ([`provider`]), TLS 1.3 only.
 
 mod client;
@@ -30,9 +38,13 @@ mod error;
 mod raw;
 mod server;
 mod session;
+#[cfg(feature = "websocket")]
+mod tcp;
 mod tls;
 mod transport;
 mod url;
+#[cfg(feature = "websocket")]
+pub mod ws;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +54,8 @@ pub use error::TransportError;
 pub use raw::{RawError, RawRecvStream, RawSendStream, RawSession};
 pub use server::{Incoming, NO_COMMON_VERSION_STATUS, Server, ServerConfig};
 pub use session::{Transport, TransportIoError, TransportRecvStream, TransportSendStream};
+#[cfg(feature = "websocket")]
+pub use tcp::accept_tcp;
 pub use tls::{
     Certificate, GENERATED_BACKDATE, GENERATED_VALIDITY, client_crypto, fingerprint_of, provider,
     server_crypto,

@@ -31,6 +31,12 @@ pub enum Transport {
     /// WebTransport over HTTP/3: version from `wt-protocol`, path in the CONNECT (spec 1.3).
     /// Boxed: a web-transport-quinn session is about 780 bytes, a raw one 40.
     WebTransport(Box<web_transport_quinn::Session>),
+    /// QMux (spec 1.5) over WebSocket (version from the `Sec-WebSocket-Protocol` token, path
+    /// in the upgrade URI) or plain TCP (version negotiated in-band, path in SETUP): no
+    /// datagrams, stream codes unmapped.
+    /// Boxed: a qmux session is about 380 bytes.
+    #[cfg(feature = "websocket")]
+    Qmux(Box<super::ws::QmuxSession>),
 }
 
 impl Transport {
@@ -39,20 +45,31 @@ impl Transport {
         match self {
             Self::Quic(_) => TransportKind::Quic,
             Self::WebTransport(_) => TransportKind::WebTransport,
+            #[cfg(feature = "websocket")]
+            Self::Qmux(session) => session.kind(),
         }
     }
 
-    /// The peer's current UDP address.
+    /// The peer's current address: UDP for QUIC and WebTransport, TCP for QMux.
     pub fn remote_address(&self) -> SocketAddr {
-        self.connection().remote_address()
+        match self {
+            #[cfg(feature = "websocket")]
+            Self::Qmux(session) => session.remote_address(),
+            _ => self.connection().map_or(
+                SocketAddr::from(([0, 0, 0, 0], 0)),
+                quinn::Connection::remote_address,
+            ),
+        }
     }
 
     /// The underlying QUIC connection (statistics, peer identity, close reason). For
-    /// WebTransport it also carries the HTTP/3 control streams.
-    pub fn connection(&self) -> &quinn::Connection {
+    /// WebTransport it also carries the HTTP/3 control streams. `None` on QMux.
+    pub fn connection(&self) -> Option<&quinn::Connection> {
         match self {
-            Self::Quic(session) => session.connection(),
-            Self::WebTransport(session) => session.as_ref(),
+            Self::Quic(session) => Some(session.connection()),
+            Self::WebTransport(session) => Some(session.as_ref()),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(_) => None,
         }
     }
 }
@@ -91,6 +108,10 @@ pub enum TransportIoError {
     /// WebTransport: a receive-stream failure.
     #[error(transparent)]
     Read(#[from] web_transport_quinn::ReadError),
+    /// QMux (WebSocket or TCP): any session or stream failure; codes are carried unmapped.
+    #[cfg(feature = "websocket")]
+    #[error(transparent)]
+    Qmux(#[from] qmux::Error),
 }
 
 impl wt::Error for TransportIoError {
@@ -100,6 +121,8 @@ impl wt::Error for TransportIoError {
             Self::Session(err) => err.session_error(),
             Self::Write(err) => err.session_error(),
             Self::Read(err) => err.session_error(),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(err) => err.session_error(),
         }
     }
 
@@ -109,6 +132,8 @@ impl wt::Error for TransportIoError {
             Self::Session(err) => err.stream_error(),
             Self::Write(err) => err.stream_error(),
             Self::Read(err) => err.stream_error(),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(err) => err.stream_error(),
         }
     }
 }
@@ -125,6 +150,8 @@ impl wt::Session for Transport {
             Self::WebTransport(s) => {
                 TransportRecvStream::WebTransport(wt::Session::accept_uni(&**s).await?)
             }
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => TransportRecvStream::Qmux(wt::Session::accept_uni(&**s).await?),
         })
     }
 
@@ -144,6 +171,14 @@ impl wt::Session for Transport {
                 (
                     TransportSendStream::WebTransport(send),
                     TransportRecvStream::WebTransport(recv),
+                )
+            }
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => {
+                let (send, recv) = wt::Session::accept_bi(&**s).await?;
+                (
+                    TransportSendStream::Qmux(send),
+                    TransportRecvStream::Qmux(recv),
                 )
             }
         })
@@ -167,6 +202,14 @@ impl wt::Session for Transport {
                     TransportRecvStream::WebTransport(recv),
                 )
             }
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => {
+                let (send, recv) = wt::Session::open_bi(&**s).await?;
+                (
+                    TransportSendStream::Qmux(send),
+                    TransportRecvStream::Qmux(recv),
+                )
+            }
         })
     }
 
@@ -176,6 +219,8 @@ impl wt::Session for Transport {
             Self::WebTransport(s) => {
                 TransportSendStream::WebTransport(wt::Session::open_uni(&**s).await?)
             }
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => TransportSendStream::Qmux(wt::Session::open_uni(&**s).await?),
         })
     }
 
@@ -183,6 +228,8 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => Ok(wt::Session::send_datagram(s, payload)?),
             Self::WebTransport(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
         }
     }
 
@@ -190,6 +237,8 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => Ok(wt::Session::recv_datagram(s).await?),
             Self::WebTransport(s) => Ok(wt::Session::recv_datagram(&**s).await?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::Session::recv_datagram(&**s).await?),
         }
     }
 
@@ -197,6 +246,8 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => wt::Session::max_datagram_size(s),
             Self::WebTransport(s) => wt::Session::max_datagram_size(&**s),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => wt::Session::max_datagram_size(&**s),
         }
     }
 
@@ -205,6 +256,8 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => wt::Session::protocol(s),
             Self::WebTransport(s) => wt::Session::protocol(&**s),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => wt::Session::protocol(&**s),
         }
     }
 
@@ -214,6 +267,8 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => wt::Session::close(s, code, reason),
             Self::WebTransport(s) => wt::Session::close(&**s, code, reason),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => wt::Session::close(&**s, code, reason),
         }
     }
 
@@ -221,13 +276,20 @@ impl wt::Session for Transport {
         match self {
             Self::Quic(s) => wt::Session::closed(s).await.into(),
             Self::WebTransport(s) => wt::Session::closed(&**s).await.into(),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => wt::Session::closed(&**s).await.into(),
         }
     }
 
-    /// The connection's statistics; the same numbers for both transports (one QUIC
-    /// connection either way).
+    /// The connection's statistics: the QUIC connection's (the same numbers for raw QUIC and
+    /// WebTransport), or the QMux session's.
     fn stats(&self) -> impl wt::Stats {
-        QuicStats::of(self.connection())
+        match self {
+            Self::Quic(s) => StatsSnapshot::of(&QuicStats::of(s.connection())),
+            Self::WebTransport(s) => StatsSnapshot::of(&QuicStats::of(s.as_ref())),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => StatsSnapshot::of(&wt::Session::stats(&**s)),
+        }
     }
 }
 
@@ -241,6 +303,9 @@ pub enum TransportSendStream {
     Quic(RawSendStream),
     /// A WebTransport stream.
     WebTransport(web_transport_quinn::SendStream),
+    /// A QMux stream (WebSocket or TCP).
+    #[cfg(feature = "websocket")]
+    Qmux(super::ws::QmuxSendStream),
 }
 
 /// Delegates; cancel safety as documented on the inner streams (`write` is cancel safe,
@@ -252,6 +317,8 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::write(s, buf).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::write(s, buf).await?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::SendStream::write(s, buf).await?),
         }
     }
 
@@ -259,6 +326,8 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
         }
     }
 
@@ -266,6 +335,8 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => wt::SendStream::set_priority(s, order),
             Self::WebTransport(s) => wt::SendStream::set_priority(s, order),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => wt::SendStream::set_priority(s, order),
         }
     }
 
@@ -273,6 +344,8 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::finish(s)?),
             Self::WebTransport(s) => Ok(wt::SendStream::finish(s)?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::SendStream::finish(s)?),
         }
     }
 
@@ -280,6 +353,8 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => wt::SendStream::reset(s, code),
             Self::WebTransport(s) => wt::SendStream::reset(s, code),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => wt::SendStream::reset(s, code),
         }
     }
 
@@ -287,6 +362,8 @@ impl wt::SendStream for TransportSendStream {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::closed(s).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::closed(s).await?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::SendStream::closed(s).await?),
         }
     }
 }
@@ -302,6 +379,9 @@ pub enum TransportRecvStream {
     Quic(RawRecvStream),
     /// A WebTransport stream.
     WebTransport(web_transport_quinn::RecvStream),
+    /// A QMux stream (WebSocket or TCP).
+    #[cfg(feature = "websocket")]
+    Qmux(super::ws::QmuxRecvStream),
 }
 
 /// Delegates; `read` and `read_chunk` are cancel safe on both transports.
@@ -312,6 +392,8 @@ impl wt::RecvStream for TransportRecvStream {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::read(s, dst).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::read(s, dst).await?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::RecvStream::read(s, dst).await?),
         }
     }
 
@@ -319,6 +401,8 @@ impl wt::RecvStream for TransportRecvStream {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
         }
     }
 
@@ -326,6 +410,8 @@ impl wt::RecvStream for TransportRecvStream {
         match self {
             Self::Quic(s) => wt::RecvStream::stop(s, code),
             Self::WebTransport(s) => wt::RecvStream::stop(s, code),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => wt::RecvStream::stop(s, code),
         }
     }
 
@@ -333,6 +419,76 @@ impl wt::RecvStream for TransportRecvStream {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::closed(s).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::closed(s).await?),
+            #[cfg(feature = "websocket")]
+            Self::Qmux(s) => Ok(wt::RecvStream::closed(s).await?),
         }
+    }
+}
+
+/// A copy of a transport's statistics, so [`Transport`] returns one type whatever it holds.
+#[derive(Clone, Copy, Debug, Default)]
+struct StatsSnapshot {
+    streams: Option<wt::Streams>,
+    bytes_sent: Option<u64>,
+    bytes_received: Option<u64>,
+    bytes_lost: Option<u64>,
+    packets_sent: Option<u64>,
+    packets_received: Option<u64>,
+    packets_lost: Option<u64>,
+    rtt: Option<std::time::Duration>,
+    estimated_send_rate: Option<u64>,
+}
+
+impl StatsSnapshot {
+    fn of(stats: &impl wt::Stats) -> Self {
+        Self {
+            streams: stats.streams(),
+            bytes_sent: stats.bytes_sent(),
+            bytes_received: stats.bytes_received(),
+            bytes_lost: stats.bytes_lost(),
+            packets_sent: stats.packets_sent(),
+            packets_received: stats.packets_received(),
+            packets_lost: stats.packets_lost(),
+            rtt: stats.rtt(),
+            estimated_send_rate: stats.estimated_send_rate(),
+        }
+    }
+}
+
+impl wt::Stats for StatsSnapshot {
+    fn streams(&self) -> Option<wt::Streams> {
+        self.streams
+    }
+
+    fn bytes_sent(&self) -> Option<u64> {
+        self.bytes_sent
+    }
+
+    fn bytes_received(&self) -> Option<u64> {
+        self.bytes_received
+    }
+
+    fn bytes_lost(&self) -> Option<u64> {
+        self.bytes_lost
+    }
+
+    fn packets_sent(&self) -> Option<u64> {
+        self.packets_sent
+    }
+
+    fn packets_received(&self) -> Option<u64> {
+        self.packets_received
+    }
+
+    fn packets_lost(&self) -> Option<u64> {
+        self.packets_lost
+    }
+
+    fn rtt(&self) -> Option<std::time::Duration> {
+        self.rtt
+    }
+
+    fn estimated_send_rate(&self) -> Option<u64> {
+        self.estimated_send_rate
     }
 }

@@ -565,7 +565,7 @@ async fn close_ends_accept_and_the_sessions() {
 async fn bad_urls_fail_before_dialing() {
     let client = client(ClientTls::DisableVerify, &Version::ALL);
     assert!(matches!(
-        client.connect("wss://relay.example/anon").await,
+        client.connect("ftp://relay.example/anon").await,
         Err(TransportError::UnsupportedScheme(_))
     ));
     assert!(matches!(

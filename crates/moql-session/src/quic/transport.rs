@@ -30,6 +30,12 @@ pub enum TransportKind {
     /// WebTransport over HTTP/3: the version is the `wt-protocol` token, the request path is
     /// the CONNECT `:path` (spec 1.3).
     WebTransport,
+    /// QMux over WebSocket: the version is the `Sec-WebSocket-Protocol` token, the request
+    /// path is the upgrade URI (spec 1.5).
+    WebSocket,
+    /// QMux over plain TCP: the version is negotiated in-band (QMux transport parameters), the
+    /// request path comes in SETUP (spec 1.5).
+    Tcp,
 }
 
 impl fmt::Display for TransportKind {
@@ -37,6 +43,8 @@ impl fmt::Display for TransportKind {
         f.write_str(match self {
             Self::Quic => "quic",
             Self::WebTransport => "webtransport",
+            Self::WebSocket => "websocket",
+            Self::Tcp => "tcp",
         })
     }
 }

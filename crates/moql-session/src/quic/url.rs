@@ -5,6 +5,11 @@
 //! | `https://` | WebTransport (ALPN `h3`) | 443 | the CONNECT `:path` |
 //! | `http://` | development: fetch `/certificate.sha256` over TCP, then WebTransport pinning it | 80 | the CONNECT `:path` |
 //! | `moql://`, `moqt://` | raw QUIC (moq-lite ALPNs) | 443 | the SETUP Path parameter |
+//! | `ws://`, `wss://` | QMux over WebSocket (spec 1.5; `websocket` feature) | 80, 443 | the upgrade URI |
+//! | `tcp://` | QMux over plain TCP (spec 1.5; `websocket` feature) | 443 | the SETUP Path parameter |
+//!
+//! `https://` and `http://` targets also carry the WebSocket URL a client falls back to
+//! (`wss://` / `ws://`, same host, port, path and query).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +37,10 @@ pub(crate) enum Scheme {
     DevHttp,
     /// `moql://` or `moqt://`: raw QUIC.
     Quic,
+    /// `ws://` or `wss://`: QMux over WebSocket.
+    WebSocket,
+    /// `tcp://`: QMux over plain TCP.
+    Tcp,
 }
 
 /// The host part of a dial URL.
@@ -63,6 +72,10 @@ pub(crate) struct Target {
     pub(crate) connect_url: Option<Url>,
     /// Raw QUIC only: the SETUP Path parameter (spec 5.1.2), `None` to omit it.
     pub(crate) setup_path: Option<String>,
+    /// The `ws://` / `wss://` URL to upgrade at (no fragment): the URL itself for WebSocket
+    /// schemes, the fallback for `https://` (`wss://`) and `http://` (`ws://`).
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    pub(crate) ws_url: Option<Url>,
 }
 
 impl Target {
@@ -85,13 +98,17 @@ impl Target {
             "https" => Scheme::WebTransport,
             "http" => Scheme::DevHttp,
             "moql" | "moqt" => Scheme::Quic,
+            "ws" | "wss" if cfg!(feature = "websocket") => Scheme::WebSocket,
+            "tcp" if cfg!(feature = "websocket") => Scheme::Tcp,
             other => return Err(TransportError::UnsupportedScheme(other.to_owned())),
         };
         // `port_or_known_default` knows 443 for https and 80 for http; spec 1.2 gives 443 for
         // the raw QUIC schemes, which the url crate does not know.
         let port = match scheme {
-            Scheme::Quic => url.port().unwrap_or(443),
-            Scheme::WebTransport | Scheme::DevHttp => url.port_or_known_default().unwrap_or(443),
+            Scheme::Quic | Scheme::Tcp => url.port().unwrap_or(443),
+            Scheme::WebTransport | Scheme::DevHttp | Scheme::WebSocket => {
+                url.port_or_known_default().unwrap_or(443)
+            }
         };
         let host = match url.host() {
             Some(url::Host::Ipv4(ip)) => HostName::Ip(ip.into()),
@@ -104,8 +121,22 @@ impl Target {
             _ => return Err(invalid("no host")),
         };
 
+        let ws_url = match scheme {
+            Scheme::Quic | Scheme::Tcp => None,
+            Scheme::WebTransport | Scheme::DevHttp | Scheme::WebSocket => {
+                let mut ws = url.clone();
+                ws.set_fragment(None);
+                let secure = matches!(url.scheme(), "https" | "wss");
+                ws.set_scheme(if secure { "wss" } else { "ws" })
+                    .map_err(|()| invalid("cannot switch to a WebSocket scheme"))?;
+                ws.set_port(Some(port))
+                    .map_err(|()| invalid("cannot set the port"))?;
+                Some(ws)
+            }
+        };
         let (connect_url, setup_path) = match scheme {
-            Scheme::Quic => (None, setup_path(&url)),
+            Scheme::Quic | Scheme::Tcp => (None, setup_path(&url)),
+            Scheme::WebSocket => (None, None),
             Scheme::WebTransport | Scheme::DevHttp => {
                 let mut connect = url.clone();
                 connect.set_fragment(None);
@@ -124,6 +155,7 @@ impl Target {
             port,
             connect_url,
             setup_path,
+            ws_url,
         })
     }
 
@@ -376,6 +408,32 @@ mod tests {
         assert_eq!(path("moqt://relay/"), None);
     }
 
+    #[cfg(feature = "websocket")]
+    #[test]
+    fn websocket_schemes() {
+        let t = Target::parse("wss://relay/x?jwt=t").unwrap();
+        assert_eq!(t.scheme, Scheme::WebSocket);
+        assert_eq!(t.port, 443);
+        assert_eq!(t.ws_url.unwrap().as_str(), "wss://relay/x?jwt=t");
+        assert!(t.setup_path.is_none() && t.connect_url.is_none());
+        let t = Target::parse("tcp://127.0.0.1:4443/room?jwt=t").unwrap();
+        assert_eq!(t.scheme, Scheme::Tcp);
+        assert_eq!(t.setup_path.as_deref(), Some("/room?jwt=t"));
+        assert!(t.ws_url.is_none() && t.connect_url.is_none());
+        let t = Target::parse("ws://127.0.0.1:4443/").unwrap();
+        assert_eq!(t.port, 4443);
+        assert_eq!(t.ws_url.unwrap().as_str(), "ws://127.0.0.1:4443/");
+    }
+
+    #[cfg(not(feature = "websocket"))]
+    #[test]
+    fn websocket_schemes_need_the_feature() {
+        assert!(matches!(
+            Target::parse("wss://relay/x"),
+            Err(TransportError::UnsupportedScheme(s)) if s == "wss"
+        ));
+    }
+
     #[test]
     fn schemes_ports_and_hosts() {
         let t = Target::parse("moql://127.0.0.1/x").unwrap();
@@ -400,9 +458,15 @@ mod tests {
         assert_eq!(t.connect_url.unwrap().as_str(), "https://localhost:80/path");
 
         assert!(matches!(
-            Target::parse("wss://relay/x"),
-            Err(TransportError::UnsupportedScheme(s)) if s == "wss"
+            Target::parse("ftp://relay/x"),
+            Err(TransportError::UnsupportedScheme(s)) if s == "ftp"
         ));
+        // The WebSocket fallback of each WebTransport URL: same host, port, path and query.
+        let t = Target::parse("https://relay:4443/room?jwt=x#frag").unwrap();
+        assert_eq!(t.ws_url.unwrap().as_str(), "wss://relay:4443/room?jwt=x");
+        let t = Target::parse("http://localhost/path").unwrap();
+        assert_eq!(t.ws_url.unwrap().as_str(), "ws://localhost/path");
+        assert!(Target::parse("moql://relay/x").unwrap().ws_url.is_none());
         assert!(matches!(
             Target::parse("https://user:pw@relay/x"),
             Err(TransportError::InvalidUrl(_))

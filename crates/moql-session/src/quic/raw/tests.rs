@@ -34,7 +34,7 @@ async fn pair() -> Pair {
     let (connected, accepted, _) = establish(&mut server, &client, "moql", "127.0.0.1", "/").await;
     Pair {
         client: raw(&connected.session),
-        plain: accepted.connection().clone(),
+        plain: accepted.connection().expect("a QUIC transport").clone(),
         server: raw(&accepted),
         endpoints: (server, client),
     }
