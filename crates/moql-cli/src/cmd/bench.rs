@@ -398,7 +398,7 @@ async fn connect_all(
             connections[at] = Some(connection);
         }
         let (connector, args, prefix, shared) = (
-            connector.clone(),
+            connector.fresh()?,
             args.clone(),
             prefix.clone(),
             shared.clone(),
