@@ -228,6 +228,7 @@ impl Relay {
                 fingerprint: self.fingerprint.clone(),
                 metrics: self.shared.metrics.clone(),
                 auth: Some(self.shared.auth.clone()),
+                web_root: self.config.web_root.clone(),
             };
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
