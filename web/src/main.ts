@@ -72,9 +72,16 @@ async function connect(relay: URL, opts: Options): Promise<void> {
 		status.dataset.transport = conn.transport;
 		status.dataset.version = conn.version;
 		setState("status", "connected", `connected: ${conn.version} over ${conn.transport}`);
-		void conn.closed.then(() => {
-			if (connection === conn) setState("status", "closed", "connection closed");
-		});
+		// A clean close resolves, an abrupt one rejects: the page says closed either way.
+		const closed = (how: "clean" | "lost", why: string) => {
+			if (connection !== conn) return;
+			element("status").dataset.closed = how;
+			setState("status", "closed", `connection closed${why}`);
+		};
+		conn.closed.then(
+			() => closed("clean", ""),
+			(err: unknown) => closed("lost", `: ${describe(err)}`),
+		);
 		void watchAnnounced(conn);
 		if (opts.watch) {
 			input("watch-broadcast").value = opts.watch;

@@ -9,6 +9,8 @@
 //   5. "fetch group N" shows a past group, frame for frame what the relay's HTTP
 //      /fetch?format=frames returns for it;
 //   6. when the clock's publisher leaves, the announced list drops it;
+//   7. when the relay shuts down, the page sees a clean WebTransport close (the relay's
+//      CLOSE_WEBTRANSPORT_SESSION, not a lost connection) and the relay exits 0;
 // and saves a screenshot (before 6). Every wait is bounded; the whole run must end within RUN_TIMEOUT_MS.
 //
 // Environment: MOQL_RELAY and MOQL (binaries, default ../target/debug/…), CHROMIUM (default
@@ -217,6 +219,17 @@ async function main() {
 	clock.kill("SIGTERM");
 	await entry.waitFor({ state: "detached" });
 	pass(`the announced list drops ${CLOCK} when its publisher leaves`);
+
+	// 7. The relay shuts down (GOAWAY, drain, close): the page says so, the relay exits 0.
+	const exited = new Promise((resolvePromise) => relay.once("exit", (code) => resolvePromise(code)));
+	relay.kill("SIGTERM");
+	await page.waitForSelector('#status[data-state="closed"]');
+	const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), STEP_TIMEOUT_MS))]);
+	check(code === 0, `the relay exited with ${code}`);
+	// A clean close: the relay's CLOSE_WEBTRANSPORT_SESSION arrived (not "Connection lost").
+	const how = await status.getAttribute("data-closed");
+	check(how === "clean", `the page lost the connection instead: ${await status.textContent()}`);
+	pass(`the page sees the relay leave with a clean close`);
 }
 
 async function cleanup() {
