@@ -10,7 +10,7 @@ import * as Moq from "@moq/net";
 import { type Options, parseOptions } from "./options";
 
 /** Frames kept on screen per list; older ones scroll away. */
-const MAX_LINES = 12;
+const MAX_LINES = 10;
 /** How long connecting, or fetching one group, may take before the page gives up. */
 const TIMEOUT_MS = 10_000;
 
