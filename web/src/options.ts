@@ -25,12 +25,21 @@ function flag(params: URLSearchParams, name: string, fallback: boolean): boolean
 	return !["0", "false", "no", "off"].includes(value.toLowerCase());
 }
 
+/** The `relay` option as a URL; the page's origin when it is absent or not a URL. */
+function relayUrl(value: string | null, origin: string): URL {
+	try {
+		return new URL(value ?? `${origin}/`);
+	} catch {
+		return new URL(`${origin}/`);
+	}
+}
+
 /** Parses `search` (a `location.search`), defaulting the relay to `origin`. */
 export function parseOptions(search: string, origin: string): Options {
 	const params = new URLSearchParams(search);
 	const webtransport = flag(params, "webtransport", true);
 	return {
-		relay: new URL(params.get("relay") ?? `${origin}/`),
+		relay: relayUrl(params.get("relay"), origin),
 		websocket: flag(params, "websocket", !webtransport),
 		webtransport,
 		watch: params.get("watch") ?? undefined,

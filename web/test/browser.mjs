@@ -144,7 +144,8 @@ async function main() {
 	const page = context.pages()[0] ?? (await context.newPage());
 	page.setDefaultTimeout(STEP_TIMEOUT_MS);
 	page.on("console", (msg) => {
-		if (DEBUG || msg.type() === "error" || msg.type() === "warning") log(`page ${msg.type()}: ${msg.text()}`);
+		if (DEBUG) log(`page ${msg.type()}: ${msg.text()}`);
+		else if (msg.type() === "error" || msg.type() === "warning") log(`page ${msg.type()}: ${msg.text().split("\n")[0]}`);
 	});
 	page.on("pageerror", (err) => log(`page error: ${err.message}`));
 
