@@ -14,7 +14,9 @@ commands:
   soak [--cycles N]              connect/subscribe/fetch/disconnect cycles against one relay
                                  (release, default 10000): fds, tasks and memory vs baseline
   tidy                           repository checks
-  interop                        the real moql client against a real moql-relay";
+  interop                        the real moql client against a real moql-relay
+  web [build|serve|test]         the browser page in web/: build it (npm ci + Vite), serve it
+        [--bind ADDR]            from a relay, or test it in Chromium (default: build)";
 
 pub(crate) enum Command {
     Test(TestOptions),
@@ -24,6 +26,7 @@ pub(crate) enum Command {
     Soak(u64),
     Tidy,
     Interop,
+    Web(crate::web::WebCommand),
     Help,
 }
 
@@ -92,8 +95,28 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
         }
         "tidy" => Command::Tidy,
         "interop" => Command::Interop,
+        "web" => Command::Web(web(rest)?),
         "help" | "--help" | "-h" => Command::Help,
         other => bail!("unknown command {other}\n\n{USAGE}"),
     };
     Ok(command)
+}
+
+fn web(rest: &[String]) -> anyhow::Result<crate::web::WebCommand> {
+    use crate::web::WebCommand;
+    let mut action = None;
+    let mut bind = None;
+    let mut iter = rest.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--bind" => bind = Some(iter.next().context("--bind needs an address")?.clone()),
+            "build" | "serve" | "test" if action.is_none() => action = Some(arg.clone()),
+            other => bail!("unknown web argument {other}\n\n{USAGE}"),
+        }
+    }
+    Ok(match action.as_deref() {
+        None | Some("build") => WebCommand::Build,
+        Some("serve") => WebCommand::Serve { bind },
+        _ => WebCommand::Test,
+    })
 }

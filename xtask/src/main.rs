@@ -8,6 +8,8 @@
 //! - `soak [--cycles N]`: the long form of `tests/soak.rs` (release build, 10,000 cycles).
 //! - `tidy`: repository checks (also part of `test`).
 //! - `interop`: the real `moql` client against a real `moql-relay` (also part of `test`).
+//! - `web [build|serve|test]`: the browser page in `web/`; `test` drives it in Chromium
+//!   against a real relay (also part of `test` when Chromium and the node modules are there).
 
 mod bench;
 mod flags;
@@ -17,6 +19,7 @@ mod load;
 mod run;
 mod test;
 mod tidy;
+mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +45,7 @@ fn try_main() -> anyhow::Result<()> {
         flags::Command::Soak(cycles) => soak(cycles),
         flags::Command::Tidy => tidy::run(Path::new(".")),
         flags::Command::Interop => interop::run(),
+        flags::Command::Web(command) => web::run(&command),
         flags::Command::Help => {
             println!("{}", flags::USAGE);
             Ok(())

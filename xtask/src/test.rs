@@ -70,6 +70,7 @@ pub(crate) fn run_all(opts: &TestOptions, steps: &mut Steps) -> anyhow::Result<(
         exec(&mut cmd)
     })?;
     steps.step("moql CLI against a real relay", crate::interop::run)?;
+    crate::web::test_step(steps)?;
     steps.step("loom (bounded)", || loom(Some(LOOM_MAX_PREEMPTIONS)))?;
     Ok(())
 }

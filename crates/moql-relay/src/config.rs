@@ -38,6 +38,9 @@ pub struct RelayConfig {
     pub limits: LimitsConfig,
     /// Graceful shutdown: how long sessions get to leave after GOAWAY, in seconds (default 2).
     pub drain_seconds: f64,
+    /// A directory of static files (the built web page, `web/dist`) served over HTTP on every
+    /// path no endpoint claims; default none.
+    pub web_root: Option<PathBuf>,
 }
 
 impl Default for RelayConfig {
@@ -59,6 +62,7 @@ impl Default for RelayConfig {
             cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
             drain_seconds: 2.0,
+            web_root: None,
         }
     }
 }
@@ -227,6 +231,7 @@ mod tests {
             http = false
             log = "debug"
             drain_seconds = 0.5
+            web_root = "web/dist"
             [tls]
             generate = ["relay.test"]
             [cluster]
@@ -256,6 +261,7 @@ mod tests {
         assert_eq!(config.limits.max_sessions, 2);
         assert_eq!(config.limits.cache_total_bytes, 3000);
         assert_eq!(config.limits.idle_timeout_seconds, 1.0);
+        assert_eq!(config.web_root, Some(PathBuf::from("web/dist")));
     }
 
     #[test]

@@ -58,6 +58,9 @@ struct Cli {
     /// Ceiling on the cache window, in seconds.
     #[arg(long)]
     cache_max_latency: Option<f64>,
+    /// Serve this directory's files over HTTP (e.g. the built web page, `web/dist`).
+    #[arg(long, value_name = "DIR")]
+    web_root: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -154,6 +157,9 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     }
     if cli.cache_max_latency.is_some() {
         config.cache.max_latency_seconds = cli.cache_max_latency;
+    }
+    if cli.web_root.is_some() {
+        config.web_root = cli.web_root;
     }
 
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());

@@ -30,6 +30,9 @@ use crate::http::{HttpState, Metrics, WebSocketUpgrade};
 /// Answered WebSocket upgrades waiting for the accept loop.
 const WEBSOCKET_BACKLOG: usize = 64;
 
+/// At shutdown, how long the closed sessions' final frames get to reach their peers.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// A bound, ready-to-run relay.
 pub struct Relay {
     config: RelayConfig,
@@ -277,6 +280,7 @@ impl Relay {
                 metrics: self.shared.metrics.clone(),
                 auth: Some(self.shared.auth.clone()),
                 websocket: self.config.websocket.then(|| ws_tx.clone()),
+                web_root: self.config.web_root.clone(),
             };
             let mut stop = stop_rx.clone();
             let tls = self.http_tls.clone();
@@ -371,8 +375,12 @@ impl Relay {
         for session in self.shared.sessions() {
             session.close(ErrorCode::CANCEL.0, "relay shutting down");
         }
+        // Let the closes reach the peers (WebTransport's capsule, QUIC's CONNECTION_CLOSE)
+        // before the endpoint goes away: browsers stay through GOAWAY, and exiting at once
+        // would leave them to notice by their idle timeout.
         self.server
-            .close(ErrorCode::CANCEL.0, "relay shutting down");
+            .close_gracefully(ErrorCode::CANCEL.0, "relay shutting down", CLOSE_GRACE)
+            .await;
         // Let closing connections drain so the UDP port is free when `run` returns.
         if tokio::time::timeout(IDLE_WAIT, self.server.wait_idle())
             .await

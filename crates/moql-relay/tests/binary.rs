@@ -74,6 +74,71 @@ async fn the_binary_serves_and_exits_0_after_goaway_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+/// Starts the binary on an ephemeral loopback port: the child, its address and fingerprint.
+async fn start_relay() -> (tokio::process::Child, std::net::SocketAddr, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
+        .args(["--bind", "127.0.0.1:0", "--log", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the relay starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = within("the listening line", lines.next_line())
+        .await
+        .unwrap()
+        .expect("a line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[0], "listening", "{line}");
+    (child, words[1].parse().unwrap(), words[3].to_string())
+}
+
+/// A browser keeps its session through GOAWAY (@moq/net only logs it), so the relay closes it
+/// when the drain ends. That close must reach a WebTransport peer as a session close with the
+/// relay's code and reason (the CLOSE_WEBTRANSPORT_SESSION capsule), not as a lost connection:
+/// the relay must not close its endpoint and exit before the capsule is sent.
+#[tokio::test]
+async fn a_webtransport_session_that_stays_through_goaway_is_closed_cleanly_on_exit() {
+    let (mut child, addr, fingerprint) = start_relay().await;
+    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        fingerprint,
+    ])))
+    .unwrap();
+    let connected = within(
+        "the connection",
+        client.connect(&format!("https://127.0.0.1:{}/", addr.port())),
+    )
+    .await
+    .unwrap();
+    // No subscribe origin, so no announce stream of ours whose reset (the relay's tasks end
+    // as it closes) could race the close and end the session first.
+    let session = Session::connect(connected.session, connected.version, SessionConfig::new())
+        .await
+        .unwrap();
+    within("the relay's SETUP", async {
+        while session.peer_setup().is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    within("GOAWAY", session.goaway_received()).await;
+    // Stay: the relay closes us after its drain (2 s by default).
+    let err = within("the relay's close", session.closed()).await;
+    assert!(
+        matches!(&err, moql_session::SessionError::Closed { reason, .. } if reason == "relay shutting down"),
+        "closed by {err:?}"
+    );
+    let status = within("the relay to exit", child.wait()).await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
 #[tokio::test]
 async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
     let key = Command::new(env!("CARGO_BIN_EXE_moql-relay"))

@@ -156,7 +156,12 @@ impl<T: web_transport_trait::Session> Context<T> {
     /// Closes the session: records why, closes the transport, cancels every task.
     pub(crate) fn close(&self, err: SessionError) {
         let code = err.code();
-        let reason = err.to_string();
+        // A close asked for with a reason sends that reason as it is; the peer's
+        // `SessionError::Closed` then carries the same text (not "session closed with …: …").
+        let reason = match &err {
+            SessionError::Closed { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        };
         let first = self.closed.send_if_modified(|slot| {
             if slot.is_none() {
                 *slot = Some(err);

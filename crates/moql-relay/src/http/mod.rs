@@ -32,6 +32,10 @@
 //!     track with no groups; `504` when the timeout passes; `502` for any other upstream
 //!     error.
 //! - `GET /metrics`: [`Metrics::render`], the Prometheus text format.
+//! - Any other path, with [`HttpState::web_root`] set: a static file below that directory
+//!   (`/` is its `index.html`), e.g. the built web page of `web/` (paths that could leave the directory or name a
+//!   dotfile are `404`). Without
+//!   a web root, other paths are `404`.
 //!
 //! - Any `GET` with `Upgrade: websocket` (at any path) when [`HttpState::websocket`] is set: a
 //!   moq-lite session over QMux over WebSocket (spec 1.5); see [`websocket`]. The path and
@@ -52,18 +56,20 @@ mod fetch;
 mod listener;
 mod metrics;
 pub mod websocket;
+mod web;
 
 #[cfg(test)]
 mod tests;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use moql_model::{OriginProducer, Path};
@@ -92,6 +98,9 @@ pub struct HttpState {
     /// Where WebSocket upgrades go once answered; `None` passes them to the routes (which
     /// answer `404` for unknown paths).
     pub websocket: Option<tokio::sync::mpsc::Sender<WebSocketUpgrade>>,
+    /// A directory of static files served on every path no endpoint claims (the built web
+    /// page); `None` answers those paths `404`.
+    pub web_root: Option<PathBuf>,
 }
 
 /// The state the handlers share.
@@ -100,6 +109,7 @@ struct Shared {
     fingerprint: Option<String>,
     metrics: Arc<Metrics>,
     auth: Option<Auth>,
+    web_root: Option<PathBuf>,
     timeout: Duration,
 }
 
@@ -118,6 +128,7 @@ fn build(state: HttpState, timeout: Duration) -> Router {
         fingerprint: state.fingerprint.map(|f| f.trim().to_ascii_lowercase()),
         metrics: state.metrics,
         auth: state.auth,
+        web_root: state.web_root,
         timeout,
     });
     Router::new()
@@ -186,7 +197,15 @@ async fn finish(State(shared): SharedState, mut response: Response) -> Response 
     response
 }
 
-async fn unknown() -> HttpError {
+/// A static file below the web root, or `404` naming the endpoints.
+async fn unknown(State(shared): SharedState, method: Method, uri: Uri) -> Response {
+    match &shared.web_root {
+        Some(root) => web::serve(root, &method, &uri).await,
+        None => no_endpoint().into_response(),
+    }
+}
+
+fn no_endpoint() -> HttpError {
     HttpError::new(
         StatusCode::NOT_FOUND,
         "no such endpoint: try /certificate.sha256, /announced/<prefix>, \

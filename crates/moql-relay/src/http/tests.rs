@@ -141,6 +141,7 @@ fn state(origin: &OriginProducer, fingerprint: Option<&str>) -> HttpState {
         metrics: Arc::new(Metrics::default()),
         auth: None,
         websocket: None,
+        web_root: None,
     }
 }
 
@@ -407,4 +408,74 @@ async fn serve_returns_once_shutdown_resolves() {
         .unwrap()
         .unwrap();
     assert!(result.is_ok());
+}
+
+/// A fresh directory under the system temp dir holding `files` (relative path, contents).
+fn web_dir(files: &[(&str, &str)]) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("moql-web-root-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, contents) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_web_root_serves_the_page_and_its_assets_and_nothing_outside_it() {
+    let dir = web_dir(&[
+        ("site/index.html", "<!doctype html>page"),
+        ("site/assets/app.js", "console.log(1)"),
+        ("site/.secret", "hidden"),
+        ("outside.txt", "not served"),
+    ]);
+    let origin = OriginProducer::new();
+    let mut with_root = state(&origin, Some("ab"));
+    with_root.web_root = Some(dir.join("site"));
+    let addr = start(with_root).await;
+
+    let page = get(addr, "/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.text(), "<!doctype html>page");
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let script = get(addr, "/assets/app.js").await;
+    assert_eq!(
+        (script.status, script.text().as_str()),
+        (200, "console.log(1)")
+    );
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        get(addr, "/assets/").await.status,
+        404,
+        "no index.html there"
+    );
+    // The endpoints still win over files.
+    assert_eq!(get(addr, "/certificate.sha256").await.text(), "ab");
+    for target in [
+        "/../outside.txt",
+        "/assets/../../outside.txt",
+        "/.secret",
+        "/missing.js",
+        "/%2e%2e/outside.txt",
+    ] {
+        let reply = get(addr, target).await;
+        assert_eq!(reply.status, 404, "{target}: {reply:?}");
+        assert!(!reply.text().contains("not served"), "{target}");
+    }
+
+    // Without a web root the page is not there.
+    let addr = start(state(&origin, None)).await;
+    let reply = get(addr, "/").await;
+    assert_eq!(reply.status, 404);
+    assert!(reply.text().contains("no such endpoint"), "{reply:?}");
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -197,6 +197,24 @@ impl Server {
     pub async fn wait_idle(&self) {
         self.endpoint.wait_idle().await;
     }
+
+    /// Closes the server once the sessions closed with
+    /// [`Session::close`](crate::Session::close) have finished closing: waits (at most
+    /// `grace`) until no connection is open, so WebTransport peers receive the
+    /// CLOSE_WEBTRANSPORT_SESSION capsule with their session's code and reason (a spawned
+    /// task writes it), then [`close`](Self::close)s whatever is left with `code` and
+    /// `reason`. Closing the endpoint at once instead cuts the capsules off: peers see the
+    /// endpoint's code. Follow with [`wait_idle`](Self::wait_idle) before exiting so the
+    /// final frames are sent.
+    pub async fn close_gracefully(&self, code: u32, reason: &str, grace: Duration) {
+        /// How often the open connections are counted while waiting.
+        const POLL: Duration = Duration::from_millis(10);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.endpoint.open_connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+        }
+        self.close(code, reason);
+    }
 }
 
 /// Accept loop: one handshake task per new connection, until the endpoint closes or the

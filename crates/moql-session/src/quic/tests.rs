@@ -562,6 +562,37 @@ async fn close_ends_accept_and_the_sessions() {
 }
 
 #[tokio::test]
+async fn close_gracefully_lets_closed_webtransport_sessions_send_their_capsule_first() {
+    init_tracing();
+    let mut server = server("127.0.0.1:0", &Version::ALL);
+    let client = pinned_client(&server, &Version::ALL);
+    let (wt, wt_server, _) = establish(&mut server, &client, "https", "127.0.0.1", "/").await;
+    let (quic, _quic_server, _) = establish(&mut server, &client, "moql", "127.0.0.1", "/").await;
+
+    // The session's close (CLOSE_WEBTRANSPORT_SESSION) is written by a spawned task; closing
+    // the endpoint at once would cut it off and the peer would see the endpoint's code.
+    web_transport_trait::Session::close(&wt_server, 5, "going");
+    timeout(WAIT, async {
+        server
+            .close_gracefully(9, "shutting down", Duration::from_secs(1))
+            .await;
+        server.wait_idle().await;
+    })
+    .await
+    .expect("shutdown timed out");
+    drop(server);
+    let err = timeout(WAIT, web_transport_trait::Session::closed(&wt.session))
+        .await
+        .expect("close timed out");
+    assert_eq!(err.session_error(), Some((5, "going".to_string())));
+    // A session nobody closed gets the endpoint's close.
+    let err = timeout(WAIT, web_transport_trait::Session::closed(&quic.session))
+        .await
+        .expect("close timed out");
+    assert_eq!(err.session_error().map(|(c, _)| c), Some(9));
+}
+
+#[tokio::test]
 async fn bad_urls_fail_before_dialing() {
     let client = client(ClientTls::DisableVerify, &Version::ALL);
     assert!(matches!(
