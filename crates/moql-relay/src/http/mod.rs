@@ -55,8 +55,8 @@ mod certificate;
 mod fetch;
 mod listener;
 mod metrics;
-pub mod websocket;
 mod web;
+pub mod websocket;
 
 #[cfg(test)]
 mod tests;
