@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use moql_model::{BroadcastProducer, Path, Subscription, TrackInfo};
-use support::relay::{TestRelay, produce, publish, read_group, wait_subscribed};
+use support::relay::{TestRelay, produce, publish, read_group, token, wait_subscribed};
 use support::within;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -293,47 +293,10 @@ async fn shutdown_sends_goaway_to_every_session() {
     within("the session to close", client.session.closed()).await;
 }
 
-fn token(
-    secret: &str,
-    root: &str,
-    publish: &[&str],
-    subscribe: &[&str],
-    expires_in: i64,
-) -> String {
-    use moql_relay::auth::{Claims, SigningKey, sign};
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let claims = Claims {
-        root: root.into(),
-        publish: publish.iter().map(|s| s.to_string()).collect(),
-        subscribe: subscribe.iter().map(|s| s.to_string()).collect(),
-        exp: (now + expires_in) as u64,
-        ..Claims::default()
-    };
-    sign(
-        &claims,
-        &SigningKey::Hs256 {
-            secret: secret.into(),
-        },
-        None,
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn auth_accepts_granted_sessions_and_refuses_the_rest() {
     let secret = moql_relay::auth::generate_hs256_secret();
-    let key = secret.clone();
-    let relay = TestRelay::start(move |c| {
-        c.auth = moql_relay::AuthConfig::default();
-        c.auth.keys = vec![moql_relay::auth::KeyConfig::Hs256 {
-            secret: key,
-            kid: None,
-        }];
-    })
-    .await;
+    let relay = TestRelay::with_hs256_key(&secret).await;
 
     // No token: closed with 6 (Unauthorized) right after SETUP.
     let anonymous = relay.client("moql", "/room").await;

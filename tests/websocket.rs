@@ -14,7 +14,7 @@ use moql_model::{
 use moql_relay::{Relay, RelayConfig};
 use moql_session::quic::{Client, ClientConfig, ClientTls, TransportError, TransportKind};
 use moql_session::{Session, SessionConfig};
-use support::relay::{TestRelay, wait_subscribed};
+use support::relay::{TestRelay, token, wait_subscribed};
 use support::within;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -156,45 +156,20 @@ async fn a_past_group_is_fetched_over_websocket() {
     relay.shutdown().await;
 }
 
-fn token(secret: &str, root: &str, expires_in: i64) -> String {
-    use moql_relay::auth::{Claims, SigningKey, sign};
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let claims = Claims {
-        root: root.into(),
-        publish: vec![String::new()],
-        subscribe: vec![String::new()],
-        exp: (now + expires_in) as u64,
-        ..Claims::default()
-    };
-    sign(
-        &claims,
-        &SigningKey::Hs256 {
-            secret: secret.into(),
-        },
-        None,
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn auth_refuses_bad_tokens_over_websocket_and_admits_good_ones() {
     let secret = moql_relay::auth::generate_hs256_secret();
-    let key = secret.clone();
-    let relay = TestRelay::start(move |c| {
-        c.auth = moql_relay::AuthConfig::default();
-        c.auth.keys = vec![moql_relay::auth::KeyConfig::Hs256 {
-            secret: key,
-            kid: None,
-        }];
-    })
-    .await;
+    let relay = TestRelay::with_hs256_key(&secret).await;
 
     // No token, a forged one, an expired one: closed with 6 (Unauthorized) after SETUP.
-    let forged = token(&moql_relay::auth::generate_hs256_secret(), "room", 60);
-    let expired = token(&secret, "room", -60);
+    let forged = token(
+        &moql_relay::auth::generate_hs256_secret(),
+        "room",
+        &[""],
+        &[""],
+        60,
+    );
+    let expired = token(&secret, "room", &[""], &[""], -60);
     for path in [
         "/room".to_owned(),
         format!("/room?jwt={forged}"),
@@ -209,7 +184,7 @@ async fn auth_refuses_bad_tokens_over_websocket_and_admits_good_ones() {
     let good = join(
         &relay,
         "ws",
-        &format!("/room?jwt={}", token(&secret, "room", 60)),
+        &format!("/room?jwt={}", token(&secret, "room", &[""], &[""], 60)),
     )
     .await;
     within("the relay's SETUP", async {

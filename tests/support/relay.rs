@@ -47,6 +47,19 @@ impl TestRelay {
         }
     }
 
+    /// A relay that admits only HS256 tokens signed with `secret` (no public prefix).
+    pub async fn with_hs256_key(secret: &str) -> Self {
+        let key = secret.to_string();
+        Self::start(move |c| {
+            c.auth = moql_relay::AuthConfig::default();
+            c.auth.keys = vec![moql_relay::auth::KeyConfig::Hs256 {
+                secret: key,
+                kid: None,
+            }];
+        })
+        .await
+    }
+
     pub fn url(&self, scheme: &str, path: &str) -> String {
         format!("{scheme}://127.0.0.1:{}{path}", self.addr.port())
     }
@@ -138,4 +151,35 @@ impl TestRelay {
             })
             .unwrap_or_else(|| panic!("no {name} in {text}"))
     }
+}
+
+/// An HS256 token for `root` granting `publish` and `subscribe`, expiring `expires_in`
+/// seconds from now (negative: already expired).
+pub fn token(
+    secret: &str,
+    root: &str,
+    publish: &[&str],
+    subscribe: &[&str],
+    expires_in: i64,
+) -> String {
+    use moql_relay::auth::{Claims, SigningKey, sign};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = Claims {
+        root: root.into(),
+        publish: publish.iter().map(|s| s.to_string()).collect(),
+        subscribe: subscribe.iter().map(|s| s.to_string()).collect(),
+        exp: (now + expires_in) as u64,
+        ..Claims::default()
+    };
+    sign(
+        &claims,
+        &SigningKey::Hs256 {
+            secret: secret.into(),
+        },
+        None,
+    )
+    .unwrap()
 }
