@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
-use crate::run::{cargo, exec};
+use crate::run::{build_binaries, relay_listening};
 
 /// Kills a child process when dropped, so a failing check leaves nothing running.
 struct Guard(Child);
@@ -30,14 +30,7 @@ fn binary(name: &str) -> PathBuf {
 }
 
 pub(crate) fn run() -> anyhow::Result<()> {
-    exec(&mut cargo(&[
-        "build",
-        "--locked",
-        "-p",
-        "moql-relay",
-        "-p",
-        "moql-cli",
-    ]))?;
+    build_binaries(false)?;
     let mut relay = Guard(
         Command::new(binary("moql-relay"))
             .args(["--bind", "127.0.0.1:0", "--log", "warn"])
@@ -46,19 +39,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
             .spawn()
             .context("starting moql-relay")?,
     );
-    let mut line = String::new();
-    BufReader::new(relay.0.stdout.take().context("relay stdout")?)
-        .read_line(&mut line)
-        .context("reading the relay's listening line")?;
-    // "listening 127.0.0.1:PORT fingerprint HEX"
-    let words: Vec<&str> = line.split_whitespace().collect();
-    ensure!(
-        words.len() == 4 && words[0] == "listening",
-        "unexpected relay output: {line}"
-    );
-    let addr: std::net::SocketAddr = words[1].parse()?;
-    let fingerprint = words[3].to_string();
-    let url = format!("moql://127.0.0.1:{}/", addr.port());
+    let (port, fingerprint) = relay_listening(relay.0.stdout.take().context("relay stdout")?)?;
+    let url = format!("moql://127.0.0.1:{port}/");
     let moql = |args: &[&str]| {
         let mut cmd = Command::new(binary("moql"));
         cmd.args(args)
@@ -98,7 +80,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     eprintln!("interop: announced lists the broadcast");
 
     // subscribe sees ticks, over QUIC and over WebSocket (QMux on the relay's TCP port).
-    let ws_url = format!("ws://127.0.0.1:{}/", addr.port());
+    let ws_url = format!("ws://127.0.0.1:{port}/");
     for sub_url in [&url, &ws_url] {
         let mut subscriber = Guard(
             moql(&["subscribe", sub_url, "interop/clock", "clock"])
@@ -153,8 +135,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
         }
     }
     let (group, cli_bytes) = fetched.context("moql fetch returned none of groups 0..3")?;
-    let (status, http_bytes) =
-        http_get(addr, &format!("/fetch/interop/clock/clock?group={group}"))?;
+    let (status, http_bytes) = http_get(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        &format!("/fetch/interop/clock/clock?group={group}"),
+    )?;
     ensure!(status == 200, "HTTP /fetch answered {status}");
     ensure!(
         cli_bytes == http_bytes,

@@ -2,7 +2,6 @@
 //! one publisher fanned out to many subscribers, reporting loss, latency and the relay's CPU
 //! time per delivered MB.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -10,32 +9,20 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 
 use crate::bench::number_after;
-use crate::run::{cargo, exec};
+use crate::run::{build_binaries, relay_listening};
 
 /// Runs the fan-out and returns its Markdown table.
 pub(crate) fn relay_fanout(quick: bool) -> anyhow::Result<String> {
     let (subscribers, seconds) = if quick { (100, 10) } else { (500, 60) };
-    exec(&mut cargo(&[
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "moql-relay",
-        "-p",
-        "moql-cli",
-    ]))?;
+    build_binaries(true)?;
     let bin = PathBuf::from("target/release");
     let mut relay = Command::new(bin.join("moql-relay"))
         .args(["--bind", "127.0.0.1:0", "--log", "error", "--no-http"])
         .stdout(Stdio::piped())
         .spawn()
         .context("starting the release relay")?;
-    let mut line = String::new();
-    BufReader::new(relay.stdout.take().context("relay stdout")?).read_line(&mut line)?;
-    let words: Vec<&str> = line.split_whitespace().collect();
-    ensure!(words.len() == 4, "unexpected relay output: {line}");
-    let port = words[1].rsplit(':').next().context("port")?.to_string();
-    let fingerprint = words[3].to_string();
+    let (port, fingerprint) = relay_listening(relay.stdout.take().context("relay stdout")?)?;
+    let port = port.to_string();
     let pid = relay.id();
 
     let cpu_before = cpu_seconds(pid)?;

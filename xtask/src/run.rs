@@ -25,6 +25,33 @@ pub(crate) fn cargo(args: &[&str]) -> Command {
     cmd
 }
 
+/// Builds the `moql-relay` and `moql` binaries (`release` or debug), for the steps that run
+/// them as separate processes.
+pub(crate) fn build_binaries(release: bool) -> anyhow::Result<()> {
+    let mut args = vec!["build", "--locked", "-p", "moql-relay", "-p", "moql-cli"];
+    if release {
+        args.push("--release");
+    }
+    exec(&mut cargo(&args))
+}
+
+/// Reads a relay's first stdout line, `listening ADDR fingerprint HEX`, and returns the port
+/// and the certificate fingerprint.
+pub(crate) fn relay_listening(stdout: impl std::io::Read) -> anyhow::Result<(u16, String)> {
+    use std::io::BufRead as _;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .context("reading the relay's listening line")?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    anyhow::ensure!(
+        words.len() == 4 && words[0] == "listening" && words[2] == "fingerprint",
+        "unexpected relay output: {line}"
+    );
+    let addr: std::net::SocketAddr = words[1].parse().context("the relay's address")?;
+    Ok((addr.port(), words[3].to_string()))
+}
+
 fn describe(cmd: &Command) -> String {
     let mut out = cmd.get_program().to_string_lossy().into_owned();
     for arg in cmd.get_args() {

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::run::{Steps, cargo, exec};
+use crate::run::{Steps, build_binaries, cargo, exec};
 
 const WEB: &str = "web";
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
@@ -96,14 +96,7 @@ fn npm(args: &[&str]) -> Command {
 
 /// Builds the binaries and runs the browser test against them.
 fn browser_test() -> anyhow::Result<()> {
-    exec(&mut cargo(&[
-        "build",
-        "--locked",
-        "-p",
-        "moql-relay",
-        "-p",
-        "moql-cli",
-    ]))?;
+    build_binaries(false)?;
     let root = std::env::current_dir().context("the workspace root")?;
     exec(
         Command::new("node")

@@ -20,23 +20,7 @@ async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
 
 #[tokio::test]
 async fn the_binary_serves_and_exits_0_after_goaway_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
-        .args(["--bind", "127.0.0.1:0", "--log", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the relay starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = within("the listening line", lines.next_line())
-        .await
-        .unwrap()
-        .expect("a line");
-    // "listening 127.0.0.1:PORT fingerprint HEX"
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words[0], "listening", "{line}");
-    let addr: std::net::SocketAddr = words[1].parse().unwrap();
-    let fingerprint = words[3].to_string();
+    let (mut child, addr, fingerprint) = start_relay().await;
     assert_eq!(fingerprint.len(), 64);
 
     let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
