@@ -504,3 +504,62 @@ async fn a_group_older_than_the_subscriber_max_latency_is_reset_as_old() {
     );
     drop(stale);
 }
+
+/// A session close is the first thing the peer learns: a client with live subscriptions both
+/// ways (an announce stream, subscribe streams, open group streams) ends with exactly the
+/// server's code and reason, never with a stream reset that the close caused. Many rounds,
+/// because the wrong order only shows when a reset wins the race.
+#[tokio::test]
+async fn the_peer_learns_the_close_code_and_reason_before_any_stream_reset() {
+    const ROUNDS: usize = 20;
+    for kind in [TransportKind::Quic, TransportKind::WebTransport] {
+        for round in 0..ROUNDS {
+            let pair = pair(PairOptions::new(kind, Version::Lite05)).await;
+            // Server -> client: a live subscription with a group still open.
+            let (_server_broadcast, server_track) =
+                publish(&pair.server_publish, "down", TrackInfo::DEFAULT);
+            // Client -> server: the same the other way.
+            let (_client_broadcast, client_track) =
+                publish(&pair.client_publish, "up", TrackInfo::DEFAULT);
+            let down = announced(&pair.client_received, "down").await;
+            let up = announced(&pair.server_received, "up").await;
+            let mut down_sub = down
+                .subscribe_track("clock", Subscription::default())
+                .unwrap();
+            let mut up_sub = up
+                .subscribe_track("clock", Subscription::default())
+                .unwrap();
+            within("the subscriptions", async {
+                server_track.subscription_changed(None).await.unwrap();
+                client_track.subscription_changed(None).await.unwrap();
+            })
+            .await;
+            let open_down = server_track.create_group(0).unwrap();
+            open_down.write(0, "open").unwrap();
+            let open_up = client_track.create_group(0).unwrap();
+            open_up.write(0, "open").unwrap();
+            within("the open groups", async {
+                down_sub.next_group().await.unwrap().unwrap();
+                up_sub.next_group().await.unwrap().unwrap();
+            })
+            .await;
+
+            pair.server.close(42, "maintenance");
+            let err = within("the client to see the close", pair.client.closed()).await;
+            assert!(
+                matches!(
+                    &err,
+                    moql_session::SessionError::Closed { code: 42, reason } if reason == "maintenance"
+                ),
+                "{kind:?} round {round}: the client ended with {err:?}, not the server's close"
+            );
+            within("every task to end", async {
+                while pair.client.stats().tasks > 0 || pair.server.stats().tasks > 0 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+            .await;
+            drop((open_down, open_up));
+        }
+    }
+}

@@ -14,6 +14,11 @@ use tokio::sync::watch;
 use crate::error::SessionError;
 use crate::tasks::Tasks;
 
+/// How long a closed session's tasks (and their streams) are kept after the close, waiting
+/// for the transport to be down: WebTransport's graceful close waits for the peer up to about
+/// 3 RTT before it closes the connection itself.
+const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Settings copied out of the [`SessionConfig`](crate::SessionConfig).
 pub(crate) struct Settings {
     pub(crate) origin_id: u64,
@@ -153,8 +158,19 @@ impl<T: web_transport_trait::Session> Context<T> {
         self.next_subscribe_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Closes the session: records why, closes the transport, cancels every task.
-    pub(crate) fn close(&self, err: SessionError) {
+    /// Closes the session: records why, closes the transport, cancels every task, and drops
+    /// the tasks (their streams) only once the transport is down.
+    ///
+    /// The order is what the peer sees: the close code and reason first (raw QUIC's
+    /// CONNECTION_CLOSE, WebTransport's CLOSE_WEBTRANSPORT_SESSION capsule, QMux's close),
+    /// never a stream reset caused by the close. WebTransport writes its capsule from a
+    /// spawned task and closes the QUIC connection after it, so dropping the tasks' streams
+    /// right away would reset them ahead of the capsule; dropped after the connection is
+    /// closed, their resets go nowhere. The release waits at most [`RELEASE_GRACE`].
+    pub(crate) fn close(&self, err: SessionError)
+    where
+        T: 'static,
+    {
         let code = err.code();
         // A close asked for with a reason sends that reason as it is; the peer's
         // `SessionError::Closed` then carries the same text (not "session closed with …: …").
@@ -181,6 +197,20 @@ impl<T: web_transport_trait::Session> Context<T> {
             .lock()
             .map(|mut s| std::mem::take(&mut *s));
         drop(routes);
+        if !first {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let ctx = self.clone();
+                runtime.spawn(async move {
+                    let _ = tokio::time::timeout(RELEASE_GRACE, ctx.transport.closed()).await;
+                    ctx.tasks.release();
+                });
+            }
+            // No runtime (a handle dropped after its runtime): nothing would run the wait.
+            Err(_) => self.tasks.release(),
+        }
     }
 
     /// Milliseconds since the session started: the receive timestamp given to frames of

@@ -1,5 +1,11 @@
 //! [`Tasks`]: every task a session spawns, counted and cancelled together, so closing a
 //! session leaves nothing running (a test counts them).
+//!
+//! Cancelling and releasing are two steps. [`cancel`](Tasks::cancel) stops polling every task
+//! at once; [`release`](Tasks::release) drops them. In between, a cancelled task's streams
+//! stay open: dropping a stream resets or stops it, and those frames must not reach the peer
+//! before the session close does (the close goes first, then the release, once the
+//! transport is down and the resets go nowhere).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +22,7 @@ pub(crate) struct Tasks {
 struct Inner {
     count: AtomicUsize,
     cancel: watch::Sender<bool>,
+    release: watch::Sender<bool>,
 }
 
 /// Decrements the count when a task ends, however it ends.
@@ -33,38 +40,50 @@ impl Tasks {
             inner: Arc::new(Inner {
                 count: AtomicUsize::new(0),
                 cancel: watch::Sender::new(false),
+                release: watch::Sender::new(false),
             }),
         }
     }
 
-    /// Spawns `future`; it is dropped (cancelled) when the session closes.
+    /// Spawns `future`. Once the session is cancelled it is polled no more; it is dropped
+    /// (with its streams) on [`release`](Self::release), and counted until then.
     pub(crate) fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        if self.is_cancelled() {
+        if self.is_released() {
             return;
         }
         self.inner.count.fetch_add(1, Ordering::SeqCst);
         let guard = Guard(self.inner.clone());
         let mut cancel = self.inner.cancel.subscribe();
+        let mut release = self.inner.release.subscribe();
         tokio::spawn(async move {
             let _guard = guard;
+            let mut future = std::pin::pin!(future);
             tokio::select! {
                 biased;
                 _ = cancel.wait_for(|c| *c) => {}
-                _ = future => {}
+                _ = &mut future => return,
             }
+            // Cancelled: hold the future, unpolled, until the release drops it.
+            let _ = release.wait_for(|r| *r).await;
         });
     }
 
-    /// Cancels every task (idempotent).
+    /// Cancels every task: none is polled again (idempotent).
     pub(crate) fn cancel(&self) {
         self.inner.cancel.send_replace(true);
     }
 
-    pub(crate) fn is_cancelled(&self) -> bool {
-        *self.inner.cancel.borrow()
+    /// Cancels every task and drops them, closing their streams (idempotent).
+    pub(crate) fn release(&self) {
+        self.cancel();
+        self.inner.release.send_replace(true);
+    }
+
+    fn is_released(&self) -> bool {
+        *self.inner.release.borrow()
     }
 
     /// Tasks still running.
