@@ -1,5 +1,5 @@
 // The moql web page: connects to a relay with @moq/net (WebTransport, certificate pinned from
-// the relay's /certificate.sha256), lists announced broadcasts live, subscribes to a track and
+// the relay's /certificate.sha256; or QMux over WebSocket with `?webtransport=0`), lists announced broadcasts live, subscribes to a track and
 // shows its frames, fetches one past group (moq-lite-05 FETCH, through @moq/net's
 // `fetchGroup`), and publishes a broadcast of its own from a text box.
 //

@@ -5,7 +5,8 @@
 //! - `serve [--bind ADDR]`: build, then run `moql-relay --web-root web/dist` (default
 //!   `[::]:4443`); open `http://localhost:4443/`.
 //! - `test`: build the page and the binaries, then `web/test/browser.mjs`: Debian's Chromium
-//!   (driven by playwright-core) against a real relay and `moql publish --clock`.
+//!   (driven by playwright-core) against a real relay and `moql publish --clock`, once over
+//!   WebTransport and once over WebSocket (`?webtransport=0`).
 //!
 //! `cargo xtask test` runs `test` when Chromium, Node.js and `web/node_modules` are there, and
 //! records a skip naming what is missing otherwise.
