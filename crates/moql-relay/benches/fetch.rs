@@ -22,7 +22,7 @@ use moql_wire::Version;
 
 /// Groups cached on the relay; each iteration fetches a new one, so the fetching client never
 /// answers from its own cache.
-const GROUPS: u64 = 20_000;
+const GROUPS: u64 = 60_000;
 
 struct Peer {
     publish: OriginProducer,
@@ -140,7 +140,7 @@ fn relay_fetch(c: &mut Criterion) {
     let mut group = c.benchmark_group("relay_fetch");
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(500));
-    group.measurement_time(Duration::from_secs(3));
+    group.measurement_time(Duration::from_secs(2));
     let mut next = 1u64;
     group.bench_function("cache_hit_raw_quic", |b| {
         b.iter_custom(|iters| {
