@@ -168,7 +168,7 @@ fn throughput(c: &mut Criterion) {
 
 /// Groups cached on the server for the fetch benchmark; each iteration fetches a new one, so
 /// the client never answers from its own cache.
-const FETCH_GROUPS: u64 = 30_000;
+const FETCH_GROUPS: u64 = 150_000;
 
 /// Latency of a FETCH answered from the far side's cache over loopback (what a relay does for
 /// a cached group): one round trip, TRACK_INFO already known.
