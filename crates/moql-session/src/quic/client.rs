@@ -160,7 +160,7 @@ impl Client {
         let quic_alpn = tokens.iter().map(|t| t.clone().into_bytes()).collect();
         let quic = quinn_config(&config.tls, quic_alpn, &transport)?;
         let h3 = quinn_config(&config.tls, vec![H3_ALPN.to_vec()], &transport)?;
-        let primary = quinn::Endpoint::client(config.bind).map_err(TransportError::Bind)?;
+        let primary = super::socket::endpoint(config.bind).map_err(TransportError::Bind)?;
         #[cfg(feature = "websocket")]
         let websocket = WebSocketDial {
             delay: config.websocket_delay,
@@ -433,7 +433,7 @@ impl Client {
                 SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
             };
-            let endpoint = quinn::Endpoint::client(SocketAddr::new(wildcard, 0))
+            let endpoint = super::socket::endpoint(SocketAddr::new(wildcard, 0))
                 .map_err(TransportError::Bind)?;
             *secondary = Some(endpoint.clone());
             return Ok(endpoint);

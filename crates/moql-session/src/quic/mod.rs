@@ -38,6 +38,7 @@ mod error;
 mod raw;
 mod server;
 mod session;
+mod socket;
 #[cfg(feature = "websocket")]
 mod tcp;
 mod tls;

@@ -123,10 +123,9 @@ impl Server {
             config.max_streams,
         )?);
 
-        // `Endpoint::client` rather than `Endpoint::server`: it is the one that makes an IPv6
-        // wildcard socket dual-stack (IPV6_V6ONLY off) instead of inheriting the OS default.
-        // Installing a server config turns it into a server all the same.
-        let endpoint = quinn::Endpoint::client(config.bind).map_err(TransportError::Bind)?;
+        // Our own socket (dual-stack IPv6 wildcard, large buffers: see `socket`); installing a
+        // server config turns the endpoint into a server.
+        let endpoint = super::socket::endpoint(config.bind).map_err(TransportError::Bind)?;
         endpoint.set_server_config(Some(server_config));
 
         let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);
