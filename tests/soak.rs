@@ -129,8 +129,12 @@ async fn connect_subscribe_fetch_disconnect_cycles_return_to_baseline() {
     }
     let baseline = settle(usage(), 0).await;
     let started = Instant::now();
+    let mut mid = baseline;
     for n in 0..cycles {
         cycle(n).await;
+        if n == cycles / 2 {
+            mid = usage();
+        }
         if n > 0 && n.is_multiple_of(1000) {
             eprintln!("soak: {n} cycles, {:?}", usage());
         }
@@ -152,12 +156,20 @@ async fn connect_subscribe_fetch_disconnect_cycles_return_to_baseline() {
         after.tasks <= baseline.tasks + 4,
         "tasks leaked: {baseline:?} → {after:?}"
     );
-    // Memory: allocators keep freed pages and the live track's cache grows for its 60 s
-    // window, so allow a fixed margin rather than exact return. Frames pinning their 64 KiB
-    // read buffers (the leak this test found) grew 33 MiB in 200 cycles.
+    // Memory: freed pages stay with the allocator, so RSS rises over the first cycles and then
+    // plateaus (release, 10,000 cycles: +114 MiB by cycle 1,000, then flat within ±20 MiB).
+    // A leak keeps growing: the second half of the run may add at most 8 MiB plus 16 KiB a
+    // cycle (the live track's cache grows through its 60 s window). Frames pinning their
+    // 64 KiB read buffers (the leak this test found) added ~170 KiB a cycle.
+    let second_half = after.rss_kib.saturating_sub(mid.rss_kib);
+    let allowed = 8 * 1024 + 16 * (cycles - cycles / 2);
+    eprintln!(
+        "soak: RSS at half way {} KiB; second-half growth {second_half} KiB (allowed {allowed})",
+        mid.rss_kib
+    );
     assert!(
-        after.rss_kib <= baseline.rss_kib + 24 * 1024,
-        "memory grew: {baseline:?} → {after:?}"
+        second_half <= allowed,
+        "memory keeps growing: {mid:?} at half way → {after:?}"
     );
     ticker.abort();
     relay.shutdown().await;
