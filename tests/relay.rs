@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use moql_model::{BroadcastProducer, Path, Subscription, TrackInfo};
-use support::relay::{TestRelay, produce, publish, read_group, token, wait_subscribed};
+use support::relay::{
+    TestRelay, produce, publish, read_group, shutdown_sends_goaway_to, token, wait_subscribed,
+};
 use support::within;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -277,20 +279,7 @@ async fn three_relays_in_a_cluster_carry_a_broadcast_across_nodes() {
 async fn shutdown_sends_goaway_to_every_session() {
     let relay = TestRelay::start(|_| {}).await;
     let client = relay.client("moql", "/").await;
-    // The relay has accepted once its SETUP arrived.
-    within("the relay's SETUP", async {
-        while client.session.peer_setup().is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let session = client.session.clone();
-    let watcher = tokio::spawn(async move { session.goaway_received().await });
-    relay.shutdown().await;
-    let uri = within("GOAWAY", watcher).await.unwrap();
-    assert_eq!(uri.as_deref(), Some(""));
-    within("the session to close", client.session.closed()).await;
+    shutdown_sends_goaway_to(relay, &client).await;
 }
 
 #[tokio::test]

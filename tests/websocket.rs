@@ -8,69 +8,12 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use moql_model::{
-    BroadcastProducer, OriginProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer,
-};
+use moql_model::{Subscription, TrackConsumer, TrackProducer};
 use moql_relay::{Relay, RelayConfig};
 use moql_session::quic::{Client, ClientConfig, ClientTls, TransportError, TransportKind};
-use moql_session::{Session, SessionConfig};
-use support::relay::{TestRelay, token, wait_subscribed};
-use support::within;
+use support::relay::{TestRelay, publish, shutdown_sends_goaway_to, token, wait_subscribed};
+use support::{client, client_with, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A client of `relay` over `scheme` (`ws`, `wss`, `moql`, `https`…) at `path`.
-async fn join(relay: &TestRelay, scheme: &str, path: &str) -> WsTestClient {
-    connect(&relay.url(scheme, path), &relay.fingerprint, None)
-        .await
-        .expect("client connects")
-}
-
-struct WsTestClient {
-    session: Session,
-    kind: TransportKind,
-    publish: OriginProducer,
-    received: OriginProducer,
-}
-
-/// Dials `url` with the default client (WebSocket fallback after 500 ms) and starts a session;
-/// `datagrams` configures datagram delivery for what it publishes.
-async fn connect(
-    url: &str,
-    fingerprint: &str,
-    datagrams: Option<usize>,
-) -> Result<WsTestClient, TransportError> {
-    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
-        fingerprint.to_owned(),
-    ])))?;
-    let connected = within("the connection", client.connect(url)).await?;
-    assert_eq!(connected.session.kind(), connected.kind);
-    let publish = OriginProducer::new();
-    let received = OriginProducer::new();
-    let mut config = SessionConfig::new()
-        .with_publish(publish.consume())
-        .with_subscribe(received.clone());
-    config.setup_path = connected.setup_path.clone();
-    config.datagram_max = datagrams;
-    let session = Session::connect(connected.session, connected.version, config)
-        .await
-        .expect("session starts");
-    Ok(WsTestClient {
-        session,
-        kind: connected.kind,
-        publish,
-        received,
-    })
-}
-
-fn publish(client: &WsTestClient, name: &str) -> (BroadcastProducer, TrackProducer) {
-    let broadcast = BroadcastProducer::new();
-    let track = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
-    client
-        .publish
-        .publish(&Path::new(name).unwrap(), broadcast.consume())
-        .unwrap();
-    (broadcast, track)
-}
 
 /// Group `seq` of `frames` binary frames (every byte value, so nothing is text-only).
 fn produce(track: &TrackProducer, seq: u64, frames: u64) -> Vec<Vec<u8>> {
@@ -111,8 +54,8 @@ async fn quic_and_websocket_clients_exchange_groups_byte_for_byte() {
         ("ws", "https"),
         ("wss", "moql"),
     ] {
-        let publisher = join(&relay, pub_scheme, "/").await;
-        let subscriber = join(&relay, sub_scheme, "/").await;
+        let publisher = relay.client(pub_scheme, "/").await;
+        let subscriber = relay.client(sub_scheme, "/").await;
         let name = format!("demo-{pub_scheme}-{sub_scheme}");
         let (_broadcast, track) = publish(&publisher, &name);
         let remote = support::announced(&subscriber.received, &name).await;
@@ -137,13 +80,13 @@ async fn quic_and_websocket_clients_exchange_groups_byte_for_byte() {
 #[tokio::test]
 async fn a_past_group_is_fetched_over_websocket() {
     let relay = TestRelay::start(|_| {}).await;
-    let publisher = join(&relay, "moql", "/").await;
+    let publisher = relay.client("moql", "/").await;
     let (_broadcast, track) = publish(&publisher, "vod");
     let mut written = Vec::new();
     for seq in 0..4 {
         written.push(produce(&track, seq, 2));
     }
-    let viewer = join(&relay, "ws", "/").await;
+    let viewer = relay.client("ws", "/").await;
     assert_eq!(viewer.kind, TransportKind::WebSocket);
     let remote = support::announced(&viewer.received, "vod").await;
     let consumer = remote.track("clock").unwrap();
@@ -175,18 +118,18 @@ async fn auth_refuses_bad_tokens_over_websocket_and_admits_good_ones() {
         format!("/room?jwt={forged}"),
         format!("/room?jwt={expired}"),
     ] {
-        let client = join(&relay, "ws", &path).await;
+        let client = relay.client("ws", &path).await;
         let err = within("the refusal", client.session.closed()).await;
         assert_eq!(err.code(), 6, "{path}: {err}");
     }
 
     // A good token: a working session (the relay's SETUP arrives, nothing closes it).
-    let good = join(
-        &relay,
-        "ws",
-        &format!("/room?jwt={}", token(&secret, "room", &[""], &[""], 60)),
-    )
-    .await;
+    let good = relay
+        .client(
+            "ws",
+            &format!("/room?jwt={}", token(&secret, "room", &[""], &[""], 60)),
+        )
+        .await;
     within("the relay's SETUP", async {
         while good.session.peer_setup().is_none() {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -220,7 +163,7 @@ async fn tcp_only_proxy(target: SocketAddr) -> (SocketAddr, tokio::net::UdpSocke
 async fn a_dial_whose_udp_gets_no_answer_falls_back_to_websocket() {
     let relay = TestRelay::start(|_| {}).await;
     let (proxy, _blackhole) = tcp_only_proxy(relay.addr).await;
-    let publisher = join(&relay, "moql", "/").await;
+    let publisher = relay.client("moql", "/").await;
     let (_broadcast, track) = publish(&publisher, "live");
 
     // https:// (TLS through the proxy, same certificate) and http:// (development: the
@@ -229,9 +172,7 @@ async fn a_dial_whose_udp_gets_no_answer_falls_back_to_websocket() {
     let mut keep = Vec::new();
     for scheme in ["https", "http"] {
         let url = format!("{scheme}://127.0.0.1:{}/", proxy.port());
-        let viewer = connect(&url, &relay.fingerprint, None)
-            .await
-            .expect("falls back");
+        let viewer = client(&url, &relay.fingerprint).await.expect("falls back");
         assert_eq!(viewer.kind, TransportKind::WebSocket, "{scheme}");
         let remote = support::announced(&viewer.received, "live").await;
         let sub = remote
@@ -261,11 +202,11 @@ async fn a_dial_whose_udp_gets_no_answer_falls_back_to_websocket() {
 async fn a_datagram_track_degrades_to_streams_over_websocket() {
     let relay = TestRelay::start(|_| {}).await;
     // The publisher asks for datagrams, but its transport has none: groups go on streams.
-    let publisher = connect(&relay.url("ws", "/"), &relay.fingerprint, Some(1200))
+    let publisher = client_with(&relay.url("ws", "/"), &relay.fingerprint, Some(1200))
         .await
         .unwrap();
     let (_broadcast, track) = publish(&publisher, "tiny");
-    let subscriber = join(&relay, "moql", "/").await;
+    let subscriber = relay.client("moql", "/").await;
     let remote = support::announced(&subscriber.received, "tiny").await;
     let mut sub = remote
         .subscribe_track("clock", Subscription::default())
@@ -284,20 +225,8 @@ async fn a_datagram_track_degrades_to_streams_over_websocket() {
 #[tokio::test]
 async fn shutdown_sends_goaway_over_websocket() {
     let relay = TestRelay::start(|_| {}).await;
-    let client = join(&relay, "ws", "/").await;
-    within("the relay's SETUP", async {
-        while client.session.peer_setup().is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let session = client.session.clone();
-    let watcher = tokio::spawn(async move { session.goaway_received().await });
-    relay.shutdown().await;
-    let uri = within("GOAWAY", watcher).await.unwrap();
-    assert_eq!(uri.as_deref(), Some(""));
-    within("the session to close", client.session.closed()).await;
+    let client = relay.client("ws", "/").await;
+    shutdown_sends_goaway_to(relay, &client).await;
 }
 
 /// Sends a WebSocket upgrade offering `protocols` and returns the status line's code.
@@ -329,13 +258,13 @@ async fn the_upgrade_needs_a_moq_lite_token_and_can_be_switched_off() {
 
     let relay = TestRelay::start(|c| c.websocket = false).await;
     assert_eq!(raw_upgrade(relay.addr, "qmux-02.moq-lite-05").await, 404);
-    let err = connect(&relay.url("ws", "/"), &relay.fingerprint, None)
+    let err = client(&relay.url("ws", "/"), &relay.fingerprint)
         .await
         .err()
         .expect("refused");
     assert!(matches!(err, TransportError::Rejected(404)), "{err}");
     // QUIC still works.
-    let client = join(&relay, "moql", "/").await;
+    let client = relay.client("moql", "/").await;
     assert_eq!(client.kind, TransportKind::Quic);
     relay.shutdown().await;
 }
@@ -362,18 +291,16 @@ async fn plain_qmux_over_tcp_carries_the_path_in_setup() {
         let _ = stopped.await;
     }));
 
-    let publisher = connect(
+    let publisher = client(
         &format!("moql://127.0.0.1:{}/open", quic.port()),
         &fingerprint,
-        None,
     )
     .await
     .unwrap();
     let (_broadcast, track) = publish(&publisher, "live");
-    let viewer = connect(
+    let viewer = client(
         &format!("tcp://127.0.0.1:{}/open", tcp.port()),
         &fingerprint,
-        None,
     )
     .await
     .unwrap();
@@ -387,10 +314,9 @@ async fn plain_qmux_over_tcp_carries_the_path_in_setup() {
     assert_eq!(read_group(&mut sub).await, (0, written));
 
     // Outside the public prefix: refused with 6 after SETUP.
-    let refused = connect(
+    let refused = client(
         &format!("tcp://127.0.0.1:{}/closed", tcp.port()),
         &fingerprint,
-        None,
     )
     .await
     .unwrap();
@@ -407,7 +333,7 @@ async fn plain_qmux_over_tcp_carries_the_path_in_setup() {
 #[tokio::test]
 async fn websocket_sessions_count_toward_max_sessions() {
     let relay = TestRelay::start(|c| c.limits.max_sessions = 1).await;
-    let first = join(&relay, "moql", "/").await;
+    let first = relay.client("moql", "/").await;
     within("the relay's SETUP", async {
         while first.session.peer_setup().is_none() {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -415,7 +341,7 @@ async fn websocket_sessions_count_toward_max_sessions() {
     })
     .await;
     // Over the limit: the upgraded session is closed with 567 (App(503)), as raw QUIC is.
-    let second = join(&relay, "ws", "/").await;
+    let second = relay.client("ws", "/").await;
     let err = within("the refusal", second.session.closed()).await;
     assert_eq!(err.code(), 567, "{err}");
     assert!(first.session.close_reason().is_none());

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use moql_model::{OriginProducer, Path};
 use moql_session::quic::{
-    Certificate, Client, ClientConfig, ClientTls, Server, ServerConfig, TransportKind,
+    Certificate, Client, ClientConfig, ClientTls, Server, ServerConfig, TransportError,
+    TransportKind,
 };
 use moql_session::{Accepting, Session, SessionConfig};
 use moql_wire::Version;
@@ -244,32 +245,44 @@ pub async fn announced(origin: &OriginProducer, path: &str) -> moql_model::Broad
 /// A client session to `url`, publishing `publish` and receiving into a new origin.
 pub struct TestClient {
     pub session: Session,
+    /// The transport the dial ended on (a `https://` dial may fall back to WebSocket).
+    pub kind: TransportKind,
     pub publish: OriginProducer,
     pub received: OriginProducer,
 }
 
 /// Connects a client session to a relay (or any server) at `url`, trusting `fingerprint`.
-pub async fn client(url: &str, fingerprint: &str) -> Result<TestClient, String> {
+/// A dial that fails is an `Err`; a session that fails to start panics.
+pub async fn client(url: &str, fingerprint: &str) -> Result<TestClient, TransportError> {
+    client_with(url, fingerprint, None).await
+}
+
+/// [`client`], with `datagrams` configuring datagram delivery for what it publishes.
+pub async fn client_with(
+    url: &str,
+    fingerprint: &str,
+    datagrams: Option<usize>,
+) -> Result<TestClient, TransportError> {
     init_tracing();
     let client = Client::new(ClientConfig {
         tls: ClientTls::Fingerprints(vec![fingerprint.to_string()]),
         ..ClientConfig::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let connected = within("the connection", client.connect(url))
-        .await
-        .map_err(|e| e.to_string())?;
+    })?;
+    let connected = within("the connection", client.connect(url)).await?;
+    assert_eq!(connected.session.kind(), connected.kind);
     let publish = OriginProducer::new();
     let received = OriginProducer::new();
     let mut config = SessionConfig::new()
         .with_publish(publish.consume())
         .with_subscribe(received.clone());
     config.setup_path = connected.setup_path.clone();
+    config.datagram_max = datagrams;
     let session = Session::connect(connected.session, connected.version, config)
         .await
-        .map_err(|e| e.to_string())?;
+        .expect("the session starts");
     Ok(TestClient {
         session,
+        kind: connected.kind,
         publish,
         received,
     })

@@ -183,3 +183,22 @@ pub fn token(
     )
     .unwrap()
 }
+
+/// Shuts `relay` down and checks `client` hears GOAWAY (no new URI) and then the close: what
+/// every transport's shutdown test asserts.
+pub async fn shutdown_sends_goaway_to(relay: TestRelay, client: &TestClient) {
+    // The relay has accepted once its SETUP arrived.
+    within("the relay's SETUP", async {
+        while client.session.peer_setup().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let session = client.session.clone();
+    let watcher = tokio::spawn(async move { session.goaway_received().await });
+    relay.shutdown().await;
+    let uri = within("GOAWAY", watcher).await.unwrap();
+    assert_eq!(uri.as_deref(), Some(""));
+    within("the session to close", client.session.closed()).await;
+}
