@@ -119,6 +119,24 @@ impl Connector {
     }
 }
 
+/// A subscribe-only session to `url` that asks the relay for the broadcasts under `prefix`;
+/// they arrive in the returned origin. What `subscribe`, `fetch` and `announced` start with.
+///
+/// # Errors
+///
+/// As [`Connector::session`].
+pub(crate) async fn subscriber(
+    args: &ConnectArgs,
+    url: &str,
+    prefix: &Path,
+) -> anyhow::Result<(Session, OriginProducer)> {
+    let received = OriginProducer::new();
+    let mut config = SessionConfig::new().with_subscribe(received.clone());
+    config.announce_prefix = prefix.clone();
+    let session = Connector::new(args, url)?.session(config).await?;
+    Ok((session, received))
+}
+
 /// Closes `session` normally and gives the QUIC driver a moment to send the close, so the
 /// relay withdraws our broadcasts at once instead of after its idle timeout.
 ///

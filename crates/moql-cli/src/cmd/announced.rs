@@ -9,13 +9,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use clap::Args;
-use moql_model::{Announcement, OriginProducer, Path};
-use moql_session::SessionConfig;
+use moql_model::{Announcement, Path};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{Closed, interrupted, parse_path};
 use crate::Global;
-use crate::connect::{Connector, close};
+use crate::connect::{close, subscriber};
 
 /// Longest `--once` waits for the initial set, however often announcements keep arriving.
 const ONCE_LIMIT: Duration = Duration::from_secs(10);
@@ -45,12 +44,10 @@ pub(crate) async fn run(global: &Global, args: AnnouncedArgs) -> anyhow::Result<
         Some(prefix) => parse_path(prefix)?,
         None => Path::root(),
     };
-    let received = OriginProducer::new();
+    let (session, received) = subscriber(&global.connect, &args.url, &prefix).await?;
+    // Level-triggered: the first announcement is everything active, so nothing announced
+    // before this watcher existed is missed.
     let mut watch = received.consume_prefix(&prefix);
-    let mut config = SessionConfig::new().with_subscribe(received.clone());
-    config.announce_prefix = prefix.clone();
-    let connector = Connector::new(&global.connect, &args.url)?;
-    let session = connector.session(config).await?;
     let mut out = tokio::io::stdout();
 
     let result = if args.once {
@@ -124,7 +121,7 @@ async fn print_all(
 
 #[cfg(test)]
 mod tests {
-    use moql_model::BroadcastProducer;
+    use moql_model::{BroadcastProducer, OriginProducer};
 
     use super::*;
 

@@ -7,11 +7,9 @@
 use std::time::Duration;
 
 use clap::Args;
-use moql_model::OriginProducer;
-use moql_session::SessionConfig;
 
 use super::{FrameOutput, OutputArgs, parse_path};
-use crate::connect::{Connector, close, wait_broadcast};
+use crate::connect::{close, subscriber, wait_broadcast};
 use crate::{Failure, Global};
 
 /// `moql fetch <url> <broadcast> <track> <group>`.
@@ -43,11 +41,7 @@ pub(crate) struct FetchArgs {
 /// See the module doc for how each maps to an exit code.
 pub(crate) async fn run(global: &Global, args: FetchArgs) -> anyhow::Result<()> {
     let path = parse_path(&args.broadcast)?;
-    let received = OriginProducer::new();
-    let mut config = SessionConfig::new().with_subscribe(received.clone());
-    config.announce_prefix = path.clone();
-    let connector = Connector::new(&global.connect, &args.url)?;
-    let session = connector.session(config).await?;
+    let (session, received) = subscriber(&global.connect, &args.url, &path).await?;
 
     let fetched = async {
         let wait = Duration::from_millis(args.wait_ms);

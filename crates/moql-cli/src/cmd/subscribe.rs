@@ -13,15 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use moql_model::{Error, Frame, GroupConsumer, OriginProducer, Subscription, TrackConsumer};
-use moql_session::SessionConfig;
+use moql_model::{Error, Frame, GroupConsumer, Subscription, TrackConsumer};
 use tokio::io::AsyncWrite;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::{FrameOutput, OutputArgs, interrupted, parse_path};
 use crate::Global;
-use crate::connect::{Connector, close, wait_broadcast};
+use crate::connect::{close, subscriber, wait_broadcast};
 use crate::stats::{Meter, spawn_progress};
 
 /// `moql subscribe <url> <broadcast> <track>`.
@@ -55,11 +54,7 @@ pub(crate) struct SubscribeArgs {
 /// A connection failure, the broadcast not announced in time, or the track's error.
 pub(crate) async fn run(global: &Global, args: SubscribeArgs) -> anyhow::Result<()> {
     let path = parse_path(&args.broadcast)?;
-    let received = OriginProducer::new();
-    let mut config = SessionConfig::new().with_subscribe(received.clone());
-    config.announce_prefix = path.clone();
-    let connector = Connector::new(&global.connect, &args.url)?;
-    let session = connector.session(config).await?;
+    let (session, received) = subscriber(&global.connect, &args.url, &path).await?;
 
     let wait = args.wait_ms.map(Duration::from_millis);
     let broadcast = tokio::select! {
