@@ -23,26 +23,12 @@ async fn the_binary_serves_and_exits_0_after_goaway_on_sigterm() {
     let (mut child, addr, fingerprint) = start_relay().await;
     assert_eq!(fingerprint.len(), 64);
 
-    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
-        fingerprint,
-    ])))
-    .unwrap();
-    let connected = within(
-        "the connection",
-        client.connect(&format!("moql://127.0.0.1:{}/", addr.port())),
+    let config = SessionConfig::new().with_subscribe(OriginProducer::new());
+    let session = dial(
+        &format!("moql://127.0.0.1:{}/", addr.port()),
+        &fingerprint,
+        config,
     )
-    .await
-    .unwrap();
-    let mut config = SessionConfig::new().with_subscribe(OriginProducer::new());
-    config.setup_path = connected.setup_path.clone();
-    let session = Session::connect(connected.session, connected.version, config)
-        .await
-        .unwrap();
-    within("the relay's SETUP", async {
-        while session.peer_setup().is_none() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
     .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
 
@@ -56,6 +42,26 @@ async fn the_binary_serves_and_exits_0_after_goaway_on_sigterm() {
     assert_eq!(goaway.as_deref(), Some(""));
     let status = within("the relay to exit", child.wait()).await.unwrap();
     assert!(status.success(), "exit status {status:?}");
+}
+
+/// Dials `url`, starts a session with `config` and waits until the relay's SETUP arrived.
+async fn dial(url: &str, fingerprint: &str, mut config: SessionConfig) -> Session {
+    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        fingerprint.to_string(),
+    ])))
+    .unwrap();
+    let connected = within("the connection", client.connect(url)).await.unwrap();
+    config.setup_path = connected.setup_path.clone();
+    let session = Session::connect(connected.session, connected.version, config)
+        .await
+        .unwrap();
+    within("the relay's SETUP", async {
+        while session.peer_setup().is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    session
 }
 
 /// Starts the binary on an ephemeral loopback port: the child, its address and fingerprint.
@@ -84,26 +90,13 @@ async fn start_relay() -> (tokio::process::Child, std::net::SocketAddr, String) 
 #[tokio::test]
 async fn a_webtransport_session_that_stays_through_goaway_is_closed_cleanly_on_exit() {
     let (mut child, addr, fingerprint) = start_relay().await;
-    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
-        fingerprint,
-    ])))
-    .unwrap();
-    let connected = within(
-        "the connection",
-        client.connect(&format!("https://127.0.0.1:{}/", addr.port())),
-    )
-    .await
-    .unwrap();
     // No subscribe origin, so no announce stream of ours whose reset (the relay's tasks end
     // as it closes) could race the close and end the session first.
-    let session = Session::connect(connected.session, connected.version, SessionConfig::new())
-        .await
-        .unwrap();
-    within("the relay's SETUP", async {
-        while session.peer_setup().is_none() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
+    let session = dial(
+        &format!("https://127.0.0.1:{}/", addr.port()),
+        &fingerprint,
+        SessionConfig::new(),
+    )
     .await;
 
     let pid = child.id().expect("running").to_string();
