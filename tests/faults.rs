@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use moql_model::{Path, Subscription, TrackConsumer, TrackInfo};
-use support::proxy::{Impairment, LossyProxy};
+use support::proxy::{Impairment, UdpProxy};
 use support::relay::{TestRelay, produce, publish, read_group, wait_subscribed};
 use support::{TestClient, announced, client, within};
 
@@ -205,9 +205,10 @@ async fn groups_arrive_complete_and_in_order_over_a_lossy_reordering_path() {
         loss: 0.05,
         jitter: Duration::from_millis(20),
         seed,
+        ..Impairment::NONE
     };
-    let proxy = LossyProxy::start(relay.addr, lossy).await;
-    let publisher_proxy = LossyProxy::start(
+    let proxy = UdpProxy::start(relay.addr, lossy).await;
+    let publisher_proxy = UdpProxy::start(
         relay.addr,
         Impairment {
             seed: seed ^ 1,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use moql_model::{BroadcastProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer};
 use moql_session::quic::{Client, ClientConfig, ClientTls};
 use moql_wire::ErrorCode;
-use support::cutoff::CutoffProxy;
+use support::proxy::{Impairment, UdpProxy};
 use support::relay::TestRelay;
 use support::{TestClient, within};
 use web_transport_trait::{Error as _, Session as _};
@@ -293,7 +293,7 @@ async fn a_peer_that_goes_silent_is_dropped_after_the_idle_timeout_while_the_oth
     let relay = TestRelay::start(|c| c.limits.idle_timeout_seconds = 0.6).await;
     let publisher = relay.client("moql", "/").await;
     let (_broadcast, tracks) = publish(&publisher, "cam", &["video"]);
-    let proxy = CutoffProxy::start(relay.addr, usize::MAX).await;
+    let proxy = UdpProxy::start(relay.addr, Impairment::NONE).await;
     let url = format!("moql://127.0.0.1:{}/", proxy.addr.port());
     let vanishing = support::client(&url, &relay.fingerprint).await.unwrap();
     let sessions = || relay.metric("moql_relay_sessions");
@@ -379,7 +379,14 @@ async fn a_peer_opening_more_streams_than_allowed_is_flow_controlled_not_served_
 async fn a_peer_that_never_finishes_the_handshake_is_dropped_while_the_others_work() {
     let relay = TestRelay::start(|c| c.limits.handshake_timeout_seconds = 0.3).await;
     // Only the client's first datagram (its Initial) reaches the relay.
-    let proxy = CutoffProxy::start(relay.addr, 1).await;
+    let proxy = UdpProxy::start(
+        relay.addr,
+        Impairment {
+            client_datagrams: 1,
+            ..Impairment::NONE
+        },
+    )
+    .await;
     let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
         relay.fingerprint.clone(),
     ])))

@@ -15,7 +15,6 @@ use moql_session::{Accepting, Session, SessionConfig};
 use moql_wire::Version;
 use tokio::sync::mpsc;
 
-pub mod cutoff;
 pub mod proxy;
 pub mod relay;
 

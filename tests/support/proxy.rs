@@ -1,5 +1,7 @@
-//! A lossy UDP proxy on loopback: drops a share of datagrams and delays the rest by a random
-//! jitter (which reorders them), both ways, between one client and one upstream server.
+//! A UDP proxy on loopback between one client and one upstream server, which a test can make
+//! lossy (drop a share of datagrams and delay the rest by a random jitter, which reorders
+//! them), cut (no packets either way, nothing closed: a peer that goes silent), or limit to the
+//! client's first few datagrams (a handshake that never completes).
 //!
 //! Randomness comes from a seeded xorshift generator so a failing run can be repeated with the
 //! same decisions (the seed is printed). Counters tell the test how many packets were
@@ -7,7 +9,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -22,6 +24,18 @@ pub struct Impairment {
     pub jitter: Duration,
     /// Seed of the random generator.
     pub seed: u64,
+    /// Datagrams from the client that get through at all; the rest are dropped.
+    pub client_datagrams: u64,
+}
+
+impl Impairment {
+    /// Forwards everything, at once.
+    pub const NONE: Self = Self {
+        loss: 0.0,
+        jitter: Duration::ZERO,
+        seed: 1,
+        client_datagrams: u64::MAX,
+    };
 }
 
 /// Packets the proxy saw, per fate.
@@ -34,15 +48,16 @@ pub struct Counters {
 }
 
 /// A running proxy; stops when dropped.
-pub struct LossyProxy {
+pub struct UdpProxy {
     /// Where clients connect instead of the upstream.
     pub addr: SocketAddr,
     /// What happened to the packets so far.
     pub counters: Arc<Counters>,
+    cut: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for LossyProxy {
+impl Drop for UdpProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -61,28 +76,35 @@ impl Rng {
     }
 }
 
-impl LossyProxy {
+impl UdpProxy {
     /// Starts a proxy on 127.0.0.1 in front of `upstream` (a UDP address on loopback).
     pub async fn start(upstream: SocketAddr, impairment: Impairment) -> Self {
-        eprintln!("lossy proxy: {impairment:?}");
+        eprintln!("udp proxy: {impairment:?}");
         let front = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap());
         let back = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap());
         back.connect(upstream).await.unwrap();
         let addr = front.local_addr().unwrap();
         let counters = Arc::new(Counters::default());
+        let cut = Arc::new(AtomicBool::new(false));
         let rng = Arc::new(Mutex::new(Rng(impairment.seed.max(1))));
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
 
         let task = {
-            let counters = counters.clone();
+            let (counters, cut) = (counters.clone(), cut.clone());
             tokio::spawn(async move {
                 let mut up = [0u8; 65_536];
                 let mut down = [0u8; 65_536];
+                let mut from_client = 0u64;
                 loop {
                     tokio::select! {
                         received = front.recv_from(&mut up) => {
                             let Ok((len, from)) = received else { return };
                             *client.lock().await = Some(from);
+                            from_client += 1;
+                            if cut.load(Ordering::Relaxed) || from_client > impairment.client_datagrams {
+                                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
                             let packet = up[..len].to_vec();
                             let socket = back.clone();
                             forward(&rng, &counters, impairment, move || async move {
@@ -92,6 +114,10 @@ impl LossyProxy {
                         received = back.recv(&mut down) => {
                             let Ok(len) = received else { return };
                             let Some(to) = *client.lock().await else { continue };
+                            if cut.load(Ordering::Relaxed) {
+                                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
                             let packet = down[..len].to_vec();
                             let socket = front.clone();
                             forward(&rng, &counters, impairment, move || async move {
@@ -105,8 +131,14 @@ impl LossyProxy {
         Self {
             addr,
             counters,
+            cut,
             task,
         }
+    }
+
+    /// Drops every datagram from now on, both ways.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::Relaxed);
     }
 }
 
@@ -114,7 +146,7 @@ impl LossyProxy {
 async fn forward<F, Fut>(rng: &Mutex<Rng>, counters: &Arc<Counters>, imp: Impairment, send: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let (drop_it, delay) = {
         let mut rng = rng.lock().await;
@@ -128,8 +160,12 @@ where
         return;
     }
     counters.forwarded.fetch_add(1, Ordering::Relaxed);
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
+    if delay.is_zero() {
         send().await;
-    });
+    } else {
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            send().await;
+        });
+    }
 }
