@@ -560,7 +560,6 @@ async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes
         }
         scripts.push((format!("random seed {seed}"), bytes));
     }
-    let spec_codes = [0, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 19, 27, 29];
     let mut closed = 0;
     for (name, script) in &scripts {
         let h = harness().await;
@@ -572,7 +571,7 @@ async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes
         if let Some(err) = server.close_reason() {
             closed += 1;
             assert!(
-                spec_codes.contains(&err.code()),
+                ErrorCode(err.code()).name().is_some(),
                 "{name}: closed with a code outside the spec: {err:?}"
             );
         }
