@@ -584,3 +584,67 @@ async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes
     );
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a session task panicked");
 }
+
+/// moq-lite-06.md 10.5: a subscriber that stops reading leaves its group stream blocked on
+/// flow control; once that group is stale (max latency 0 and a newer group started) the
+/// stream is reset with Old (2 on lite-05), and the newer group still arrives.
+#[tokio::test]
+async fn a_group_stream_blocked_on_a_reader_that_stopped_is_reset_as_old_once_stale() {
+    let h = harness().await;
+    let (mut send, _recv) = h.client.open_bi().await.unwrap();
+    send.write_all(&[0x02]).await.unwrap();
+    send.write_all(&encode(&Subscribe {
+        id: 7,
+        broadcast: Path::new("demo").unwrap(),
+        track: "clock".into(),
+        priority: 0,
+        ordered: false,
+        max_latency: 0,
+        start: None,
+        end: None,
+    }))
+    .await
+    .unwrap();
+    within("the subscription upstream", async {
+        while h.track.subscription().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // Far more than a stream's flow-control window (quinn's default is 1.25 MB).
+    let big = h.track.create_group(0).unwrap();
+    big.write(0, vec![7u8; 8 << 20]).unwrap();
+    big.finish().unwrap();
+
+    // Group 0's stream: read its type byte and stop reading.
+    let mut blocked = within("group 0's stream", async {
+        loop {
+            let mut uni = h.client.accept_uni().await.unwrap();
+            let mut first = [0u8; 1];
+            uni.read(&mut first).await.unwrap();
+            if first[0] == 0x00 {
+                return uni;
+            }
+            read_to_end(&mut uni).await.unwrap();
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fresh = h.track.create_group(1).unwrap();
+    fresh.write(1000, "fresh").unwrap();
+    fresh.finish().unwrap();
+
+    let mut next = within("group 1's stream", h.client.accept_uni())
+        .await
+        .unwrap();
+    let bytes = within("group 1", read_to_end(&mut next)).await.unwrap();
+    let mut buf = Bytes::from(bytes);
+    assert_eq!(buf.split_to(1)[0], 0x00);
+    let header = Group::decode(&mut buf, V).unwrap();
+    assert_eq!(header.sequence, 1);
+    assert_eq!(
+        within("group 0 to be reset", read_to_end(&mut blocked)).await,
+        Err(Some(u32::from(ErrorCode::OLD.0))),
+        "the stale, blocked stream is reset with Old"
+    );
+}

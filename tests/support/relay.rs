@@ -12,6 +12,8 @@ use super::{TestClient, client, within};
 /// A relay running on 127.0.0.1 with a generated certificate; stopped on drop.
 pub struct TestRelay {
     pub addr: SocketAddr,
+    /// The plain QMux-over-TCP listener, when the configuration asked for one.
+    pub tcp_addr: Option<SocketAddr>,
     pub fingerprint: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<()>,
@@ -29,6 +31,7 @@ impl TestRelay {
         configure(&mut config);
         let relay = Relay::bind(config).await.expect("relay binds");
         let addr = relay.local_addr().unwrap();
+        let tcp_addr = relay.tcp_addr();
         let fingerprint = relay.fingerprint();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let done = tokio::spawn(async move {
@@ -41,6 +44,7 @@ impl TestRelay {
         });
         Self {
             addr,
+            tcp_addr,
             fingerprint,
             stop: Some(stop),
             done,

@@ -25,8 +25,7 @@ use anyhow::{Context as _, bail};
 use bytes::{BufMut, Bytes, BytesMut};
 use clap::Args;
 use moql_model::{
-    Announcement, BroadcastProducer, GroupConsumer, GroupProducer, OriginProducer, Path,
-    Subscription, TrackConsumer, TrackInfo, TrackProducer,
+    BroadcastProducer, GroupProducer, OriginProducer, Path, Subscription, TrackInfo, TrackProducer,
 };
 use moql_session::{Session, SessionConfig};
 use serde::Serialize;
@@ -36,10 +35,11 @@ use tokio::time::{Instant, MissedTickBehavior};
 use self::report::{Report, human_interval, human_summary, write_json};
 use super::{AbortOnDrop, interrupted, parse_path, refuse_unknown};
 use crate::connect::Connector;
-use crate::stats::{Loss, Meter, Percentiles, now_micros};
+use crate::stats::{Meter, Percentiles, now_micros};
 use crate::{Failure, Global};
 
 mod report;
+mod subscribe;
 
 /// The track every bench broadcast carries.
 const TRACK: &str = "bench";
@@ -99,6 +99,14 @@ pub(crate) struct BenchArgs {
     /// several processes or machines). Needs `--publishers 0` and `--prefix`.
     #[arg(long, value_name = "P")]
     external_publishers: Option<usize>,
+    /// Subscriber max latency in milliseconds (default: none). The previous generation of
+    /// released clients subscribes with 0.
+    #[arg(long, value_name = "MS")]
+    max_latency: Option<u64>,
+    /// Read as the previous generation of released clients does: a group that fails (is
+    /// reset) or arrives after a newer one ends that whole subscription (counted as failed).
+    #[arg(long)]
+    strict: bool,
 }
 
 /// Counters every task of the run writes to.
@@ -460,7 +468,22 @@ async fn connect(
     let session = connector.session(config).await?;
     let mut subscriptions = JoinSet::new();
     if !wanted.is_empty() {
-        subscriptions.spawn(subscribe_all(watch, received, wanted, shared.clone()));
+        let reader = subscribe::Reader {
+            subscription: Subscription {
+                max_latency: args
+                    .max_latency
+                    .map_or(Duration::MAX, Duration::from_millis),
+                ..Subscription::DEFAULT
+            },
+            strict: args.strict,
+        };
+        subscriptions.spawn(subscribe::subscribe_all(
+            watch,
+            received,
+            wanted,
+            reader,
+            shared.clone(),
+        ));
     }
     Ok(Connection {
         session,
@@ -470,92 +493,6 @@ async fn connect(
         _refusals: refusals,
         subscriptions,
     })
-}
-
-/// Subscribes to each wanted broadcast as it is announced, then reads them all until they
-/// end.
-async fn subscribe_all(
-    mut watch: moql_model::OriginConsumer,
-    received: OriginProducer,
-    mut wanted: Vec<Path>,
-    shared: Arc<Shared>,
-) {
-    let mut readers = JoinSet::new();
-    while !wanted.is_empty() {
-        let Some(announcement) = watch.announced().await else {
-            break;
-        };
-        let paths = match announcement {
-            Announcement::Initial(active) => active.into_iter().map(|a| a.path).collect(),
-            Announcement::Active(announced) => vec![announced.path],
-            _ => Vec::new(),
-        };
-        for path in paths {
-            let Some(at) = wanted.iter().position(|w| *w == path) else {
-                continue;
-            };
-            wanted.swap_remove(at);
-            let Some(broadcast) = received.broadcast(&path) else {
-                continue;
-            };
-            match broadcast.subscribe_track(TRACK, Subscription::DEFAULT) {
-                Ok(track) => {
-                    shared.subscribed.fetch_add(1, Relaxed);
-                    readers.spawn(read_track(track, shared.clone()));
-                }
-                Err(err) => {
-                    tracing::warn!(%path, %err, "subscribe failed");
-                    shared.failed.fetch_add(1, Relaxed);
-                }
-            }
-        }
-    }
-    drop(watch);
-    while readers.join_next().await.is_some() {}
-}
-
-/// Reads one track until it ends: counts groups and loss, and reads each group on its own
-/// task (groups overlap in time).
-async fn read_track(mut track: TrackConsumer, shared: Arc<Shared>) {
-    let mut loss = Loss::default();
-    let mut groups = JoinSet::new();
-    loop {
-        tokio::select! {
-            group = track.next_group() => match group {
-                Ok(Some(group)) => {
-                    shared.received.group();
-                    let change = loss.arrived(group.sequence());
-                    if change >= 0 {
-                        shared.lost.fetch_add(change as u64, Relaxed);
-                    } else {
-                        shared.lost.fetch_sub(change.unsigned_abs(), Relaxed);
-                    }
-                    groups.spawn(read_group(group, shared.clone()));
-                }
-                Ok(None) => break,
-                Err(err) => {
-                    tracing::warn!(track = track.name(), %err, "subscription failed");
-                    shared.failed.fetch_add(1, Relaxed);
-                    break;
-                }
-            },
-            Some(_) = groups.join_next(), if !groups.is_empty() => {}
-        }
-    }
-    while groups.join_next().await.is_some() {}
-}
-
-/// Reads one group: its first frame's timestamp gives the latency sample.
-async fn read_group(mut group: GroupConsumer, shared: Arc<Shared>) {
-    let mut first = true;
-    while let Ok(Some(frame)) = group.next_frame().await {
-        if first && let Some(stamp) = frame.payload.get(..STAMP) {
-            let sent = u64::from_be_bytes(stamp.try_into().expect("STAMP bytes"));
-            shared.record_latency(now_micros().saturating_sub(sent));
-        }
-        first = false;
-        shared.received.frame(frame.len());
-    }
 }
 
 /// Publishes to `tracks` until `stop`: one frame per track per tick, a new group every

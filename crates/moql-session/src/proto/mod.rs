@@ -1,5 +1,7 @@
-//! Protocol decisions as pure functions, tested without sockets: stream priorities and the
-//! per-version hop-chain rules of announcements.
+//! Protocol decisions as pure functions, tested without sockets: stream priorities, the
+//! per-version hop-chain rules of announcements, and what to do with a group that fell out
+//! of its subscriber's max latency.
 
 pub(crate) mod announce;
+pub(crate) mod expiry;
 pub(crate) mod priority;

@@ -1,16 +1,19 @@
 //! Serving one group of a subscription (spec 4.8): a unidirectional stream with GROUP and the
 //! frames, or a single datagram for a small one-frame group (spec 4.9).
 
+use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use moql_model::{Error, GroupConsumer, GroupStatus, Subscription, TrackConsumer};
 use moql_wire::{Datagram, Encode, ErrorCode, FrameEncoder, Group, UniStream};
 use tokio::sync::{oneshot, watch};
+use tokio::time::{Instant, Sleep};
 
 use crate::context::Context;
 use crate::error::{StreamError, from_transport};
 use crate::io::Writer;
+use crate::proto::expiry::{Phase, Verdict, verdict};
 use crate::proto::priority::group_priority;
 
 /// What every group of one subscription shares.
@@ -31,7 +34,8 @@ fn expiry_check(max_latency: Duration) -> Duration {
     (max_latency / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
-/// Serves one group until it is delivered, fails, expires, or `lagged` fires (the
+/// Serves one group until it is delivered, fails, goes stale (see [`crate::proto::expiry`]:
+/// skipped, finished early, or reset with Old only while behind), or `lagged` fires (the
 /// subscription is over its buffer limit and chose this group to drop): then the stream, if
 /// opened, is reset with 26 (Lagged).
 pub(crate) async fn serve<T: web_transport_trait::Session>(
@@ -68,7 +72,13 @@ async fn deliver<T: web_transport_trait::Session>(
 ) -> Result<(), StreamError> {
     let version = ctx.version;
     let sequence = group.sequence();
+    let mut max_latency = current.borrow().max_latency;
+    let stale = |max_latency| is_stale(&track, sequence, max_latency);
 
+    if verdict(Phase::Unopened, stale(max_latency)) == Verdict::Skip {
+        tracing::trace!(sequence, "stale before its stream opened: skipped");
+        return Ok(());
+    }
     tracing::trace!(sequence, max = ?options.datagram_max, "serving group");
     if try_datagram(ctx, &group, options)? {
         return Ok(());
@@ -97,8 +107,10 @@ async fn deliver<T: web_transport_trait::Session>(
     .encode(&mut buf, version)?;
 
     let mut encoder = FrameEncoder::new();
-    let mut max_latency = current.borrow().max_latency;
     let mut updates_open = true;
+    // Whether the last expiry check found the group stale with nothing new since (the grace
+    // of `proto::expiry`).
+    let mut stale_before = false;
     // One timer for the group's life, re-armed after each check, rather than one per frame.
     let expiry = tokio::time::sleep(expiry_check(max_latency));
     tokio::pin!(expiry);
@@ -106,23 +118,37 @@ async fn deliver<T: web_transport_trait::Session>(
         tokio::select! {
             frame = group.next_frame() => match frame {
                 Ok(Some(frame)) => {
+                    stale_before = false;
                     encoder.encode_header(frame.timestamp, frame.payload.len() as u64, &mut buf, version)?;
                     if frame.payload.len() < COALESCE_BELOW {
                         buf.extend_from_slice(&frame.payload);
-                        writer.write(buf.split().freeze()).await?;
+                        let chunk = buf.split().freeze();
+                        write_unless_behind(writer, chunk, expiry.as_mut(), max_latency, &stale).await?;
                     } else {
-                        writer.write(buf.split().freeze()).await?;
-                        writer.write(frame.payload).await?;
+                        let header = buf.split().freeze();
+                        write_unless_behind(writer, header, expiry.as_mut(), max_latency, &stale).await?;
+                        write_unless_behind(writer, frame.payload, expiry.as_mut(), max_latency, &stale).await?;
                     }
                 }
                 Ok(None) => {
                     if !buf.is_empty() {
-                        writer.write(buf.split().freeze()).await?;
+                        let rest = buf.split().freeze();
+                        write_unless_behind(writer, rest, expiry.as_mut(), max_latency, &stale).await?;
                     }
                     writer.finish()?;
-                    // Hold the stream until the peer has it all (or resets).
-                    let _ = writer.closed().await;
-                    return Ok(());
+                    // Hold the stream until the peer has it all (or resets), so the
+                    // subscription's buffer accounting sees it in flight.
+                    loop {
+                        tokio::select! {
+                            _ = writer.closed() => return Ok(()),
+                            () = &mut expiry, if max_latency != Duration::MAX => {
+                                if verdict(Phase::Finishing, stale(max_latency)) == Verdict::Release {
+                                    return Ok(());
+                                }
+                                expiry.as_mut().reset(Instant::now() + expiry_check(max_latency));
+                            }
+                        }
+                    }
                 }
                 Err(err) => {
                     writer.reset(err.code());
@@ -139,21 +165,64 @@ async fn deliver<T: web_transport_trait::Session>(
                     writer.set_priority(group_priority(sub.priority, options.publisher_priority, sub.ordered, sequence));
                     if sub.max_latency != max_latency {
                         max_latency = sub.max_latency;
-                        expiry.as_mut().reset(tokio::time::Instant::now() + expiry_check(max_latency));
+                        expiry.as_mut().reset(Instant::now() + expiry_check(max_latency));
                     }
                 }
             }
-            // Spec 4.4 / draft: reset a non-latest group once it is older than the subscriber's
-            // max latency (RESET 2, Old).
+            // Caught up with the producer: a stale group ends cleanly (moq-lite-06.md 10.5).
             () = &mut expiry, if max_latency != Duration::MAX => {
-                if !track.is_live_for(sequence, max_latency) {
-                    writer.reset(ErrorCode::OLD);
-                    return Err(Error::Old.into());
+                let now_stale = stale(max_latency);
+                if verdict(Phase::CaughtUp { stale_before }, now_stale) == Verdict::Finish {
+                    tracing::trace!(sequence, "stale and caught up: finished early");
+                    if !buf.is_empty() {
+                        writer.write(buf.split().freeze()).await?;
+                    }
+                    writer.finish()?;
+                    return Ok(());
                 }
-                expiry.as_mut().reset(tokio::time::Instant::now() + expiry_check(max_latency));
+                stale_before = now_stale;
+                expiry.as_mut().reset(Instant::now() + expiry_check(max_latency));
             }
         }
     }
+}
+
+/// True once group `sequence` is past a subscriber's `max_latency` (never for `MAX`).
+fn is_stale(track: &TrackConsumer, sequence: u64, max_latency: Duration) -> bool {
+    max_latency != Duration::MAX && !track.is_live_for(sequence, max_latency)
+}
+
+/// Writes `chunk`. While the write waits for flow-control credit (the receiver is behind),
+/// each expiry tick checks the group: once stale, the stream is reset with Old instead
+/// (moq-lite-06.md 10.5). A write that completes is never undone.
+async fn write_unless_behind<S: web_transport_trait::SendStream>(
+    writer: &mut Writer<S>,
+    chunk: Bytes,
+    mut expiry: Pin<&mut Sleep>,
+    max_latency: Duration,
+    stale: &impl Fn(Duration) -> bool,
+) -> Result<(), StreamError> {
+    if max_latency == Duration::MAX {
+        return writer.write(chunk).await;
+    }
+    {
+        let write = writer.write(chunk);
+        tokio::pin!(write);
+        loop {
+            tokio::select! {
+                result = &mut write => return result,
+                () = expiry.as_mut() => {
+                    if verdict(Phase::Blocked, stale(max_latency)) == Verdict::Reset {
+                        break;
+                    }
+                    expiry.as_mut().reset(Instant::now() + expiry_check(max_latency));
+                }
+            }
+        }
+    }
+    tracing::trace!("stale while blocked on flow control: reset");
+    writer.reset(ErrorCode::OLD);
+    Err(Error::Old.into())
 }
 
 /// Sends a finished one-frame group as a datagram when configured and it fits. Returns true if
