@@ -648,3 +648,66 @@ async fn a_group_stream_blocked_on_a_reader_that_stopped_is_reset_as_old_once_st
         "the stale, blocked stream is reset with Old"
     );
 }
+
+/// Group streams open in the order their groups were dispatched (stream IDs ascending), even
+/// when many start at once on a multi-threaded runtime: the previous generation of released
+/// clients ends a subscription when a group's stream arrives after a newer group's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_streams_open_in_group_order() {
+    let h = harness().await;
+    let (mut send, _recv) = h.client.open_bi().await.unwrap();
+    send.write_all(&[0x02]).await.unwrap();
+    send.write_all(&encode(&Subscribe {
+        id: 3,
+        broadcast: Path::new("demo").unwrap(),
+        track: "clock".into(),
+        priority: 0,
+        ordered: false,
+        max_latency: 60_000,
+        start: None,
+        end: None,
+    }))
+    .await
+    .unwrap();
+    within("the subscription upstream", async {
+        while h.track.subscription().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    const GROUPS: u64 = 200;
+    // Each group is open (unfinished) when the next starts, as a live track's are.
+    let groups: Vec<_> = (0..GROUPS)
+        .map(|seq| {
+            let group = h.track.create_group(seq).unwrap();
+            group.write(seq, format!("{seq}")).unwrap();
+            group
+        })
+        .collect();
+    let order = within("every group's stream", async {
+        let mut order = Vec::new();
+        while order.len() < GROUPS as usize {
+            let mut uni = h.client.accept_uni().await.unwrap();
+            let mut head = [0u8; 1];
+            uni.read(&mut head).await.unwrap();
+            if head[0] != 0x00 {
+                continue;
+            }
+            // GROUP: length, subscribe id, sequence.
+            let mut rest = Vec::new();
+            let mut buf = [0u8; 64];
+            while rest.len() < 3 {
+                let n = uni.read(&mut buf).await.unwrap().unwrap();
+                rest.extend_from_slice(&buf[..n]);
+            }
+            let mut bytes = Bytes::from(rest);
+            order.push(Group::decode(&mut bytes, V).unwrap().sequence);
+        }
+        order
+    })
+    .await;
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(order, sorted, "streams opened out of group order");
+    drop(groups);
+}

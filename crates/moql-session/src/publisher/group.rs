@@ -16,6 +16,18 @@ use crate::io::Writer;
 use crate::proto::expiry::{Phase, Verdict, verdict};
 use crate::proto::priority::group_priority;
 
+/// A group's place in its subscription's stream-open order: streams are opened in the order
+/// the groups were dispatched, so the peer never sees group N+1's stream ahead of group N's
+/// (stream IDs in order). The previous generation of released clients ends a subscription
+/// when a group arrives after a newer one, and each group is served by its own task, which
+/// the runtime may run in any order.
+pub(crate) struct Turn {
+    /// Resolves (or fails, if that group gave up) once the previous group's stream is open.
+    pub(crate) after: Option<oneshot::Receiver<()>>,
+    /// Signalled once this group's stream is open; dropped if it never opens one.
+    pub(crate) opened: oneshot::Sender<()>,
+}
+
 /// What every group of one subscription shares.
 #[derive(Clone)]
 pub(crate) struct GroupOptions {
@@ -44,11 +56,12 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     options: &GroupOptions,
     track: TrackConsumer,
     current: watch::Receiver<Subscription>,
+    turn: Turn,
     lagged: oneshot::Receiver<()>,
 ) -> Result<(), StreamError> {
     let mut stream = None;
     let delivered = tokio::select! {
-        result = deliver(ctx, group, options, track, current, &mut stream) => Some(result),
+        result = deliver(ctx, group, options, track, current, turn, &mut stream) => Some(result),
         Ok(()) = lagged => None,
     };
     match delivered {
@@ -68,10 +81,15 @@ async fn deliver<T: web_transport_trait::Session>(
     options: &GroupOptions,
     track: TrackConsumer,
     mut current: watch::Receiver<Subscription>,
+    turn: Turn,
     stream: &mut Option<Writer<T::SendStream>>,
 ) -> Result<(), StreamError> {
     let version = ctx.version;
     let sequence = group.sequence();
+    if let Some(after) = turn.after {
+        // Ok: the previous group's stream is open; Err: it will never open one.
+        let _ = after.await;
+    }
     let mut max_latency = current.borrow().max_latency;
     let stale = |max_latency| is_stale(&track, sequence, max_latency);
 
@@ -85,6 +103,7 @@ async fn deliver<T: web_transport_trait::Session>(
     }
 
     let opened = ctx.transport.open_uni().await.map_err(from_transport)?;
+    let _ = turn.opened.send(());
     let writer = stream.insert(Writer::new(opened));
     let sub = *current.borrow();
     writer.set_priority(group_priority(

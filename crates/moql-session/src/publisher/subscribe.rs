@@ -13,7 +13,7 @@ use moql_wire::{
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::group::{self, GroupOptions};
+use super::group::{self, GroupOptions, Turn};
 use crate::context::Context;
 use crate::error::StreamError;
 use crate::io::{Reader, Writer};
@@ -93,7 +93,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
         datagram_max: ctx.settings.datagram_max,
     };
     let mut groups: JoinSet<u64> = JoinSet::new();
-    let mut inflight = BTreeMap::new();
+    let mut inflight = InFlight::default();
     let mut started = false;
     let mut end_sent = false;
     let mut track_done = false;
@@ -129,7 +129,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
                             writer.encode(&SubscribeResponse::Ok(SubscribeOk { group: group.sequence() }), version).await?;
                         }
                         spawn_group(ctx, &mut groups, &mut inflight, &track, group, &options, current_rx.clone());
-                        shed(&mut inflight, ctx.settings.max_buffered);
+                        shed(&mut inflight.groups, ctx.settings.max_buffered);
                     }
                     Ok(None) => {
                         track_done = true;
@@ -153,7 +153,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
             }
             Some(done) = groups.join_next(), if !groups.is_empty() => {
                 if let Ok(sequence) = done {
-                    inflight.remove(&sequence);
+                    inflight.groups.remove(&sequence);
                 }
             }
         }
@@ -196,10 +196,18 @@ struct InFlightGroup {
     lagged: oneshot::Sender<()>,
 }
 
+/// The groups a subscription is serving.
+#[derive(Default)]
+struct InFlight {
+    groups: BTreeMap<u64, InFlightGroup>,
+    /// The open signal of the last dispatched group: the next one opens its stream after it.
+    last_opened: Option<oneshot::Receiver<()>>,
+}
+
 fn spawn_group<T: web_transport_trait::Session>(
     ctx: &Context<T>,
     groups: &mut JoinSet<u64>,
-    inflight: &mut BTreeMap<u64, InFlightGroup>,
+    inflight: &mut InFlight,
     track: &TrackConsumer,
     group: GroupConsumer,
     options: &GroupOptions,
@@ -210,7 +218,12 @@ fn spawn_group<T: web_transport_trait::Session>(
     let track = track.clone_unsubscribed();
     let sequence = group.sequence();
     let (lagged, lagged_rx) = oneshot::channel();
-    inflight.insert(
+    let (opened, opened_rx) = oneshot::channel();
+    let turn = Turn {
+        after: inflight.last_opened.replace(opened_rx),
+        opened,
+    };
+    inflight.groups.insert(
         sequence,
         InFlightGroup {
             group: group.clone(),
@@ -218,7 +231,8 @@ fn spawn_group<T: web_transport_trait::Session>(
         },
     );
     groups.spawn(async move {
-        if let Err(err) = group::serve(&ctx, group, &options, track, current, lagged_rx).await {
+        if let Err(err) = group::serve(&ctx, group, &options, track, current, turn, lagged_rx).await
+        {
             tracing::debug!(%err, "group stream failed");
         }
         sequence
