@@ -293,6 +293,20 @@ impl TrackConsumer {
         }
     }
 
+    /// The oldest cached group at or above `floor` that a subscriber with `max_latency` may
+    /// still receive (the latest always may); `None` if nothing at or above `floor` is cached.
+    /// Where a lite-06 subscription begins: its start is only a floor, and its max latency
+    /// picks the first group (moq-lite-06.md 6.9).
+    pub fn oldest_live(&self, floor: u64, max_latency: Duration) -> Option<u64> {
+        let now = Instant::now();
+        match self.inner.poll_mut(&Waiter::noop(), |state| {
+            Poll::Ready(state.oldest_live(floor, max_latency, now))
+        }) {
+            Poll::Ready(Ok(sequence)) => sequence,
+            _ => None,
+        }
+    }
+
     /// True while group `sequence` may still be delivered to this subscriber: it is cached and
     /// the latest, or young enough for the subscription's max latency.
     pub fn is_live(&self, sequence: u64) -> bool {

@@ -248,6 +248,21 @@ impl TrackState {
         Some(cache::age(ts_age, wall_age))
     }
 
+    /// The oldest cached group at or above `floor` whose age a subscriber with `max_latency`
+    /// still accepts (the latest always qualifies).
+    pub(crate) fn oldest_live(
+        &mut self,
+        floor: u64,
+        max_latency: Duration,
+        now: Instant,
+    ) -> Option<u64> {
+        let candidates: Vec<u64> = self.cache.range(floor..).map(|(&seq, _)| seq).collect();
+        candidates.into_iter().find(|&sequence| {
+            self.age(sequence, now)
+                .is_some_and(|age| cache::is_live(age, max_latency))
+        })
+    }
+
     /// Drops every non-latest group older than the publisher's max latency, then trims the
     /// arrival log of groups that are gone. Returns how many groups were dropped.
     pub(crate) fn evict(&mut self, now: Instant) -> usize {

@@ -554,3 +554,22 @@ fn asking_for_requests_marks_a_track_as_served() {
     assert!(track.poll_requested_fetch(&Waiter::noop()).is_pending());
     assert!(track.consume().fetch(3, None).is_ok());
 }
+
+#[test]
+fn oldest_live_picks_the_first_group_a_max_latency_still_accepts() {
+    // Group `seq` starts at media time seq * 1000 ms: with the newest at 4000, group 1 is
+    // 3 s behind, group 3 one second.
+    let track = track(Duration::from_secs(60));
+    for seq in 0..5 {
+        produce(&track, seq, 1);
+    }
+    let reader = track.consume();
+    assert_eq!(reader.oldest_live(0, Duration::MAX), Some(0));
+    assert_eq!(reader.oldest_live(0, Duration::from_millis(3000)), Some(1));
+    assert_eq!(reader.oldest_live(0, Duration::from_millis(1500)), Some(3));
+    // Max latency 0: only the latest.
+    assert_eq!(reader.oldest_live(0, Duration::ZERO), Some(4));
+    // The floor bounds it from below.
+    assert_eq!(reader.oldest_live(2, Duration::MAX), Some(2));
+    assert_eq!(reader.oldest_live(9, Duration::MAX), None);
+}
