@@ -84,7 +84,7 @@ pub mod testing;
 #[cfg(test)]
 mod proptests;
 
-pub use code::ErrorCode;
+pub use code::{CodeScope, ErrorCode};
 pub use coding::{
     BoundsExceeded, Decode, DecodeError, Encode, EncodeError, VarInt, ZIGZAG_MAX, ZIGZAG_MIN,
     decode_bytes, decode_string, decode_varint, decode_vec, encode_bytes, encode_string,
