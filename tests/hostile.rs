@@ -136,6 +136,8 @@ async fn still_delivers<T: web_transport_trait::Session>(h: &Harness<T>, id: u64
         max_latency: 1000,
         start: None,
         end: None,
+        frame_start: 0,
+        frame_end: None,
     };
     send.write_all(&[0x02]).await.unwrap();
     send.write_all(&encode(&request)).await.unwrap();
@@ -210,6 +212,8 @@ async fn a_truncated_request_is_dropped_and_the_session_survives() {
         max_latency: 0,
         start: None,
         end: None,
+        frame_start: 0,
+        frame_end: None,
     });
     let mut bytes = vec![0x02];
     bytes.extend_from_slice(&full[..full.len() - 3]);
@@ -249,6 +253,8 @@ async fn a_path_of_more_than_32_segments_is_refused_and_the_session_survives() {
         max_latency: 0,
         start: None,
         end: None,
+        frame_start: 0,
+        frame_end: None,
     });
     let at = body
         .windows(valid.len())
@@ -289,6 +295,8 @@ async fn an_update_that_does_not_decode_resets_the_subscription_with_5() {
         max_latency: 0,
         start: None,
         end: None,
+        frame_start: 0,
+        frame_end: None,
     }))
     .await
     .unwrap();
@@ -449,6 +457,7 @@ impl Script {
                     encode(&Group {
                         subscribe_id: 0,
                         sequence: 3,
+                        frame_start: 0,
                     }),
                 ]
                 .concat(),

@@ -213,6 +213,8 @@ async fn a_subscriber_that_never_reads_does_not_stall_a_fast_one() {
             max_latency: 60_000,
             start: None,
             end: None,
+            frame_start: 0,
+            frame_end: None,
         };
         send.write_all(&[0x02]).await.unwrap();
         send.write_all(&request.encode_to_vec(Version::Lite05).unwrap())

@@ -6,6 +6,9 @@
 //!   use every byte, and rebuild the transcript by encoding the listed messages.
 //! * `invalid.json`: every listed version must fail with the mapped error kind (table in
 //!   [`expected_error`]); every `accepted_by` version must decode to the given fields.
+//! * `lite-06.json`, `lite-06-streams.json`, `lite-06-invalid.json`: the same three checks for
+//!   lite-06, hand-made from moq-lite-06.md section 8 (examples) and section 9 (invalid).
+//! * The lite-06 error-code translation (moq-lite-06.md section 7.3) as a table.
 //!
 //! Each test asserts how many vectors it ran, so a skipped or truncated file fails.
 
@@ -15,8 +18,13 @@ use std::path::PathBuf;
 
 #[path = "wire/fields.rs"]
 mod fields;
+#[path = "wire/typed.rs"]
+mod typed;
 
-use moql_wire::{Decode, DecodeError, FrameDecoder, FrameEncoder, FrameHeader, Setup, Version};
+use moql_wire::{
+    CodeScope, Decode, DecodeError, ErrorCode, FrameDecoder, FrameEncoder, FrameHeader, Setup,
+    Version,
+};
 
 use fields::{
     Wire, decode, decode_frame_sequence, from_fields, opt, raw_setup_parameters, to_fields,
@@ -205,6 +213,11 @@ fn lite03_message_vectors() {
     run_message_file("lite-03.json", Version::Lite03, 124, 6);
 }
 
+#[test]
+fn lite06_message_vectors() {
+    run_message_file("lite-06.json", Version::Lite06, 42, 1);
+}
+
 // ---------------------------------------------------------------- stream transcripts
 
 fn check_transcript(t: &Transcript) -> Result<usize, String> {
@@ -279,9 +292,8 @@ fn check_transcript(t: &Transcript) -> Result<usize, String> {
     Ok(t.messages.len())
 }
 
-#[test]
-fn stream_transcripts() {
-    let transcripts: Vec<Transcript> = load("streams.json");
+fn run_transcripts(file: &str, expected: usize, expected_messages: usize) {
+    let transcripts: Vec<Transcript> = load(file);
     let mut failures = Vec::new();
     let mut messages = 0;
     for t in &transcripts {
@@ -296,8 +308,18 @@ fn stream_transcripts() {
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(transcripts.len(), 27, "transcript count");
-    assert_eq!(messages, 68, "message count");
+    assert_eq!(transcripts.len(), expected, "{file}: transcript count");
+    assert_eq!(messages, expected_messages, "{file}: message count");
+}
+
+#[test]
+fn stream_transcripts() {
+    run_transcripts("streams.json", 27, 68);
+}
+
+#[test]
+fn lite06_stream_transcripts() {
+    run_transcripts("lite-06-streams.json", 10, 23);
 }
 
 // ---------------------------------------------------------------- invalid inputs
@@ -318,6 +340,7 @@ fn stream_transcripts() {
 /// | `TooMany`                           | `TooMany`                                    |
 /// | `WrongSize` (session)               | `WrongSize` (from `FrameDecoder::end_of_stream`) |
 /// | `FrameTooLarge` (session)           | `FrameTooLarge`                              |
+/// | `TooLarge` (lite-06-invalid.json only: our message cap) | `TooLarge`       |
 fn expected_error(name: &str, short_kind: Option<&str>) -> fn(&DecodeError) -> bool {
     match (name, short_kind) {
         ("Short", Some("inside_message")) => |e| *e == DecodeError::Underflow,
@@ -333,6 +356,7 @@ fn expected_error(name: &str, short_kind: Option<&str>) -> fn(&DecodeError) -> b
         ("TooMany", _) => |e| *e == DecodeError::TooMany,
         ("WrongSize", _) => |e| *e == DecodeError::WrongSize,
         ("FrameTooLarge", _) => |e| *e == DecodeError::FrameTooLarge,
+        ("TooLarge", _) => |e| *e == DecodeError::TooLarge,
         (other, _) => panic!("no mapping for reference error {other}"),
     }
 }
@@ -373,9 +397,8 @@ fn decode_invalid(entry: &Invalid, v: Version) -> Result<(String, Value), Decode
     Ok((name.into(), fields))
 }
 
-#[test]
-fn invalid_inputs() {
-    let entries: Vec<Invalid> = load("invalid.json");
+fn run_invalid(file: &str, expected: usize, expected_checks: (usize, usize)) {
+    let entries: Vec<Invalid> = load(file);
     let mut failures = Vec::new();
     let (mut rejected, mut accepted) = (0, 0);
     for entry in &entries {
@@ -404,8 +427,70 @@ fn invalid_inputs() {
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(entries.len(), 131, "entry count");
-    assert_eq!((rejected, accepted), (194, 20), "checks run");
+    assert_eq!(entries.len(), expected, "{file}: entry count");
+    assert_eq!((rejected, accepted), expected_checks, "{file}: checks run");
+}
+
+#[test]
+fn invalid_inputs() {
+    run_invalid("invalid.json", 131, (194, 20));
+}
+
+#[test]
+fn lite06_invalid_inputs() {
+    run_invalid("lite-06-invalid.json", 22, (24, 9));
+}
+
+// ---------------------------------------------------------------- error codes
+
+/// moq-lite-06.md section 7.3, "Old (moq-lite-05.md) to new": `(canonical, stream, session)`
+/// on lite-06 (`None` = "—" in the spec), and identity on lite-05.
+#[test]
+fn lite06_error_code_translation() {
+    let rows: &[(ErrorCode, Option<u32>, Option<u32>)] = &[
+        (ErrorCode::CANCEL, Some(1), Some(0)),
+        (ErrorCode::OLD, Some(0x34), None),
+        (ErrorCode::DECODE, Some(0x12), Some(3)),
+        (ErrorCode::UNAUTHORIZED, Some(0x3), Some(2)),
+        (ErrorCode::DUPLICATE, Some(0), Some(3)),
+        (ErrorCode::NOT_FOUND, Some(0x33), None),
+        (ErrorCode::PROTOCOL_VIOLATION, Some(3), Some(3)),
+        (ErrorCode::DROPPED, Some(0), None),
+        (ErrorCode::LAGGED, Some(5), None),
+        (ErrorCode::UNROUTABLE, Some(0x36), None),
+        (ErrorCode::EVICTED, Some(0x35), None),
+        (ErrorCode::REQUIRED_EXTENSION, None, Some(1)),
+        (ErrorCode::VERSION, None, Some(0x15)),
+    ];
+    for &(code, stream, session) in rows {
+        for (scope, want) in [(CodeScope::Stream, stream), (CodeScope::Session, session)] {
+            if let Some(want) = want {
+                assert_eq!(
+                    code.to_wire(Version::Lite06, scope),
+                    want,
+                    "{code:?} {scope:?}"
+                );
+            }
+            assert_eq!(
+                code.to_wire(Version::Lite05, scope),
+                code.0,
+                "{code:?} {scope:?}"
+            );
+        }
+    }
+    // Reading: section 10.6 "Code 2 decodes as DELIVERY_TIMEOUT; OLD is 0x34".
+    let read = |code, scope| ErrorCode::from_wire(code, Version::Lite06, scope);
+    assert_eq!(read(2, CodeScope::Stream), ErrorCode::TIMEOUT);
+    assert_eq!(read(0x34, CodeScope::Stream), ErrorCode::OLD);
+    assert_eq!(read(1, CodeScope::Stream), ErrorCode::CANCEL);
+    assert_eq!(read(0x15, CodeScope::Session), ErrorCode::VERSION);
+    // Application codes and unregistered values pass through.
+    assert_eq!(read(566, CodeScope::Session), ErrorCode::app(502));
+    assert_eq!(read(40, CodeScope::Stream), ErrorCode(40));
+    assert_eq!(
+        ErrorCode::from_wire(2, Version::Lite05, CodeScope::Stream),
+        ErrorCode::OLD
+    );
 }
 
 #[test]
@@ -423,6 +508,9 @@ fn every_vector_file_has_a_runner() {
             "lite-03.json",
             "lite-04.json",
             "lite-05.json",
+            "lite-06-invalid.json",
+            "lite-06-streams.json",
+            "lite-06.json",
             "streams.json"
         ]
     );

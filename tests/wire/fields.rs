@@ -3,14 +3,15 @@
 
 use bytes::Bytes;
 use moql_wire::{
-    Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, Datagram, Decode,
-    DecodeError, Encode, EncodeError, Fetch, Frame, FrameDecoder, FrameEncoder, Goaway, Group,
-    Path, Probe, ProbeLevel, Role, Setup, Subscribe, SubscribeDrop, SubscribeEnd, SubscribeOk,
-    SubscribeOkLegacy, SubscribeResponse, SubscribeUpdate, Track, TrackInfo, UniStream, Version,
-    decode_varint,
+    Announce, AnnounceMessage, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, Datagram,
+    Decode, DecodeError, Encode, EncodeError, Fetch, Frame, FrameDecoder, FrameEncoder, Goaway,
+    Group, Path, Probe, ProbeLevel, Role, Setup, Subscribe, SubscribeDrop, SubscribeEnd,
+    SubscribeOk, SubscribeOkLegacy, SubscribeResponse, SubscribeUpdate, Track, TrackInfo,
+    UniStream, Version, decode_varint,
 };
 use serde_json::{Value, json};
 
+use crate::typed::{announce_message, announce_message_fields};
 use crate::unhex;
 
 // ---------------------------------------------------------------- one value of any kind
@@ -24,6 +25,8 @@ pub(crate) enum Wire {
     AnnounceRequest(AnnounceRequest),
     AnnounceOk(AnnounceOk),
     Announce(Announce),
+    /// lite-06 typed announcements.
+    AnnounceMessage(AnnounceMessage),
     Subscribe(Subscribe),
     SubscribeUpdate(SubscribeUpdate),
     Response(SubscribeResponse),
@@ -53,6 +56,7 @@ impl Wire {
             Self::AnnounceRequest(t) => enc(t, v),
             Self::AnnounceOk(t) => enc(t, v),
             Self::Announce(t) => enc(t, v),
+            Self::AnnounceMessage(t) => enc(t, v),
             Self::Subscribe(t) => enc(t, v),
             Self::SubscribeUpdate(t) => enc(t, v),
             Self::Response(t) => enc(t, v),
@@ -177,22 +181,31 @@ pub(crate) fn from_fields(message: &str, f: &Value, v: Version) -> Wire {
                 None => vec![0; usize::try_from(u(f, "hop_count")).expect("count")],
             },
         }),
+        "ANNOUNCE_START" | "ANNOUNCE_END" | "ANNOUNCE_UPDATE" | "ANNOUNCE_UNKNOWN" => {
+            Wire::AnnounceMessage(announce_message(message, f))
+        }
+        // lite-06 vectors have no `subscriber_ordered` (it is not on the wire) and carry
+        // `frame_start` / `frame_end`; older ones the reverse. Missing keys are neutral.
         "SUBSCRIBE" => Wire::Subscribe(Subscribe {
             id: u(f, "subscribe_id"),
             broadcast: path(f, "broadcast_path"),
             track: s(f, "track_name"),
             priority: byte(f, "subscriber_priority"),
-            ordered: flag(f, "subscriber_ordered"),
+            ordered: v.has_ordered() && flag(f, "subscriber_ordered"),
             max_latency: u(f, "subscriber_max_latency"),
             start: opt(f, "group_start"),
             end: opt(f, "group_end"),
+            frame_start: opt(f, "frame_start").unwrap_or(0),
+            frame_end: opt(f, "frame_end"),
         }),
         "SUBSCRIBE_UPDATE" => Wire::SubscribeUpdate(SubscribeUpdate {
             priority: byte(f, "subscriber_priority"),
-            ordered: flag(f, "subscriber_ordered"),
+            ordered: v.has_ordered() && flag(f, "subscriber_ordered"),
             max_latency: u(f, "subscriber_max_latency"),
             start: opt(f, "group_start"),
             end: opt(f, "group_end"),
+            frame_start: opt(f, "frame_start").unwrap_or(0),
+            frame_end: opt(f, "frame_end"),
         }),
         "SUBSCRIBE_OK" if v.has_subscribe_start() => {
             Wire::Response(SubscribeResponse::Ok(SubscribeOk {
@@ -220,7 +233,7 @@ pub(crate) fn from_fields(message: &str, f: &Value, v: Version) -> Wire {
         }),
         "TRACK_INFO" => Wire::TrackInfo(TrackInfo {
             priority: byte(f, "publisher_priority"),
-            ordered: flag(f, "publisher_ordered"),
+            ordered: v.has_ordered() && flag(f, "publisher_ordered"),
             max_latency: u(f, "publisher_max_latency"),
             timescale: u(f, "timescale"),
         }),
@@ -229,6 +242,8 @@ pub(crate) fn from_fields(message: &str, f: &Value, v: Version) -> Wire {
             track: s(f, "track_name"),
             priority: byte(f, "subscriber_priority"),
             group: u(f, "group_sequence"),
+            frame_start: opt(f, "frame_start").unwrap_or(0),
+            frame_end: opt(f, "frame_end"),
         }),
         "PROBE" => Wire::Probe(Probe {
             bitrate: u(f, "bitrate"),
@@ -240,6 +255,7 @@ pub(crate) fn from_fields(message: &str, f: &Value, v: Version) -> Wire {
         "GROUP" => Wire::Group(Group {
             subscribe_id: u(f, "subscribe_id"),
             sequence: u(f, "group_sequence"),
+            frame_start: opt(f, "frame_start").unwrap_or(0),
         }),
         "FRAME" => Wire::Frame {
             prev: opt(f, "previous_timestamp").unwrap_or(0),
@@ -334,52 +350,59 @@ pub(crate) fn to_fields(value: &Wire, v: Version) -> (&'static str, Value) {
             }
             ("ANNOUNCE_BROADCAST", f)
         }
-        Wire::Subscribe(sub) => (
-            "SUBSCRIBE",
-            json!({
+        Wire::AnnounceMessage(m) => announce_message_fields(m),
+        Wire::Subscribe(sub) => {
+            let mut f = json!({
                 "subscribe_id": sub.id,
                 "broadcast_path": sub.broadcast.as_str(),
                 "track_name": sub.track,
                 "subscriber_priority": sub.priority,
-                "subscriber_ordered": sub.ordered,
                 "subscriber_max_latency": sub.max_latency,
                 "group_start": sub.start,
                 "group_end": sub.end,
-            }),
-        ),
-        Wire::SubscribeUpdate(up) => (
-            "SUBSCRIBE_UPDATE",
-            json!({
+            });
+            delivery_fields(&mut f, v, sub.ordered, sub.frame_start, sub.frame_end);
+            ("SUBSCRIBE", f)
+        }
+        Wire::SubscribeUpdate(up) => {
+            let mut f = json!({
                 "subscriber_priority": up.priority,
-                "subscriber_ordered": up.ordered,
                 "subscriber_max_latency": up.max_latency,
                 "group_start": up.start,
                 "group_end": up.end,
-            }),
-        ),
+            });
+            delivery_fields(&mut f, v, up.ordered, up.frame_start, up.frame_end);
+            ("SUBSCRIBE_UPDATE", f)
+        }
         Wire::Response(r) => response_fields(r),
         Wire::Track(t) => (
             "TRACK",
             json!({ "broadcast_path": t.broadcast.as_str(), "track_name": t.track }),
         ),
-        Wire::TrackInfo(i) => (
-            "TRACK_INFO",
-            json!({
+        Wire::TrackInfo(i) => {
+            let mut f = json!({
                 "publisher_priority": i.priority,
-                "publisher_ordered": i.ordered,
                 "publisher_max_latency": i.max_latency,
                 "timescale": i.timescale,
-            }),
-        ),
-        Wire::Fetch(fe) => (
-            "FETCH",
-            json!({
+            });
+            if v.has_ordered() {
+                f["publisher_ordered"] = json!(i.ordered);
+            }
+            ("TRACK_INFO", f)
+        }
+        Wire::Fetch(fe) => {
+            let mut f = json!({
                 "broadcast_path": fe.broadcast.as_str(),
                 "track_name": fe.track,
                 "subscriber_priority": fe.priority,
                 "group_sequence": fe.group,
-            }),
-        ),
+            });
+            if v.has_frame_bounds() {
+                f["frame_start"] = json!(fe.frame_start);
+                f["frame_end"] = json!(fe.frame_end);
+            }
+            ("FETCH", f)
+        }
         Wire::Probe(p) => {
             let mut f = json!({ "bitrate": p.bitrate });
             if v.probe_has_rtt() {
@@ -388,10 +411,13 @@ pub(crate) fn to_fields(value: &Wire, v: Version) -> (&'static str, Value) {
             ("PROBE", f)
         }
         Wire::Goaway(g) => ("GOAWAY", json!({ "new_session_uri": g.uri })),
-        Wire::Group(g) => (
-            "GROUP",
-            json!({ "subscribe_id": g.subscribe_id, "group_sequence": g.sequence }),
-        ),
+        Wire::Group(g) => {
+            let mut f = json!({ "subscribe_id": g.subscribe_id, "group_sequence": g.sequence });
+            if v.has_frame_bounds() {
+                f["frame_start"] = json!(g.frame_start);
+            }
+            ("GROUP", f)
+        }
         Wire::Frame { prev, frame } => {
             let payload = hex::encode(&frame.payload);
             if v.has_timestamps() {
@@ -422,6 +448,24 @@ pub(crate) fn to_fields(value: &Wire, v: Version) -> (&'static str, Value) {
     }
 }
 
+/// The per-version SUBSCRIBE / SUBSCRIBE_UPDATE keys: `subscriber_ordered` before lite-06,
+/// `frame_start` / `frame_end` on lite-06.
+fn delivery_fields(
+    f: &mut Value,
+    v: Version,
+    ordered: bool,
+    frame_start: u64,
+    frame_end: Option<u64>,
+) {
+    if v.has_ordered() {
+        f["subscriber_ordered"] = json!(ordered);
+    }
+    if v.has_frame_bounds() {
+        f["frame_start"] = json!(frame_start);
+        f["frame_end"] = json!(frame_end);
+    }
+}
+
 // ---------------------------------------------------------------- decoding by name
 
 /// Decodes one `message` from the front of `input`, advancing it on success.
@@ -449,6 +493,9 @@ pub(crate) fn decode(
         "ANNOUNCE_REQUEST" => Wire::AnnounceRequest(dec(input, v)?),
         "ANNOUNCE_OK" => Wire::AnnounceOk(dec(input, v)?),
         "ANNOUNCE_BROADCAST" => Wire::Announce(dec(input, v)?),
+        "ANNOUNCE_START" | "ANNOUNCE_END" | "ANNOUNCE_UPDATE" | "ANNOUNCE_UNKNOWN" => {
+            Wire::AnnounceMessage(dec(input, v)?)
+        }
         "SUBSCRIBE" => Wire::Subscribe(dec(input, v)?),
         "SUBSCRIBE_UPDATE" => Wire::SubscribeUpdate(dec(input, v)?),
         "SUBSCRIBE_OK" | "SUBSCRIBE_END" | "SUBSCRIBE_DROP" | "SUBSCRIBE_RESPONSE" => {

@@ -27,6 +27,7 @@ fn group_stream(version: Version) -> Bytes {
     Group {
         subscribe_id: 7,
         sequence: 42,
+        frame_start: 0,
     }
     .encode(&mut out, version)
     .expect("group");
@@ -75,6 +76,8 @@ fn decode_subscribe(c: &mut Criterion) {
         max_latency: 500,
         start: None,
         end: Some(1_000),
+        frame_start: 0,
+        frame_end: None,
     };
     let bytes = subscribe.encode_to_vec(Version::Lite05).expect("subscribe");
     let mut group = c.benchmark_group("decode");

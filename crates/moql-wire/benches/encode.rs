@@ -28,6 +28,7 @@ fn encode_group_stream(c: &mut Criterion) {
     let header = Group {
         subscribe_id: 7,
         sequence: 42,
+        frame_start: 0,
     };
     let mut group = c.benchmark_group("encode");
     for version in [Version::Lite05, Version::Lite04] {
@@ -64,6 +65,8 @@ fn encode_subscribe(c: &mut Criterion) {
         max_latency: 500,
         start: None,
         end: Some(1_000),
+        frame_start: 0,
+        frame_end: None,
     };
     let mut out = Vec::with_capacity(64);
     let mut group = c.benchmark_group("encode");

@@ -6,8 +6,8 @@
 use bytes::Bytes;
 
 use crate::{
-    Announce, AnnounceOk, AnnounceRequest, BidiStream, Datagram, Decode, Encode, Fetch,
-    FrameDecoder, FrameEncoder, Goaway, Group, Probe, Setup, Subscribe, SubscribeResponse,
+    Announce, AnnounceMessage, AnnounceOk, AnnounceRequest, BidiStream, Datagram, Decode, Encode,
+    Fetch, FrameDecoder, FrameEncoder, Goaway, Group, Probe, Setup, Subscribe, SubscribeResponse,
     SubscribeUpdate, Track, TrackInfo, UniStream, Version,
 };
 
@@ -48,8 +48,8 @@ pub fn setup(data: &[u8]) {
     }
 }
 
-/// The Announce stream: ANNOUNCE_REQUEST as the opener, and ANNOUNCE_OK + ANNOUNCE* as the
-/// responder.
+/// The Announce stream: ANNOUNCE_REQUEST as the opener, and ANNOUNCE_OK + ANNOUNCE* (lite-06:
+/// typed announcements) as the responder.
 pub fn announce_stream(data: &[u8]) {
     for version in Version::ALL {
         round_trip::<AnnounceRequest>(data, version);
@@ -63,7 +63,11 @@ pub fn announce_stream(data: &[u8]) {
                 Err(_) => continue,
             }
         }
-        sequence::<Announce>(rest, version);
+        if version.has_announce_ids() {
+            sequence::<AnnounceMessage>(rest, version);
+        } else {
+            sequence::<Announce>(rest, version);
+        }
     }
 }
 

@@ -7,9 +7,10 @@ use proptest::prelude::*;
 
 use crate::testing::{self, assert_round_trip};
 use crate::{
-    Announce, AnnounceOk, AnnounceRequest, BidiStream, Datagram, Decode, DecodeError, Encode,
-    EncodeError, Fetch, FrameDecoder, FrameEncoder, Goaway, Group, Path, Probe, Setup, Subscribe,
-    SubscribeResponse, SubscribeUpdate, Track, TrackInfo, UniStream, Version,
+    Announce, AnnounceMessage, AnnounceOk, AnnounceRequest, BidiStream, Datagram, Decode,
+    DecodeError, Encode, EncodeError, Fetch, FrameDecoder, FrameEncoder, Goaway, Group, Path,
+    Probe, Setup, Subscribe, SubscribeResponse, SubscribeUpdate, Track, TrackInfo, UniStream,
+    Version,
 };
 
 /// Every strict prefix of a length-prefixed (or stream-type) encoding is `Short`.
@@ -40,32 +41,37 @@ macro_rules! message_props {
     };
 }
 
-const ALL: [Version; 3] = Version::ALL;
-const LITE05: [Version; 1] = [Version::Lite05];
-const LITE04_UP: [Version; 2] = [Version::Lite05, Version::Lite04];
+const ALL: [Version; 4] = Version::ALL;
+const LITE05_UP: [Version; 2] = [Version::Lite06, Version::Lite05];
+const LITE04_UP: [Version; 3] = [Version::Lite06, Version::Lite05, Version::Lite04];
+const UP_TO_LITE05: [Version; 3] = [Version::Lite05, Version::Lite04, Version::Lite03];
+const LITE06: [Version; 1] = [Version::Lite06];
 
 message_props! {
-    setup_round_trips: Setup = |_v| testing::setup(), versions = LITE05;
+    setup_round_trips: Setup = |_v| testing::setup(), versions = LITE05_UP;
     announce_request_round_trips: AnnounceRequest = |v| testing::announce_request(v), versions = ALL;
-    announce_ok_round_trips: AnnounceOk = |_v| testing::announce_ok(), versions = LITE05;
-    announce_round_trips: Announce = |v| testing::announce(v), versions = ALL;
-    subscribe_round_trips: Subscribe = |_v| testing::subscribe(), versions = ALL;
-    subscribe_update_round_trips: SubscribeUpdate = |_v| testing::subscribe_update(), versions = ALL;
+    announce_ok_round_trips: AnnounceOk = |_v| testing::announce_ok(), versions = LITE05_UP;
+    announce_round_trips: Announce = |v| testing::announce(v), versions = UP_TO_LITE05;
+    announce_message_round_trips: AnnounceMessage = |_v| testing::announce_message(), versions = LITE06;
+    subscribe_round_trips: Subscribe = |v| testing::subscribe(v), versions = ALL;
+    subscribe_update_round_trips: SubscribeUpdate = |v| testing::subscribe_update(v), versions = ALL;
     subscribe_response_round_trips: SubscribeResponse = |v| testing::subscribe_response(v), versions = ALL;
-    track_round_trips: Track = |_v| testing::track(), versions = LITE05;
-    track_info_round_trips: TrackInfo = |_v| testing::track_info(), versions = LITE05;
-    fetch_round_trips: Fetch = |_v| testing::fetch(), versions = ALL;
+    track_round_trips: Track = |_v| testing::track(), versions = LITE05_UP;
+    track_info_round_trips: TrackInfo = |v| testing::track_info(v), versions = LITE05_UP;
+    fetch_round_trips: Fetch = |v| testing::fetch(v), versions = ALL;
     probe_round_trips: Probe = |v| testing::probe(v), versions = ALL;
     goaway_round_trips: Goaway = |_v| testing::goaway(), versions = LITE04_UP;
-    group_round_trips: Group = |_v| testing::group(), versions = ALL;
+    group_round_trips: Group = |v| testing::group(v), versions = ALL;
     bidi_stream_round_trips: BidiStream = |_v| testing::bidi_stream(), versions = ALL;
     uni_stream_round_trips: UniStream = |_v| testing::uni_stream(), versions = ALL;
 }
 
 proptest! {
     #[test]
-    fn datagram_round_trips_and_truncation_never_says_short(value in testing::datagram()) {
-        let v = Version::Lite05;
+    fn datagram_round_trips_and_truncation_never_says_short(
+        value in testing::datagram(),
+        v in prop::sample::select(LITE05_UP.to_vec()),
+    ) {
         let bytes = assert_round_trip(&value, v)?;
         for cut in 0..bytes.len() {
             let result = Datagram::decode_exact(&bytes[..cut], v);
@@ -117,6 +123,7 @@ proptest! {
         let _ = AnnounceRequest::decode_from(&data, v);
         let _ = AnnounceOk::decode_from(&data, v);
         let _ = Announce::decode_from(&data, v);
+        let _ = AnnounceMessage::decode_from(&data, v);
         let _ = Subscribe::decode_from(&data, v);
         let _ = SubscribeUpdate::decode_from(&data, v);
         let _ = SubscribeResponse::decode_from(&data, v);
@@ -163,12 +170,57 @@ proptest! {
         let mut out = Vec::new();
         let sub = Subscribe { max_latency: big, ..Subscribe::default() };
         prop_assert_eq!(sub.encode(&mut out, v), Err(EncodeError::BoundsExceeded));
-        let group = Group { subscribe_id: 0, sequence: big };
+        let group = Group { subscribe_id: 0, sequence: big, frame_start: 0 };
         prop_assert_eq!(group.encode(&mut out, v), Err(EncodeError::BoundsExceeded));
         let announce = Announce { hops: vec![1, big], ..Announce::default() };
-        let expected = if v.has_hop_ids() { Err(EncodeError::BoundsExceeded) } else { Ok(()) };
+        let expected = if v.has_announce_ids() {
+            Err(EncodeError::Version)
+        } else if v.has_hop_ids() {
+            Err(EncodeError::BoundsExceeded)
+        } else {
+            Ok(())
+        };
         let mut scratch = Vec::new();
         prop_assert_eq!(announce.encode(&mut scratch, v), expected);
         prop_assert!(out.is_empty());
+    }
+
+    #[test]
+    fn lite06_route_bounds_write_nothing(big in (1u64 << 62)..=u64::MAX) {
+        let v = Version::Lite06;
+        let mut out = Vec::new();
+        let start = AnnounceMessage::Start(crate::AnnounceStart {
+            cost: crate::RouteCost { warm: 0, cold: big },
+            ..crate::AnnounceStart::default()
+        });
+        prop_assert_eq!(start.encode(&mut out, v), Err(EncodeError::BoundsExceeded));
+        let update = AnnounceMessage::Update(crate::AnnounceUpdate { hops: vec![big], ..crate::AnnounceUpdate::default() });
+        prop_assert_eq!(update.encode(&mut out, v), Err(EncodeError::BoundsExceeded));
+        let group = Group { frame_start: big, ..Group::default() };
+        prop_assert_eq!(group.encode(&mut out, v), Err(EncodeError::BoundsExceeded));
+        let fetch = Fetch { frame_start: big, ..Fetch::default() };
+        prop_assert_eq!(fetch.encode(&mut out, v), Err(EncodeError::BoundsExceeded));
+        let sub = Subscribe { start: Some(big), ..Subscribe::default() };
+        prop_assert_eq!(sub.encode(&mut out, v), Err(EncodeError::BoundsExceeded));
+        prop_assert!(out.is_empty());
+    }
+
+    /// On lite-06 every decodable SUBSCRIBE / SUBSCRIBE_UPDATE is normalized: no `ordered`,
+    /// no `Some(0)` start, no Frame End without Group End; so decode∘encode is the identity
+    /// on decoded values.
+    #[test]
+    fn lite06_decoded_subscribes_are_normalized(data in prop::collection::vec(any::<u8>(), 0..48)) {
+        let v = Version::Lite06;
+        if let Ok((sub, _)) = Subscribe::decode_from(&data, v) {
+            prop_assert!(!sub.ordered && sub.start != Some(0));
+            prop_assert!(sub.frame_end.is_none() || sub.end.is_some());
+            let bytes = sub.encode_to_vec(v).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(Subscribe::decode_exact(&bytes, v), Ok(sub));
+        }
+        if let Ok((up, _)) = SubscribeUpdate::decode_from(&data, v) {
+            prop_assert!(!up.ordered && up.start != Some(0));
+            let bytes = up.encode_to_vec(v).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(SubscribeUpdate::decode_exact(&bytes, v), Ok(up));
+        }
     }
 }

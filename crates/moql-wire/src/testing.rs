@@ -14,10 +14,11 @@ use proptest::test_runner::TestCaseError;
 
 use crate::limits::{MAX_HOPS, MAX_PATH_SEGMENTS, MAX_TIMESTAMP};
 use crate::{
-    Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, Datagram, Decode, Encode,
-    Fetch, Frame, Goaway, Group, Path, Probe, ProbeLevel, Role, Setup, Subscribe, SubscribeDrop,
-    SubscribeEnd, SubscribeOk, SubscribeOkLegacy, SubscribeResponse, SubscribeUpdate, Track,
-    TrackInfo, UniStream, VarInt, Version,
+    Announce, AnnounceEnd, AnnounceMessage, AnnounceOk, AnnounceRequest, AnnounceStart,
+    AnnounceStatus, AnnounceUpdate, BidiStream, Datagram, Decode, Encode, Fetch, Frame, Goaway,
+    Group, Path, Probe, ProbeLevel, Role, RouteCost, Setup, Subscribe, SubscribeDrop, SubscribeEnd,
+    SubscribeOk, SubscribeOkLegacy, SubscribeResponse, SubscribeUpdate, Track, TrackInfo,
+    UniStream, VarInt, Version,
 };
 
 /// Any supported version.
@@ -40,6 +41,52 @@ pub fn varint() -> impl Strategy<Value = u64> {
 /// An optional ("plus one") group: `None` or `0 ..= 2^62 − 2`.
 pub fn optional_group() -> impl Strategy<Value = Option<u64>> {
     prop::option::of(varint().prop_map(|g| g.min(VarInt::MAX.into_inner() - 1)))
+}
+
+/// A SUBSCRIBE / SUBSCRIBE_UPDATE Group Start valid in `version`: plus-one before lite-06;
+/// on lite-06 raw, so `None` or `1 ..= 2^62 − 1` (`Some(0)` decodes back as `None`).
+pub fn group_start(version: Version) -> BoxedStrategy<Option<u64>> {
+    if version.group_start_is_plus_one() {
+        optional_group().boxed()
+    } else {
+        prop::option::of(varint().prop_map(|g| g.max(1))).boxed()
+    }
+}
+
+/// The delivery fields shared by SUBSCRIBE and SUBSCRIBE_UPDATE, valid in `version`:
+/// `(priority, ordered, max_latency, start, end, frame_start, frame_end)`. lite-06 has
+/// `ordered == false` and Frame End only with Group End; older versions have no frame bounds.
+#[allow(clippy::type_complexity)]
+pub fn delivery(
+    version: Version,
+) -> impl Strategy<Value = (u8, bool, u64, Option<u64>, Option<u64>, u64, Option<u64>)> {
+    (
+        any::<u8>(),
+        any::<bool>(),
+        varint(),
+        group_start(version),
+        optional_group(),
+        varint(),
+        optional_group(),
+    )
+        .prop_map(
+            move |(priority, ordered, max_latency, start, end, frame_start, frame_end)| {
+                if version.has_frame_bounds() {
+                    let frame_end = if end.is_some() { frame_end } else { None };
+                    (
+                        priority,
+                        false,
+                        max_latency,
+                        start,
+                        end,
+                        frame_start,
+                        frame_end,
+                    )
+                } else {
+                    (priority, ordered, max_latency, start, end, 0, None)
+                }
+            },
+        )
 }
 
 /// A short track name or string: any Unicode, including `/`.
@@ -69,7 +116,7 @@ pub fn bytes(max: usize) -> impl Strategy<Value = Bytes> {
     vec(any::<u8>(), 0..=max).prop_map(Bytes::from)
 }
 
-/// A SETUP (lite-05).
+/// A SETUP (lite-05 and later).
 pub fn setup() -> impl Strategy<Value = Setup> {
     let probe = prop::sample::select(vec![
         ProbeLevel::None,
@@ -104,12 +151,41 @@ pub fn announce_request(version: Version) -> impl Strategy<Value = AnnounceReque
     })
 }
 
-/// An ANNOUNCE_OK (lite-05).
+/// An ANNOUNCE_OK (lite-05 and later).
 pub fn announce_ok() -> impl Strategy<Value = AnnounceOk> {
     (varint(), varint()).prop_map(|(hop_id, active_count)| AnnounceOk {
         hop_id,
         active_count,
     })
+}
+
+/// A hop list valid on lite-06: at most 32 entries, no non-zero ID twice.
+pub fn hops() -> impl Strategy<Value = Vec<u64>> {
+    vec(varint(), 0..=MAX_HOPS).prop_map(|mut hops| {
+        let mut seen = std::collections::HashSet::new();
+        hops.retain(|&h| h == 0 || seen.insert(h));
+        hops
+    })
+}
+
+/// A route cost, including the reference's 2^62 − 1 "unknown" / "draining" values.
+pub fn route_cost() -> impl Strategy<Value = RouteCost> {
+    (varint(), varint()).prop_map(|(warm, cold)| RouteCost { warm, cold })
+}
+
+/// A typed lite-06 announcement, including unknown types with short skipped bodies.
+pub fn announce_message() -> impl Strategy<Value = AnnounceMessage> {
+    prop_oneof![
+        (path(), hops(), route_cost()).prop_map(|(suffix, hops, cost)| {
+            AnnounceMessage::Start(AnnounceStart { suffix, hops, cost })
+        }),
+        varint().prop_map(|id| AnnounceMessage::End(AnnounceEnd { id })),
+        (varint(), hops(), route_cost()).prop_map(|(id, hops, cost)| {
+            AnnounceMessage::Update(AnnounceUpdate { id, hops, cost })
+        }),
+        (3..=VarInt::MAX.into_inner(), 0..64u64)
+            .prop_map(|(kind, len)| AnnounceMessage::Unknown { kind, len }),
+    ]
 }
 
 /// An ANNOUNCE valid in `version` (lite-03 hops are all 0).
@@ -127,50 +203,39 @@ pub fn announce(version: Version) -> impl Strategy<Value = Announce> {
     })
 }
 
-/// A SUBSCRIBE.
-pub fn subscribe() -> impl Strategy<Value = Subscribe> {
-    (
-        varint(),
-        path(),
-        name(),
-        any::<u8>(),
-        any::<bool>(),
-        varint(),
-        optional_group(),
-        optional_group(),
-    )
-        .prop_map(
-            |(id, broadcast, track, priority, ordered, max_latency, start, end)| Subscribe {
-                id,
-                broadcast,
-                track,
-                priority,
-                ordered,
-                max_latency,
-                start,
-                end,
-            },
-        )
+/// A SUBSCRIBE valid in `version`.
+pub fn subscribe(version: Version) -> impl Strategy<Value = Subscribe> {
+    (varint(), path(), name(), delivery(version)).prop_map(|(id, broadcast, track, d)| {
+        let (priority, ordered, max_latency, start, end, frame_start, frame_end) = d;
+        Subscribe {
+            id,
+            broadcast,
+            track,
+            priority,
+            ordered,
+            max_latency,
+            start,
+            end,
+            frame_start,
+            frame_end,
+        }
+    })
 }
 
-/// A SUBSCRIBE_UPDATE.
-pub fn subscribe_update() -> impl Strategy<Value = SubscribeUpdate> {
-    (
-        any::<u8>(),
-        any::<bool>(),
-        varint(),
-        optional_group(),
-        optional_group(),
-    )
-        .prop_map(
-            |(priority, ordered, max_latency, start, end)| SubscribeUpdate {
-                priority,
-                ordered,
-                max_latency,
-                start,
-                end,
-            },
-        )
+/// A SUBSCRIBE_UPDATE valid in `version`.
+pub fn subscribe_update(version: Version) -> impl Strategy<Value = SubscribeUpdate> {
+    delivery(version).prop_map(|d| {
+        let (priority, ordered, max_latency, start, end, frame_start, frame_end) = d;
+        SubscribeUpdate {
+            priority,
+            ordered,
+            max_latency,
+            start,
+            end,
+            frame_start,
+            frame_end,
+        }
+    })
 }
 
 /// A subscribe-stream response that exists in `version`.
@@ -215,30 +280,55 @@ pub fn track() -> impl Strategy<Value = Track> {
     (path(), name()).prop_map(|(broadcast, track)| Track { broadcast, track })
 }
 
-/// A TRACK_INFO (lite-05), timescale ≥ 1.
-pub fn track_info() -> impl Strategy<Value = TrackInfo> {
+/// A TRACK_INFO valid in `version` (lite-05+; lite-06 has `ordered == false`), timescale
+/// ≥ 1.
+pub fn track_info(version: Version) -> impl Strategy<Value = TrackInfo> {
     (
         any::<u8>(),
         any::<bool>(),
         varint(),
         varint().prop_map(|t| t.max(1)),
     )
-        .prop_map(|(priority, ordered, max_latency, timescale)| TrackInfo {
-            priority,
-            ordered,
-            max_latency,
-            timescale,
-        })
+        .prop_map(
+            move |(priority, ordered, max_latency, timescale)| TrackInfo {
+                priority,
+                ordered: ordered && version.has_ordered(),
+                max_latency,
+                timescale,
+            },
+        )
 }
 
-/// A FETCH.
-pub fn fetch() -> impl Strategy<Value = Fetch> {
-    (path(), name(), any::<u8>(), varint()).prop_map(|(broadcast, track, priority, group)| Fetch {
-        broadcast,
-        track,
-        priority,
-        group,
-    })
+/// A FETCH valid in `version` (frame range only on lite-06, with end ≥ start).
+pub fn fetch(version: Version) -> impl Strategy<Value = Fetch> {
+    (
+        path(),
+        name(),
+        any::<u8>(),
+        varint(),
+        varint(),
+        prop::option::of(varint().prop_map(|n| n.min(VarInt::MAX.into_inner() - 1))),
+    )
+        .prop_map(
+            move |(broadcast, track, priority, group, frame_start, frame_end)| {
+                let (frame_start, frame_end) = if version.has_frame_bounds() {
+                    let frame_end =
+                        frame_end.map(|e| e.max(frame_start).min(VarInt::MAX.into_inner() - 1));
+                    let frame_start = frame_end.map_or(frame_start, |e| frame_start.min(e));
+                    (frame_start, frame_end)
+                } else {
+                    (0, None)
+                };
+                Fetch {
+                    broadcast,
+                    track,
+                    priority,
+                    group,
+                    frame_start,
+                    frame_end,
+                }
+            },
+        )
 }
 
 /// A PROBE valid in `version` (lite-03 has `rtt == 0`).
@@ -254,11 +344,16 @@ pub fn goaway() -> impl Strategy<Value = Goaway> {
     name().prop_map(|uri| Goaway { uri })
 }
 
-/// A GROUP header.
-pub fn group() -> impl Strategy<Value = Group> {
-    (varint(), varint()).prop_map(|(subscribe_id, sequence)| Group {
+/// A GROUP header valid in `version` (Frame Start only on lite-06).
+pub fn group(version: Version) -> impl Strategy<Value = Group> {
+    (varint(), varint(), varint()).prop_map(move |(subscribe_id, sequence, frame_start)| Group {
         subscribe_id,
         sequence,
+        frame_start: if version.has_frame_bounds() {
+            frame_start
+        } else {
+            0
+        },
     })
 }
 

@@ -122,6 +122,7 @@ async fn deliver<T: web_transport_trait::Session>(
     Group {
         subscribe_id: options.subscribe_id,
         sequence,
+        frame_start: 0,
     }
     .encode(&mut buf, version)?;
 

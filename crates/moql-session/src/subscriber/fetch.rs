@@ -53,6 +53,8 @@ async fn fetch<T: web_transport_trait::Session>(
             track: track.to_string(),
             priority: request.priority(),
             group: request.sequence(),
+            frame_start: 0,
+            frame_end: None,
         };
         writer.encode(&message, version).await?;
         // Wait for the first frame (or the end) before serving, so a refusal reaches the

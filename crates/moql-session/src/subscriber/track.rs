@@ -153,6 +153,8 @@ async fn serve<T: web_transport_trait::Session>(
                             max_latency: wire_latency(sub.max_latency),
                             start: sub.start,
                             end: sub.end,
+                            frame_start: 0,
+                            frame_end: None,
                         };
                         a.writer.encode(&update, version).await?;
                     }
@@ -251,6 +253,8 @@ async fn subscribe<T: web_transport_trait::Session>(
         max_latency: wire_latency(sub.max_latency),
         start: sub.start,
         end: sub.end,
+        frame_start: 0,
+        frame_end: None,
     };
     writer.encode(&request, version).await?;
     tracing::debug!(id, %broadcast, track = name, "subscribed");

@@ -1,5 +1,6 @@
 //! ANNOUNCE (spec 5.4; the draft's ANNOUNCE_BROADCAST): publisher → subscriber on an Announce
-//! stream, after ANNOUNCE_OK on lite-05.
+//! stream, after ANNOUNCE_OK on lite-05. lite-03 to lite-05 only: lite-06 replaced it with
+//! the typed [`AnnounceMessage`](crate::AnnounceMessage) (moq-lite-06.md section 3).
 //!
 //! ```text
 //! ANNOUNCE {
@@ -55,8 +56,8 @@ pub struct Announce {
 impl Message for Announce {
     const NAME: &'static str = "ANNOUNCE";
 
-    fn exists_in(_: Version) -> bool {
-        true
+    fn exists_in(version: Version) -> bool {
+        !version.has_announce_ids()
     }
 
     fn check(&self, version: Version) -> Result<(), EncodeError> {

@@ -4,9 +4,12 @@
 //! ANNOUNCE_REQUEST {
 //!   Message Length (i)
 //!   Broadcast Path Prefix (p)
-//!   Exclude Hop (i)            // lite-04+; absent on lite-03
+//!   Exclude Hop (i)            // lite-04 and lite-05; absent on lite-03 and lite-06
 //! }
 //! ```
+//!
+//! lite-06 removed Exclude Hop (moq-lite-06.md section 6.2): the body is the prefix only, and
+//! a lite-05-style trailing varint is [`DecodeError::Trailing`].
 
 use bytes::{Buf, BufMut};
 
@@ -23,8 +26,9 @@ use crate::path::Path;
 pub struct AnnounceRequest {
     /// Only broadcasts whose path has this (whole-segment) prefix are announced; root = all.
     pub prefix: Path,
-    /// The subscriber's own hop ID, for loop avoidance; 0 = none. Not on the wire in lite-03:
-    /// ignored on encode and decoded as 0.
+    /// The subscriber's own hop ID, for loop avoidance; 0 = none. Not on the wire in lite-03
+    /// and lite-06 ([`Version::has_exclude_hop`]): ignored on encode and decoded as 0 (on
+    /// lite-06 the SETUP Hop parameter carries the identity instead).
     pub exclude_hop: u64,
 }
 
@@ -106,6 +110,30 @@ mod tests {
         assert_eq!(
             AnnounceRequest::decode_exact(&bytes, Version::Lite04),
             Err(DecodeError::Underflow)
+        );
+    }
+
+    #[test]
+    fn lite06_has_no_exclude_hop() {
+        // moq-lite-06.md section 8.2: "01 00" (prefix "") and "01 05 04 72 6f 6f 6d".
+        let req = AnnounceRequest {
+            prefix: Path::root(),
+            exclude_hop: 0x1234,
+        };
+        let bytes = req.encode_to_vec(Version::Lite06).unwrap();
+        assert_eq!(bytes, [0x01, 0x00]);
+        let room = AnnounceRequest {
+            prefix: Path::new("room").unwrap(),
+            exclude_hop: 0,
+        };
+        assert_eq!(
+            AnnounceRequest::decode_exact(&[0x05, 0x04, b'r', b'o', b'o', b'm'], Version::Lite06),
+            Ok(room)
+        );
+        // The lite-05 form of the request: the Exclude Hop is left over.
+        assert_eq!(
+            AnnounceRequest::decode_exact(&[0x03, 0x00, 0x52, 0x34], Version::Lite06),
+            Err(DecodeError::Trailing)
         );
     }
 }

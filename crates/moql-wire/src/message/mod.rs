@@ -12,13 +12,16 @@
 //!   inside the length are an error").
 //!
 //! The exceptions are the stream type header ([`BidiStream`], [`UniStream`]), the typed
-//! Subscribe-stream responses ([`SubscribeResponse`]), FRAME ([`FrameHeader`],
+//! Subscribe-stream responses ([`SubscribeResponse`]), the typed lite-06 announcements
+//! ([`AnnounceMessage`]), FRAME ([`FrameHeader`],
 //! [`FrameEncoder`], [`FrameDecoder`]) and the datagram body ([`Datagram`]).
 
 mod announce;
 mod announce_ok;
 mod announce_request;
+mod announce_typed;
 mod datagram;
+mod delivery;
 mod fetch;
 mod frame;
 mod goaway;
@@ -43,6 +46,7 @@ use crate::limits::MAX_MESSAGE_LEN;
 pub use announce::{Announce, AnnounceStatus};
 pub use announce_ok::AnnounceOk;
 pub use announce_request::AnnounceRequest;
+pub use announce_typed::{AnnounceEnd, AnnounceMessage, AnnounceStart, AnnounceUpdate, RouteCost};
 pub use datagram::Datagram;
 pub use fetch::Fetch;
 pub use frame::{Frame, FrameDecoder, FrameEncoder, FrameHeader, FrameInfo};
@@ -171,6 +175,7 @@ mod tests {
         assert_auto::<AnnounceRequest>();
         assert_auto::<AnnounceOk>();
         assert_auto::<Announce>();
+        assert_auto::<AnnounceMessage>();
         assert_auto::<Subscribe>();
         assert_auto::<SubscribeUpdate>();
         assert_auto::<SubscribeResponse>();

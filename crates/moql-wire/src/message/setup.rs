@@ -1,4 +1,7 @@
-//! SETUP (spec 5.1): the only message on each endpoint's Setup stream. lite-05 only.
+//! SETUP (spec 5.1): the only message on each endpoint's Setup stream. lite-05 and later; the
+//! layout is unchanged in lite-06, where the Cost parameter (0x4) is used for route cost and
+//! the Hop parameter (0x5, the draft's Origin) is the peer's identity for loop avoidance
+//! (moq-lite-06.md section 6.1).
 //!
 //! ```text
 //! SETUP {
@@ -66,10 +69,12 @@ pub struct Setup {
     pub path: Option<String>,
     /// The client's role (param 0x3).
     pub role: Role,
-    /// Link price for route selection (param 0x4; ignored by lite-05 receivers).
+    /// Link price for route selection (param 0x4; ignored by lite-05 receivers, charged on
+    /// every received announcement on lite-06, see [`Setup::link_cost`]). 0 is meaningful
+    /// ("free").
     pub cost: Option<u64>,
-    /// The sender's own hop ID (param 0x5). 0 means none: it decodes as `None` and
-    /// `Some(0)` is omitted on encode.
+    /// The sender's own hop ID (param 0x5: "Origin" in the draft, "Hop" in the release; see
+    /// [`Setup::hop`]). 0 means none: it decodes as `None` and `Some(0)` is omitted on encode.
     pub origin: Option<u64>,
     /// Unknown parameters `(id, value)`, sorted by id. Encoded after validation: ids must be
     /// unique and not one of the known ids 0x1–0x5.
@@ -77,6 +82,22 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// The link cost a peer that sent no Cost parameter is charged at (moq-lite-06.md 6.1:
+    /// "Absent = 1").
+    pub const DEFAULT_COST: u64 = 1;
+
+    /// The sender's Hop ID (parameter 0x5), `None` if absent or 0.
+    pub fn hop(&self) -> Option<u64> {
+        self.origin.filter(|&o| o != 0)
+    }
+
+    /// The Cost the sender declared (parameter 0x4), or [`DEFAULT_COST`](Self::DEFAULT_COST)
+    /// when absent. A locally configured price takes precedence (moq-lite-06.md 10.2); that
+    /// is the session's choice.
+    pub fn link_cost(&self) -> u64 {
+        self.cost.unwrap_or(Self::DEFAULT_COST)
+    }
+
     /// The non-default known parameters as `(id, varint value)` or `(id, bytes)`, ascending.
     fn known(&self) -> impl Iterator<Item = (u64, Value<'_>)> {
         let probe = match self.probe {
@@ -322,5 +343,41 @@ mod tests {
             ..Setup::default()
         };
         assert_eq!(setup.encode_to_vec(Version::Lite05).unwrap(), [0x01, 0x00]);
+    }
+
+    #[test]
+    fn lite06_section_8_1_examples() {
+        let v = Version::Lite06;
+        let client = Setup {
+            probe: ProbeLevel::Report,
+            path: Some("/anon".into()),
+            cost: Some(2),
+            origin: Some(42),
+            ..Setup::default()
+        };
+        let bytes = client.encode_to_vec(v).unwrap();
+        assert_eq!(
+            bytes,
+            [
+                0x11, 0x04, 1, 1, 1, 2, 5, b'/', b'a', b'n', b'o', b'n', 4, 1, 2, 5, 1, 0x2a
+            ]
+        );
+        assert_eq!(Setup::decode_exact(&bytes, v).unwrap(), client);
+        assert_eq!((client.hop(), client.link_cost()), (Some(42), 2));
+        let server = Setup::decode_exact(&[0x08, 0x02, 1, 1, 1, 5, 2, 0x52, 0x34], v).unwrap();
+        assert_eq!((server.hop(), server.link_cost()), (Some(0x1234), 1));
+        let cost = Setup {
+            cost: Some(100),
+            ..Setup::default()
+        };
+        assert_eq!(
+            cost.encode_to_vec(v).unwrap(),
+            [0x05, 0x01, 0x04, 0x02, 0x40, 0x64]
+        );
+        // Cost with trailing bytes is a SETUP decode error (section 6.1).
+        assert_eq!(
+            Setup::decode_exact(&[0x05, 0x01, 0x04, 0x02, 0x01, 0x00], v),
+            Err(DecodeError::Trailing)
+        );
     }
 }

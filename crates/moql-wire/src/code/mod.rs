@@ -1,10 +1,24 @@
-//! Wire error codes (spec section 10.1) and their HTTP/3 WebTransport mapping (section 10.2).
+//! Wire error codes (moq-lite-05.md section 10.1), their per-version translation, and the
+//! HTTP/3 WebTransport mapping (section 10.2).
 //!
 //! Codes are 32-bit values carried in RESET_STREAM / STOP_SENDING and in the session close.
 //! The constants below come from one table ([`error_codes!`]) so the names, numbers and docs
 //! cannot drift apart; a test pins every number.
+//!
+//! # Canonical codes and the wire
+//!
+//! [`ErrorCode`]'s constants are moq-lite-05.md's single registry: the **canonical** names the
+//! rest of the stack uses on every version. lite-03/04/05 put them on the wire unchanged
+//! (they are what moq-lite-05.md, our vectors and a lite-05-only peer use); lite-06
+//! translates them to and from the released reference's two registries (moq-lite-06.md
+//! section 7) with [`ErrorCode::to_wire`] / [`ErrorCode::from_wire`]. Why, and the full
+//! table with its aliases: `code/translate.rs`.
 
 use std::fmt;
+
+mod translate;
+
+pub use translate::CodeScope;
 
 /// A moq-lite error code. Unknown values are kept verbatim (spec 10.1: "A code received from
 /// a peer is kept verbatim").
