@@ -611,6 +611,8 @@ async fn a_group_stream_blocked_on_a_reader_that_stopped_is_reset_as_old_once_st
         max_latency: 0,
         start: None,
         end: None,
+        frame_start: 0,
+        frame_end: None,
     }))
     .await
     .unwrap();
@@ -653,7 +655,7 @@ async fn a_group_stream_blocked_on_a_reader_that_stopped_is_reset_as_old_once_st
     assert_eq!(header.sequence, 1);
     assert_eq!(
         within("group 0 to be reset", read_to_end(&mut blocked)).await,
-        Err(Some(u32::from(ErrorCode::OLD.0))),
+        Err(Some(ErrorCode::OLD.0)),
         "the stale, blocked stream is reset with Old"
     );
 }
@@ -675,6 +677,8 @@ async fn group_streams_open_in_group_order() {
         max_latency: 60_000,
         start: None,
         end: None,
+        frame_start: 0,
+        frame_end: None,
     }))
     .await
     .unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use moql_model::{BroadcastProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer};
 use moql_session::quic::{Client, ClientConfig, ClientTls};
-use moql_wire::ErrorCode;
+use moql_wire::{CodeScope, ErrorCode, Version};
 use support::proxy::{Impairment, UdpProxy};
 use support::relay::TestRelay;
 use support::{TestClient, within};
@@ -271,15 +271,17 @@ async fn the_relay_cache_is_bounded_in_bytes_and_reported_in_metrics() {
 }
 
 #[tokio::test]
-async fn a_client_that_never_sends_setup_is_closed_with_3_while_the_others_work() {
+async fn a_client_that_never_sends_setup_is_closed_with_timeout_while_the_others_work() {
     let relay = TestRelay::start(|c| c.limits.setup_timeout_seconds = 0.3).await;
     let silent = silent_connection(&relay, &relay.url("moql", "/")).await;
     let publisher = relay.client("moql", "/").await;
     let (_broadcast, tracks) = publish(&publisher, "cam", &["video"]);
     let err = within("the timeout", silent.closed()).await;
+    // The silent client offered every version; lite-06 won, so the code is lite-06's.
+    assert_eq!(silent.protocol(), Some(Version::Lite06.alpn()));
     assert_eq!(
         err.session_error().map(|(code, _)| code),
-        Some(ErrorCode::TIMEOUT.0),
+        Some(ErrorCode::TIMEOUT.to_wire(Version::Lite06, CodeScope::Session)),
         "{err}"
     );
     let subscriber = relay.client("https", "/").await;

@@ -127,12 +127,50 @@ async fn a_late_subscriber_starts_at_the_latest_group() {
             produce(&track, seq, 1);
         }
         let remote = announced(&pair.client_received, "live").await;
-        let mut sub = remote
-            .subscribe_track("clock", Subscription::default())
-            .unwrap();
+        // lite-06 has no "latest" on the wire: a subscription without a start gets what its
+        // max latency accepts (moq-lite-06.md 6.9), so the live edge is max latency 0.
+        let subscription = if version.resolves_start() {
+            Subscription {
+                max_latency: Duration::ZERO,
+                ..Subscription::default()
+            }
+        } else {
+            Subscription::default()
+        };
+        let mut sub = remote.subscribe_track("clock", subscription).unwrap();
         let (seq, frames) = next_group_frames(&mut sub).await;
         assert_eq!(seq, 2, "{kind:?} {version}");
         assert_eq!(payloads(&frames), vec!["2:0"]);
+    }
+}
+
+/// moq-lite-06.md 6.9: on lite-06 the Group Start is only a floor and the max latency picks
+/// the first group: the oldest cached group it still accepts, then every later one.
+#[tokio::test]
+async fn a_lite06_subscription_without_a_start_replays_what_its_max_latency_accepts() {
+    for kind in [TransportKind::Quic, TransportKind::WebTransport] {
+        let pair = pair(PairOptions::new(kind, Version::Lite06)).await;
+        let (_broadcast, track) = publish(&pair.server_publish, "live", TrackInfo::DEFAULT);
+        // Group `seq` starts at media time seq * 1000 ms.
+        for seq in 0..5 {
+            produce(&track, seq, 1);
+        }
+        let remote = announced(&pair.client_received, "live").await;
+        let mut sub = remote
+            .subscribe_track(
+                "clock",
+                Subscription {
+                    max_latency: Duration::from_millis(2500),
+                    ..Subscription::default()
+                },
+            )
+            .unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            seen.push(next_group_frames(&mut sub).await.0);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, vec![2, 3, 4], "{kind:?}");
     }
 }
 

@@ -80,6 +80,10 @@ pub(crate) enum StreamError {
     /// The session or connection is gone.
     #[error("transport: {0}")]
     Transport(String),
+    /// The peer broke a rule of the stream that ends the session (lite-06's announce IDs):
+    /// closed with ProtocolViolation.
+    #[error("protocol violation: {0}")]
+    Violation(&'static str),
     /// A configured limit was hit (see [`SessionConfig`](crate::SessionConfig)): reset (or,
     /// on the announce stream, close the session) with this code.
     #[error("{1} limit exceeded (code {0})")]
@@ -98,6 +102,7 @@ impl StreamError {
             Self::UnexpectedData => ErrorCode::DECODE,
             Self::Transport(_) => ErrorCode::TRANSPORT,
             Self::Limit(code, _) => *code,
+            Self::Violation(_) => ErrorCode::PROTOCOL_VIOLATION,
         }
     }
 

@@ -13,11 +13,12 @@ use bytes::BytesMut;
 use moql_sync::Producer;
 use moql_wire::{BidiStream, Encode, ErrorCode, Goaway, ProbeLevel, Setup, UniStream, Version};
 use tokio::sync::watch;
+use web_transport_trait::Session as _;
 
 use crate::config::SessionConfig;
 use crate::context::{Context, Inner, Settings};
 use crate::error::SessionError;
-use crate::io::{Reader, Writer};
+use crate::io::{CodeMapped, Reader, Writer};
 use crate::tasks::Tasks;
 use crate::{publisher, subscriber};
 
@@ -188,7 +189,7 @@ impl Session {
         version: Version,
         config: SessionConfig,
     ) -> Result<Self, SessionError> {
-        let ctx = context(transport, version, config)?;
+        let ctx = context(CodeMapped::new(transport, version), version, config)?;
         if version.has_setup() {
             // The server's SETUP arrives on a uni stream; the uni accept loop records it.
             let setup = local_setup(&ctx, true);
@@ -295,7 +296,7 @@ impl fmt::Debug for Session {
 /// [`accept`](Self::accept) or [`reject`](Self::reject) (for example after checking the SETUP
 /// Path's credentials).
 pub struct Accepting<T> {
-    ctx_transport: T,
+    ctx_transport: CodeMapped<T>,
     version: Version,
     peer: Setup,
 }
@@ -316,6 +317,7 @@ impl<T: web_transport_trait::Session> Accepting<T> {
         version: Version,
         timeout: std::time::Duration,
     ) -> Result<Self, SessionError> {
+        let transport = CodeMapped::new(transport, version);
         if !version.has_setup() {
             return Ok(Self {
                 ctx_transport: transport,

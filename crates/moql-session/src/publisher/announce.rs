@@ -1,13 +1,17 @@
 //! Serving an Announce stream (spec 4.2): ANNOUNCE_OK with the active count, the initial
-//! set, then live changes, for as long as the subscriber keeps the stream open.
+//! set, then live changes, for as long as the subscriber keeps the stream open. lite-06 sends
+//! typed announcements naming each advertisement by its Announce ID (moq-lite-06.md 5.1,
+//! 6.8); older versions send the untyped ANNOUNCE by path.
 
 use moql_model::{Announced, Announcement};
-use moql_wire::{Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, Path};
+use moql_wire::{Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, Path, Version};
+use web_transport_trait::SendStream;
 
 use crate::context::Context;
 use crate::error::StreamError;
 use crate::io::{Reader, Writer};
 use crate::proto::announce::{contains, encode_hops};
+use crate::proto::announce_ids::{Advertised, route_cost};
 
 pub(crate) async fn serve<T: web_transport_trait::Session>(
     ctx: &Context<T>,
@@ -16,8 +20,14 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
 ) -> Result<(), StreamError> {
     let version = ctx.version;
     let request: AnnounceRequest = reader.decode(version).await?;
-    // Spec 5.2: Exclude Hop 0 = none.
-    let exclude = request.exclude_hop;
+    // Spec 5.2: Exclude Hop 0 = none. lite-06 has no Exclude Hop: the identity to filter is
+    // the peer's SETUP Hop, so the answer waits for the peer's SETUP (moq-lite-06.md 5.1).
+    let exclude = if version.announce_waits_for_setup() {
+        let peer = ctx.peer_setup().await.map_err(StreamError::transport)?;
+        peer.hop().unwrap_or(0)
+    } else {
+        request.exclude_hop
+    };
     let own = ctx.settings.origin_id;
 
     // Spec 4.2: a prefix outside what we offer still gets ANNOUNCE_OK with count 0, and the
@@ -57,7 +67,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
 
     // Every broadcast we have told this subscriber is active, so a route that becomes
     // ineligible is ended and an `ended` is only sent for what was announced.
-    let mut active = std::collections::HashSet::new();
+    let mut sent = Sent::new(version);
     loop {
         tokio::select! {
             // Spec 4.2: "The subscriber must not write anything after ANNOUNCE_REQUEST" — any
@@ -76,35 +86,96 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
                             writer.encode(&AnnounceOk { hop_id: own, active_count: set.len() as u64 }, version).await?;
                         }
                         for a in set {
-                            active.insert(a.path.clone());
-                            let msg = Announce { status: AnnounceStatus::Active, suffix: suffix(&a.path), hops: encode_hops(&a.hops, own, version) };
-                            writer.encode(&msg, version).await?;
+                            sent.active(writer, suffix(&a.path), &a.hops, own).await?;
                         }
                     }
                     Announcement::Active(a) | Announcement::Replaced(a) => {
-                        let was_active = active.contains(&a.path);
-                        if !eligible(&a) {
-                            if was_active {
-                                active.remove(&a.path);
-                                writer.encode(&ended(suffix(&a.path)), version).await?;
-                            }
-                            continue;
-                        }
-                        // lite-03/04 cannot replace an advertisement: ended, then active.
-                        if was_active && !version.has_announce_restart() {
-                            writer.encode(&ended(suffix(&a.path)), version).await?;
-                        }
-                        active.insert(a.path.clone());
-                        let msg = Announce { status: AnnounceStatus::Active, suffix: suffix(&a.path), hops: encode_hops(&a.hops, own, version) };
-                        writer.encode(&msg, version).await?;
-                    }
-                    Announcement::Ended(path) => {
-                        if active.remove(&path) {
-                            writer.encode(&ended(suffix(&path)), version).await?;
+                        if eligible(&a) {
+                            sent.active(writer, suffix(&a.path), &a.hops, own).await?;
+                        } else {
+                            sent.ended(writer, &suffix(&a.path)).await?;
                         }
                     }
+                    Announcement::Ended(path) => sent.ended(writer, &suffix(&path)).await?,
                 }
             }
+        }
+    }
+}
+
+/// What this stream has told the subscriber is active, and how each version says a change.
+enum Sent {
+    /// lite-03/04/05: untyped ANNOUNCEs by path.
+    ByPath {
+        version: Version,
+        active: std::collections::HashSet<Path>,
+    },
+    /// lite-06: typed announcements by Announce ID.
+    ById(Advertised),
+}
+
+impl Sent {
+    fn new(version: Version) -> Self {
+        if version.has_announce_ids() {
+            Self::ById(Advertised::default())
+        } else {
+            Self::ByPath {
+                version,
+                active: std::collections::HashSet::new(),
+            }
+        }
+    }
+
+    /// Tells the subscriber `suffix` is active through the stored chain `chain`.
+    async fn active<S: SendStream>(
+        &mut self,
+        writer: &mut Writer<S>,
+        suffix: Path,
+        chain: &[u64],
+        own: u64,
+    ) -> Result<(), StreamError> {
+        match self {
+            Self::ByPath { version, active } => {
+                let version = *version;
+                // lite-03/04 cannot replace an advertisement: ended, then active.
+                if !active.insert(suffix.clone()) && !version.has_announce_restart() {
+                    writer.encode(&ended(suffix.clone()), version).await?;
+                }
+                let hops = encode_hops(chain, own, version);
+                let msg = Announce {
+                    status: AnnounceStatus::Active,
+                    suffix,
+                    hops,
+                };
+                writer.encode(&msg, version).await
+            }
+            Self::ById(advertised) => {
+                let hops = encode_hops(chain, own, Version::Lite06);
+                match advertised.active(suffix, hops, route_cost(chain)) {
+                    Some(msg) => writer.encode(&msg, Version::Lite06).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Tells the subscriber `suffix` ended, if it was told it is active.
+    async fn ended<S: SendStream>(
+        &mut self,
+        writer: &mut Writer<S>,
+        suffix: &Path,
+    ) -> Result<(), StreamError> {
+        match self {
+            Self::ByPath { version, active } => {
+                if active.remove(suffix) {
+                    writer.encode(&ended(suffix.clone()), *version).await?;
+                }
+                Ok(())
+            }
+            Self::ById(advertised) => match advertised.ended(suffix) {
+                Some(msg) => writer.encode(&msg, Version::Lite06).await,
+                None => Ok(()),
+            },
         }
     }
 }

@@ -67,7 +67,15 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
     };
     let mut encoder = FrameEncoder::new();
     let mut buf = BytesMut::new();
+    // lite-06 frame bounds (moq-lite-06.md 6.13): from Frame Start through Frame End, the
+    // delta chain starting at 0 on the first frame sent. Every frame of a held group is held,
+    // so the response always begins exactly at Frame Start.
+    let mut index = 0u64;
     while let Some(frame) = group.next_frame().await? {
+        index += 1;
+        if index <= request.frame_start {
+            continue;
+        }
         encoder.encode_header(
             frame.timestamp,
             frame.payload.len() as u64,
@@ -76,6 +84,9 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
         )?;
         writer.write(buf.split().freeze()).await?;
         writer.write(frame.payload).await?;
+        if request.frame_end.is_some_and(|last| index > last) {
+            break;
+        }
     }
     writer.finish()?;
     let _ = writer.closed().await;

@@ -34,6 +34,44 @@ pub(crate) struct GroupOptions {
     pub(crate) subscribe_id: u64,
     pub(crate) publisher_priority: u8,
     pub(crate) datagram_max: Option<usize>,
+    pub(crate) frames: FrameBounds,
+}
+
+/// lite-06 frame bounds of a subscription (moq-lite-06.md 6.9): only its first group may
+/// start mid-group and only its last may end early; groups between are whole. Taken from
+/// the SUBSCRIBE; an update's frame bounds are not applied (the reference's own subscriber
+/// never sends them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FrameBounds {
+    /// The Group Start group and its first frame.
+    start: Option<(u64, u64)>,
+    /// The Group End group and its last frame (inclusive).
+    end: Option<(u64, u64)>,
+}
+
+impl FrameBounds {
+    pub(crate) fn of(request: &moql_wire::Subscribe) -> Self {
+        Self {
+            start: request
+                .start
+                .filter(|_| request.frame_start > 0)
+                .map(|group| (group, request.frame_start)),
+            end: request.end.zip(request.frame_end),
+        }
+    }
+
+    /// The first frame to send of group `sequence` and the last (inclusive), if bounded.
+    pub(crate) fn of_group(&self, sequence: u64) -> (u64, Option<u64>) {
+        let first = match self.start {
+            Some((group, frame)) if group == sequence => frame,
+            _ => 0,
+        };
+        let last = match self.end {
+            Some((group, frame)) if group == sequence => Some(frame),
+            _ => None,
+        };
+        (first, last)
+    }
 }
 
 /// Frames smaller than this are copied next to their header and written as one chunk; larger
@@ -117,14 +155,17 @@ async fn deliver<T: web_transport_trait::Session>(
     // header and payload go out in one write: one chunk per frame instead of two or three,
     // so the connection sends one packet per frame rather than a header packet and a payload
     // packet when its driver runs between the writes (what a fan-out to many sessions does).
+    let (first_frame, last_frame) = options.frames.of_group(sequence);
     let mut buf = BytesMut::new();
     UniStream::Group.encode(&mut buf, version)?;
     Group {
         subscribe_id: options.subscribe_id,
         sequence,
-        frame_start: 0,
+        frame_start: first_frame,
     }
     .encode(&mut buf, version)?;
+    // Frames of this group read so far (the GROUP's Frame Start skips the first ones).
+    let mut index = 0u64;
 
     let mut encoder = FrameEncoder::new();
     let mut updates_open = true;
@@ -139,6 +180,10 @@ async fn deliver<T: web_transport_trait::Session>(
             frame = group.next_frame() => match frame {
                 Ok(Some(frame)) => {
                     stale_before = false;
+                    index += 1;
+                    if index <= first_frame {
+                        continue;
+                    }
                     encoder.encode_header(frame.timestamp, frame.payload.len() as u64, &mut buf, version)?;
                     if frame.payload.len() < COALESCE_BELOW {
                         buf.extend_from_slice(&frame.payload);
@@ -149,27 +194,11 @@ async fn deliver<T: web_transport_trait::Session>(
                         write_unless_behind(writer, header, expiry.as_mut(), max_latency, &stale).await?;
                         write_unless_behind(writer, frame.payload, expiry.as_mut(), max_latency, &stale).await?;
                     }
-                }
-                Ok(None) => {
-                    if !buf.is_empty() {
-                        let rest = buf.split().freeze();
-                        write_unless_behind(writer, rest, expiry.as_mut(), max_latency, &stale).await?;
-                    }
-                    writer.finish()?;
-                    // Hold the stream until the peer has it all (or resets), so the
-                    // subscription's buffer accounting sees it in flight.
-                    loop {
-                        tokio::select! {
-                            _ = writer.closed() => return Ok(()),
-                            () = &mut expiry, if max_latency != Duration::MAX => {
-                                if verdict(Phase::Finishing, stale(max_latency)) == Verdict::Release {
-                                    return Ok(());
-                                }
-                                expiry.as_mut().reset(Instant::now() + expiry_check(max_latency));
-                            }
-                        }
+                    if last_frame.is_some_and(|last| index > last) {
+                        break;
                     }
                 }
+                Ok(None) => break,
                 Err(err) => {
                     writer.reset(err.code());
                     return Err(err.into());
@@ -201,6 +230,25 @@ async fn deliver<T: web_transport_trait::Session>(
                     return Ok(());
                 }
                 stale_before = now_stale;
+                expiry.as_mut().reset(Instant::now() + expiry_check(max_latency));
+            }
+        }
+    }
+    // The group ended (or reached the subscription's last frame): FIN.
+    if !buf.is_empty() {
+        let rest = buf.split().freeze();
+        write_unless_behind(writer, rest, expiry.as_mut(), max_latency, &stale).await?;
+    }
+    writer.finish()?;
+    // Hold the stream until the peer has it all (or resets), so the subscription's buffer
+    // accounting sees it in flight.
+    loop {
+        tokio::select! {
+            _ = writer.closed() => return Ok(()),
+            () = &mut expiry, if max_latency != Duration::MAX => {
+                if verdict(Phase::Finishing, stale(max_latency)) == Verdict::Release {
+                    return Ok(());
+                }
                 expiry.as_mut().reset(Instant::now() + expiry_check(max_latency));
             }
         }

@@ -13,7 +13,7 @@ use moql_wire::{
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::group::{self, GroupOptions, Turn};
+use super::group::{self, FrameBounds, GroupOptions, Turn};
 use crate::context::Context;
 use crate::error::StreamError;
 use crate::io::{Reader, Writer};
@@ -71,6 +71,18 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let mut track = broadcast.subscribe_track(&request.track, subscription)?;
     let info = track.wait_info().await?;
+    if version.resolves_start() {
+        // lite-06: Group Start is only a floor; the max latency picks the first group among
+        // what is cached (moq-lite-06.md 6.9).
+        let floor = request.start.unwrap_or(0);
+        let oldest = track.oldest_live(floor, subscription.max_latency);
+        if let Some(start) = resolved_start(request.start, oldest, track.latest()) {
+            track.subscribe(Subscription {
+                start: Some(start),
+                ..subscription
+            });
+        }
+    }
 
     // lite-03/04: SUBSCRIBE_OK at once, filled as the reference does (older-versions.md).
     if !version.has_subscribe_start() {
@@ -91,6 +103,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
         subscribe_id: request.id,
         publisher_priority: info.priority,
         datagram_max: ctx.settings.datagram_max,
+        frames: FrameBounds::of(&request),
     };
     let mut groups: JoinSet<u64> = JoinSet::new();
     let mut inflight = InFlight::default();
@@ -165,6 +178,18 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
             let _ = tokio::time::timeout(Duration::from_secs(1), reader.expect_end()).await;
             return Ok(());
         }
+    }
+}
+
+/// Where a lite-06 subscription starts, if not at the next group to arrive: the oldest cached
+/// group the max latency still accepts at or above the floor (`oldest`), unless that is the
+/// latest (already where a subscription without a start begins); with nothing cached at or
+/// above a named floor, the floor itself.
+fn resolved_start(floor: Option<u64>, oldest: Option<u64>, latest: Option<u64>) -> Option<u64> {
+    match oldest {
+        Some(oldest) if Some(oldest) == latest && floor.is_none() => None,
+        Some(oldest) => Some(oldest),
+        None => floor,
     }
 }
 
@@ -256,5 +281,22 @@ fn shed(inflight: &mut BTreeMap<u64, InFlightGroup>, max: usize) {
             "subscriber lagging: dropping its oldest group"
         );
         let _ = oldest.lagged.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolved_start;
+
+    #[test]
+    fn a_lite06_start_is_the_oldest_fresh_group_at_or_above_the_floor() {
+        // Max latency reaches back to group 3 of 0..=9.
+        assert_eq!(resolved_start(None, Some(3), Some(9)), Some(3));
+        assert_eq!(resolved_start(Some(5), Some(5), Some(9)), Some(5));
+        // Only the latest is fresh (max latency 0): as any subscription without a start.
+        assert_eq!(resolved_start(None, Some(9), Some(9)), None);
+        // A named floor above everything cached waits for that group.
+        assert_eq!(resolved_start(Some(12), None, Some(9)), Some(12));
+        assert_eq!(resolved_start(None, None, None), None);
     }
 }

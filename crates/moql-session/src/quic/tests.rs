@@ -224,16 +224,16 @@ async fn raw_quic_session_works(bind: &str, host: &str) {
     let client = pinned_client(&server, &Version::ALL);
     let (connected, session, seen) =
         establish(&mut server, &client, "moql", host, "/anon?jwt=x").await;
-    assert_eq!(connected.version, Version::Lite05);
+    assert_eq!(connected.version, Version::LATEST);
     assert_eq!(connected.kind, TransportKind::Quic);
     assert_eq!(connected.setup_path.as_deref(), Some("/anon?jwt=x"));
-    assert_eq!(connected.session.protocol(), Some("moq-lite-05"));
-    assert_eq!(session.protocol(), Some("moq-lite-05"));
+    assert_eq!(connected.session.protocol(), Some(Version::LATEST.alpn()));
+    assert_eq!(session.protocol(), Some(Version::LATEST.alpn()));
     assert_eq!(connected.session.kind(), TransportKind::Quic);
     assert_eq!(session.kind(), TransportKind::Quic);
     assert_eq!(session.remote_address(), seen.remote);
     assert_eq!(seen.kind, TransportKind::Quic);
-    assert_eq!(seen.version, Version::Lite05);
+    assert_eq!(seen.version, Version::LATEST);
     assert_eq!(seen.request_path, None);
     assert_eq!(
         seen.remote.ip(),
@@ -261,14 +261,14 @@ async fn webtransport_session_works(bind: &str, host: &str) {
     let client = pinned_client(&server, &Version::ALL);
     let (connected, session, seen) =
         establish(&mut server, &client, "https", host, "/room?x=1").await;
-    assert_eq!(connected.version, Version::Lite05);
+    assert_eq!(connected.version, Version::LATEST);
     assert_eq!(connected.kind, TransportKind::WebTransport);
     assert_eq!(connected.setup_path, None);
     assert_eq!(connected.session.kind(), TransportKind::WebTransport);
     assert_eq!(session.kind(), TransportKind::WebTransport);
     assert_eq!(session.remote_address(), seen.remote);
     assert_eq!(seen.kind, TransportKind::WebTransport);
-    assert_eq!(seen.version, Version::Lite05);
+    assert_eq!(seen.version, Version::LATEST);
     assert_eq!(seen.request_path.as_deref(), Some("/room?x=1"));
 
     exchange(&connected.session, &session).await;
@@ -465,7 +465,7 @@ async fn http_dev_url_pins_the_fingerprint_served_over_tcp() {
     );
     let (c, s, seen) = establish(&mut server, &client, "http", "127.0.0.1", "/dev?y=2").await;
     assert_eq!(c.kind, TransportKind::WebTransport);
-    assert_eq!(c.version, Version::Lite05);
+    assert_eq!(c.version, Version::LATEST);
     assert_eq!(seen.request_path.as_deref(), Some("/dev?y=2"));
     exchange(&c.session, &s).await;
 }

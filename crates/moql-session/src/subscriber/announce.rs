@@ -6,13 +6,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use moql_model::{BroadcastProducer, Error, Path};
-use moql_wire::{Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, ErrorCode};
+use moql_wire::{
+    Announce, AnnounceMessage, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, ErrorCode,
+    Version,
+};
+use web_transport_trait::RecvStream;
 
 use super::track;
 use crate::context::Context;
 use crate::error::{SessionError, StreamError, from_transport};
 use crate::io::{Reader, Writer};
 use crate::proto::announce::{contains, decode_chain};
+use crate::proto::announce_ids::{Change, Received};
 
 /// A broadcast learned from the peer. Dropping it ends the broadcast: with
 /// [`Error::Transport`] if the session is going away, cleanly if the peer said `ended`.
@@ -86,84 +91,136 @@ async fn announce<T: web_transport_trait::Session>(
         0
     };
 
-    while let Some(message) = reader.decode_maybe::<Announce>(version).await? {
-        let path = prefix
-            .join(&message.suffix)
-            .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
-        match message.status {
-            AnnounceStatus::Ended => {
+    let mut changes = Changes::new(version);
+    while let Some(change) = changes.next(&mut reader).await? {
+        let (suffix, hops, in_place) = match change {
+            Change::Ignored => continue,
+            Change::End(suffix) => {
+                let path = prefix
+                    .join(&suffix)
+                    .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
                 // Spec 5.4 step 6: `ended` for a path that is not active is ignored.
                 if let Some(remote) = remotes.remove(&path) {
                     let _ = remote.broadcast.close();
                     drop(remote);
                 }
+                continue;
             }
-            AnnounceStatus::Active
-                if !crate::config::allowed(ctx.settings.allow_publish.as_deref(), &path) =>
+            // lite-05 restarts with a second `active`; lite-06 with ANNOUNCE_UPDATE.
+            Change::Start(suffix, hops) => (suffix, hops, version.has_announce_restart()),
+            Change::Update(suffix, hops) => (suffix, hops, true),
+        };
+        let path = prefix
+            .join(&suffix)
+            .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
+        if !crate::config::allowed(ctx.settings.allow_publish.as_deref(), &path) {
+            tracing::warn!(%path, "peer announced a broadcast outside its grants; ignored");
+            continue;
+        }
+        // Steps 2–3: too long a chain, or a loop through us: ignore (and retire a route it
+        // would replace).
+        let chain = match decode_chain(&hops, sender, version) {
+            Some(chain) if !contains(&chain, own) => chain,
+            _ => {
+                remotes.remove(&path);
+                continue;
+            }
+        };
+        let full = ctx
+            .settings
+            .root
+            .join(&path)
+            .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
+        if let Some(existing) = remotes.get_mut(&path) {
+            if !in_place {
+                // lite-03/04: a duplicate `active` is a session error (code 12).
+                return Err(StreamError::Model(Error::Duplicate));
+            }
+            // Step 5: same original publisher → update the route in place.
+            if existing
+                .chain
+                .first()
+                .is_some_and(|&id| id != 0 && chain.first() == Some(&id))
             {
-                tracing::warn!(%path, "peer announced a broadcast outside its grants; ignored");
+                existing.chain = chain.clone();
+                let _ =
+                    origin.publish_with_hops(&full, existing.broadcast.consume(), Arc::from(chain));
+                continue;
             }
-            AnnounceStatus::Active => {
-                // Steps 2–3: too long a chain, or a loop through us: ignore (and retire a
-                // route it would replace).
-                let chain = match decode_chain(&message.hops, sender, version) {
-                    Some(chain) if !contains(&chain, own) => chain,
-                    _ => {
-                        remotes.remove(&path);
-                        continue;
-                    }
+            remotes.remove(&path);
+        }
+        if remotes.len() >= ctx.settings.max_announcements {
+            tracing::warn!(%path, max = ctx.settings.max_announcements, "peer announced too many broadcasts");
+            return Err(StreamError::Limit(
+                ErrorCode::TOO_MANY_REQUESTS,
+                "announcement",
+            ));
+        }
+        let broadcast = BroadcastProducer::new();
+        if origin
+            .publish_with_hops(&full, broadcast.consume(), Arc::from(chain.clone()))
+            .is_err()
+        {
+            continue;
+        }
+        tracing::debug!(%path, hops = ?chain, "peer announced a broadcast");
+        let serve_ctx = ctx.clone();
+        let serve = broadcast.clone();
+        let wire_path = path.clone();
+        ctx.tasks
+            .spawn(async move { serve_broadcast(serve_ctx, wire_path, serve).await });
+        remotes.insert(path, Remote { broadcast, chain });
+    }
+    Ok(())
+}
+
+/// Reads announcements as route changes, whatever the version says them with.
+enum Changes {
+    /// lite-03/04/05: untyped ANNOUNCEs by path.
+    ByPath(Version),
+    /// lite-06: typed announcements by Announce ID.
+    ById(Received),
+}
+
+impl Changes {
+    fn new(version: Version) -> Self {
+        if version.has_announce_ids() {
+            Self::ById(Received::default())
+        } else {
+            Self::ByPath(version)
+        }
+    }
+
+    /// The next change, or `None` at the publisher's FIN. A lite-06 message that breaks the
+    /// Announce ID rules is a protocol violation (the caller closes the session with it).
+    async fn next<R: RecvStream>(
+        &mut self,
+        reader: &mut Reader<R>,
+    ) -> Result<Option<Change>, StreamError> {
+        match self {
+            Self::ByPath(version) => {
+                let Some(message) = reader.decode_maybe::<Announce>(*version).await? else {
+                    return Ok(None);
                 };
-                let full = ctx
-                    .settings
-                    .root
-                    .join(&path)
-                    .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
-                if let Some(existing) = remotes.get_mut(&path) {
-                    if !version.has_announce_restart() {
-                        // lite-03/04: a duplicate `active` is a session error (code 12).
-                        return Err(StreamError::Model(Error::Duplicate));
-                    }
-                    // Step 5: same original publisher → update the route in place.
-                    if existing
-                        .chain
-                        .first()
-                        .is_some_and(|&id| id != 0 && chain.first() == Some(&id))
-                    {
-                        existing.chain = chain.clone();
-                        let _ = origin.publish_with_hops(
-                            &full,
-                            existing.broadcast.consume(),
-                            Arc::from(chain),
-                        );
-                        continue;
-                    }
-                    remotes.remove(&path);
-                }
-                if remotes.len() >= ctx.settings.max_announcements {
-                    tracing::warn!(%path, max = ctx.settings.max_announcements, "peer announced too many broadcasts");
-                    return Err(StreamError::Limit(
-                        ErrorCode::TOO_MANY_REQUESTS,
-                        "announcement",
-                    ));
-                }
-                let broadcast = BroadcastProducer::new();
-                if origin
-                    .publish_with_hops(&full, broadcast.consume(), Arc::from(chain.clone()))
-                    .is_err()
-                {
-                    continue;
-                }
-                tracing::debug!(%path, hops = ?chain, "peer announced a broadcast");
-                let serve_ctx = ctx.clone();
-                let serve = broadcast.clone();
-                let wire_path = path.clone();
-                ctx.tasks
-                    .spawn(async move { serve_broadcast(serve_ctx, wire_path, serve).await });
-                remotes.insert(path, Remote { broadcast, chain });
+                Ok(Some(match message.status {
+                    AnnounceStatus::Ended => Change::End(message.suffix),
+                    AnnounceStatus::Active => Change::Start(message.suffix, message.hops),
+                }))
+            }
+            Self::ById(received) => {
+                let Some(message) = reader
+                    .decode_maybe::<AnnounceMessage>(Version::Lite06)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                received
+                    .apply(message)
+                    .map(Some)
+                    .map_err(|violation| StreamError::Violation(violation.describe()))
             }
         }
     }
-    Ok(())
 }
 
 /// Answers track requests for one remote broadcast until it ends.

@@ -23,6 +23,17 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
             return;
         }
     };
+    if header.frame_start > 0 {
+        // lite-06: a group stream may start mid-group only if the subscription asked for it
+        // (moq-lite-06.md 6.14); ours never do, and a partial group would look whole here.
+        tracing::debug!(
+            sequence = header.sequence,
+            frame_start = header.frame_start,
+            "unrequested mid-group start"
+        );
+        reader.stop(ErrorCode::DECODE.0);
+        return;
+    }
     let Some(subscribed) = ctx.subscription(header.subscribe_id) else {
         // Spec 4.8: unknown Subscribe ID → STOP 0.
         reader.stop(ErrorCode::CANCEL.0);
