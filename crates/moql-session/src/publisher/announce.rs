@@ -111,13 +111,19 @@ enum Sent {
         active: std::collections::HashSet<Path>,
     },
     /// lite-06: typed announcements by Announce ID.
-    ById(Advertised),
+    ById {
+        version: Version,
+        advertised: Advertised,
+    },
 }
 
 impl Sent {
     fn new(version: Version) -> Self {
         if version.has_announce_ids() {
-            Self::ById(Advertised::default())
+            Self::ById {
+                version,
+                advertised: Advertised::default(),
+            }
         } else {
             Self::ByPath {
                 version,
@@ -149,10 +155,13 @@ impl Sent {
                 };
                 writer.encode(&msg, version).await
             }
-            Self::ById(advertised) => {
-                let hops = encode_hops(chain, own, Version::Lite06);
+            Self::ById {
+                version,
+                advertised,
+            } => {
+                let hops = encode_hops(chain, own, *version);
                 match advertised.active(suffix, hops, route_cost(chain)) {
-                    Some(msg) => writer.encode(&msg, Version::Lite06).await,
+                    Some(msg) => writer.encode(&msg, *version).await,
                     None => Ok(()),
                 }
             }
@@ -172,8 +181,11 @@ impl Sent {
                 }
                 Ok(())
             }
-            Self::ById(advertised) => match advertised.ended(suffix) {
-                Some(msg) => writer.encode(&msg, Version::Lite06).await,
+            Self::ById {
+                version,
+                advertised,
+            } => match advertised.ended(suffix) {
+                Some(msg) => writer.encode(&msg, *version).await,
                 None => Ok(()),
             },
         }

@@ -179,13 +179,13 @@ enum Changes {
     /// lite-03/04/05: untyped ANNOUNCEs by path.
     ByPath(Version),
     /// lite-06: typed announcements by Announce ID.
-    ById(Received),
+    ById(Version, Received),
 }
 
 impl Changes {
     fn new(version: Version) -> Self {
         if version.has_announce_ids() {
-            Self::ById(Received::default())
+            Self::ById(version, Received::default())
         } else {
             Self::ByPath(version)
         }
@@ -207,11 +207,8 @@ impl Changes {
                     AnnounceStatus::Active => Change::Start(message.suffix, message.hops),
                 }))
             }
-            Self::ById(received) => {
-                let Some(message) = reader
-                    .decode_maybe::<AnnounceMessage>(Version::Lite06)
-                    .await?
-                else {
+            Self::ById(version, received) => {
+                let Some(message) = reader.decode_maybe::<AnnounceMessage>(*version).await? else {
                     return Ok(None);
                 };
                 received
