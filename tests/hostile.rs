@@ -10,8 +10,8 @@ use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo, TrackProduc
 use moql_session::quic::{Client, ClientConfig, ClientTls, TransportKind};
 use moql_session::{Accepting, Session, SessionConfig, SessionError};
 use moql_wire::{
-    Announce, AnnounceOk, AnnounceStatus, Decode, Encode, ErrorCode, FrameDecoder, Group, Setup,
-    Subscribe, Version,
+    Announce, AnnounceMessage, AnnounceOk, AnnounceStart, AnnounceStatus, CodeScope, Decode,
+    Encode, ErrorCode, FrameDecoder, Group, RouteCost, Setup, Subscribe, Version,
 };
 use support::{TestServer, WAIT, init_tracing, loopback, within};
 use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session as _};
@@ -31,8 +31,13 @@ struct Harness<T> {
 }
 
 async fn harness() -> Harness<impl web_transport_trait::Session> {
+    harness_at(V).await
+}
+
+/// [`harness`] on `version`.
+async fn harness_at(version: Version) -> Harness<impl web_transport_trait::Session> {
     init_tracing();
-    let mut listener = TestServer::start(loopback(false), vec![V]);
+    let mut listener = TestServer::start(loopback(false), vec![version]);
     let origin = OriginProducer::new();
     let broadcast = BroadcastProducer::new();
     let track = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
@@ -43,7 +48,7 @@ async fn harness() -> Harness<impl web_transport_trait::Session> {
 
     let client = Client::new(ClientConfig {
         tls: ClientTls::Fingerprints(vec![listener.fingerprint.clone()]),
-        versions: vec![V],
+        versions: vec![version],
         ..ClientConfig::default()
     })
     .unwrap();
@@ -61,7 +66,7 @@ async fn harness() -> Harness<impl web_transport_trait::Session> {
     let keep = origin.clone();
     tokio::spawn(async move {
         let transport = incoming.accept().await.unwrap();
-        let accepting = Accepting::new(transport, V, WAIT).await.unwrap();
+        let accepting = Accepting::new(transport, version, WAIT).await.unwrap();
         let session = accepting
             .accept(
                 SessionConfig::new()
@@ -76,7 +81,10 @@ async fn harness() -> Harness<impl web_transport_trait::Session> {
     let client = connected.session;
     let mut setup = client.open_uni().await.unwrap();
     setup.write_all(&[0x01]).await.unwrap();
-    setup.write_all(&encode(&Setup::default())).await.unwrap();
+    setup
+        .write_all(&Setup::default().encode_to_vec(version).unwrap())
+        .await
+        .unwrap();
     setup.finish().unwrap();
     Harness {
         client,
@@ -723,4 +731,44 @@ async fn group_streams_open_in_group_order() {
     sorted.sort_unstable();
     assert_eq!(order, sorted, "streams opened out of group order");
     drop(groups);
+}
+
+/// moq-lite-06.md 6.7, 9: on lite-06 a second ANNOUNCE_START for a path the stream already
+/// holds closes the session with PROTOCOL_VIOLATION (3 in the lite-06 session registry).
+#[tokio::test]
+async fn a_lite06_duplicate_announce_start_closes_the_session_with_3() {
+    const V6: Version = Version::Lite06;
+    let h = harness_at(V6).await;
+    // The server's announce stream to us: read its type and ANNOUNCE_REQUEST, answer as a
+    // publisher with ANNOUNCE_OK and the same START twice.
+    let (mut send, mut recv) = within("the announce stream", h.client.accept_bi())
+        .await
+        .unwrap();
+    let mut head = [0u8; 16];
+    let n = recv.read(&mut head).await.unwrap().unwrap();
+    assert_eq!(head[0], 0x01, "an Announce stream ({n} bytes)");
+    let start = AnnounceMessage::Start(AnnounceStart {
+        suffix: Path::new("twice").unwrap(),
+        hops: vec![],
+        cost: RouteCost::default(),
+    });
+    let mut bytes = AnnounceOk {
+        hop_id: 9,
+        active_count: 1,
+    }
+    .encode_to_vec(V6)
+    .unwrap();
+    bytes.extend(start.encode_to_vec(V6).unwrap());
+    bytes.extend(start.encode_to_vec(V6).unwrap());
+    send.write_all(&bytes).await.unwrap();
+    let err = within("the close", h.client.closed()).await;
+    assert_eq!(
+        err.session_error().map(|(code, _)| code),
+        Some(ErrorCode::PROTOCOL_VIOLATION.to_wire(V6, CodeScope::Session)),
+        "{err}"
+    );
+    assert_eq!(
+        ErrorCode::PROTOCOL_VIOLATION.to_wire(V6, CodeScope::Session),
+        3
+    );
 }
