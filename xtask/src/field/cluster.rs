@@ -54,13 +54,21 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
                 "field/b",
             )
         });
-        report.step(&format!("{tag}: link on {version}"), || {
-            let negotiated = theirs.negotiated();
+        report.step(&format!("{tag}: every session on {version}"), || {
+            let (at_theirs, at_ours) = (theirs.negotiated(), ours.negotiated());
             ensure!(
-                !negotiated.is_empty() && negotiated.iter().all(|v| v == version),
-                "their relay logged the versions {negotiated:?}"
+                !at_theirs.is_empty() && at_theirs.iter().all(|v| v == version),
+                "their relay logged the versions {at_theirs:?}"
             );
-            Ok(format!("{} sessions at their relay", negotiated.len()))
+            ensure!(
+                !at_ours.is_empty() && at_ours.iter().all(|v| v == version),
+                "our relay logged the versions {at_ours:?}"
+            );
+            Ok(format!(
+                "{} sessions at their relay, {} at ours",
+                at_theirs.len(),
+                at_ours.len()
+            ))
         });
     }
 }

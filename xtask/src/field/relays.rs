@@ -82,19 +82,23 @@ impl TheirRelay {
         })
     }
 
-    /// The versions its log says it negotiated, in order (one per session).
+    /// The versions its log says it negotiated, in order (one per accepted session).
     pub(crate) fn negotiated(&self) -> Vec<String> {
-        let text =
-            super::procs::strip_ansi(&std::fs::read_to_string(&self.proc.log).unwrap_or_default());
-        text.lines()
-            .filter(|l| l.contains("negotiated"))
-            .filter_map(|l| {
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix("version="))
-                    .map(str::to_string)
-            })
-            .collect()
+        versions_logged(&self.proc, "negotiated")
     }
+}
+
+/// The `version=` of each log line of `proc` that contains `marker`.
+fn versions_logged(proc: &Proc, marker: &str) -> Vec<String> {
+    let text = super::procs::strip_ansi(&std::fs::read_to_string(&proc.log).unwrap_or_default());
+    text.lines()
+        .filter(|l| l.contains(marker))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("version="))
+                .map(str::to_string)
+        })
+        .collect()
 }
 
 /// moq-relay 0.14's spelling of the same options.
@@ -116,8 +120,7 @@ fn previous_relay_args(cmd: &mut Command, addr: &str, opts: &TheirOptions<'_>) {
 
 /// A running `moql-relay`.
 pub(crate) struct OurRelay {
-    /// Kept for its `Drop`, which stops the relay.
-    _proc: Proc,
+    proc: Proc,
     pub(crate) port: u16,
     pub(crate) fingerprint: String,
 }
@@ -136,9 +139,14 @@ impl OurRelay {
         let (port, fingerprint) = crate::run::relay_listening(stdout)
             .with_context(|| format!("{name} did not start\n{}", proc.tail()))?;
         Ok(Self {
-            _proc: proc,
+            proc,
             port,
             fingerprint,
         })
+    }
+
+    /// The versions of the sessions it accepted, from its log.
+    pub(crate) fn negotiated(&self) -> Vec<String> {
+        versions_logged(&self.proc, "session started")
     }
 }
