@@ -22,8 +22,8 @@ pub(crate) struct Package {
     pub(crate) version: &'static str,
     /// The binary it installs.
     pub(crate) bin: &'static str,
-    /// `--no-default-features --features …`: only the transports we test (no iroh, no
-    /// hardware encoders), which also keeps the build short.
+    /// `--no-default-features --features …`: the QUIC stack and WebSocket only (no iroh,
+    /// no hardware encoders), which also keeps the build short.
     pub(crate) features: &'static str,
 }
 
@@ -68,20 +68,21 @@ pub(crate) const CURRENT: Generation = Generation {
     dialect: Dialect::Current,
 };
 
-/// moq-relay 0.14.18 and moq-cli 0.11.2 (moq-net 0.2.x): lite-05 at most.
+/// moq-relay 0.14.18 and moq-cli 0.11.2 (both on moq-native 0.19.19, moq-net 0.2.22): lite-05
+/// at most. quinn rather than noq: that generation's default QUIC stack.
 pub(crate) const PREVIOUS: Generation = Generation {
     name: "previous",
     relay: Package {
         krate: "moq-relay",
         version: "0.14.18",
         bin: "moq-relay",
-        features: "noq,websocket",
+        features: "quinn,websocket",
     },
     cli: Package {
         krate: "moq-cli",
         version: "0.11.2",
         bin: "moq",
-        features: "noq,websocket",
+        features: "quinn,websocket",
     },
     versions: &["moq-lite-05", "moq-lite-04", "moq-lite-03"],
     dialect: Dialect::Previous,
