@@ -142,10 +142,11 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
             http_matches_their_fetch(generation, &relay, version)
         });
     } else {
-        // Their `moq fetch` FETCHes, which needs lite-05; our relay still serves the group
-        // from the copy the exporter's subscription left in its cache.
+        // Their `moq fetch` FETCHes, which needs lite-05 (and the previous generation's CLI
+        // has no fetch verb); our relay still serves the group from the copy the exporter's
+        // subscription left in its cache.
         report.step(
-            &format!("{tag}: our HTTP /fetch (their fetch needs lite-05)"),
+            &format!("{tag}: our HTTP /fetch (no moq fetch here)"),
             || {
                 let (track, group, bytes) = our_http_fetch(&relay)?;
                 Ok(format!("{track} group {group}: {bytes} bytes"))
@@ -170,10 +171,11 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
             (codec.as_str(), width, height) == ("h264", WIDTH, HEIGHT),
             "exported {codec} {width}x{height}"
         );
-        // The exporter subscribed before the first byte was imported and the input is fed
-        // at real time, so every frame is expected; one GOP of slack covers a subscription
-        // that lands after the first group has started (a live subscription begins at the
-        // latest group's start).
+        // The exporter runs before the importer starts and the input is fed at real time,
+        // so it normally subscribes to the video track before its first group and gets all
+        // 120 frames. One GOP of slack covers a subscription that lands after group 0 began:
+        // a live subscription starts at the latest group, so at most that group is lost.
+        // Fewer frames than that, or more than went in, is a failure.
         ensure!(
             frames + FPS >= FRAMES && frames <= FRAMES,
             "exported {frames} frames, imported {FRAMES}"
