@@ -173,9 +173,9 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
         );
         // The exporter runs before the importer starts and the input is fed at real time,
         // so it normally subscribes to the video track before its first group and gets all
-        // 120 frames. One GOP of slack covers a subscription that lands after group 0 began:
-        // a live subscription starts at the latest group, so at most that group is lost.
-        // Fewer frames than that, or more than went in, is a failure.
+        // 120 frames. A live subscription starts at the latest group, so one landing while
+        // group 1 is live loses group 0 (30 frames): that much slack, no more. More frames
+        // than went in is a failure too.
         ensure!(
             frames + FPS >= FRAMES && frames <= FRAMES,
             "exported {frames} frames, imported {FRAMES}"
