@@ -177,8 +177,7 @@ pub(crate) fn check_clock_group(frames: &[Vec<u8>]) -> anyhow::Result<()> {
 }
 
 /// Our `moql fetch` of a past group through the relay at `url` and the HTTP `/fetch` of the
-/// same group from the relay at `http_port` must return the same frames; a group that never
-/// existed must be refused by both (exit 2; HTTP not 200). Returns a summary.
+/// same group from the relay at `http_port` must return the same frames. Returns a summary.
 pub(crate) fn fetch_matches_http(
     moql: &Moql,
     url: &str,
@@ -206,26 +205,41 @@ pub(crate) fn fetch_matches_http(
         frames.concat().len(),
         body.len()
     );
+    Ok(format!(
+        "group {group}: {} frames, {} bytes, same over moql fetch and HTTP",
+        frames.len(),
+        body.len()
+    ))
+}
+
+/// A group that never existed: our `moql fetch` through the relay at `url` exits 2, and (when
+/// `http` is set) the relay's HTTP `/fetch` of it is not a 200. Returns a summary.
+pub(crate) fn missing_group_refused(
+    moql: &Moql,
+    url: &str,
+    http_port: u16,
+    broadcast: &str,
+    http: bool,
+) -> anyhow::Result<String> {
     let missing = 999_999;
     let (code, _) = moql.fetch(url, broadcast, missing)?;
     ensure!(
         code == Some(2),
         "moql fetch of group {missing}, which never existed, exited {code:?} (want 2)"
     );
-    let (missing_status, missing_body) = http_get(
+    if !http {
+        return Ok(format!("group {missing}: moql exit 2"));
+    }
+    let (status, body) = http_get(
         local(http_port),
         &format!("/fetch/{broadcast}/{TRACK}?group={missing}"),
     )?;
     ensure!(
-        missing_status != 200,
+        status != 200,
         "HTTP /fetch of group {missing}, which never existed, answered 200 with {} bytes",
-        missing_body.len()
-    );
-    Ok(format!(
-        "group {group}: {} frames, {} bytes, same over moql fetch and HTTP; group {missing}: moql exit 2, HTTP {missing_status}",
-        frames.len(),
         body.len()
-    ))
+    );
+    Ok(format!("group {missing}: moql exit 2, HTTP {status}"))
 }
 
 /// Whether the reference serves FETCH on `version` (moq-lite-05 and later; older versions

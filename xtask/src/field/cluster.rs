@@ -107,7 +107,7 @@ fn start(
 
 /// A clock published at `from` is announced at `to`; a past group FETCHed at `to` (before
 /// anything subscribes there) is a complete group of the clock; a subscriber at `to` sees
-/// ticks.
+/// ticks; a group that never existed is refused at `to` (exit 2).
 fn across(
     version: &str,
     (publisher, from): (&Moql, &str),
@@ -126,19 +126,21 @@ fn across(
             "fetch of group 1 across the link exited {code:?}"
         );
         check_clock_group(&frames)?;
-        let (code, _) = reader.fetch(to, broadcast, 999_999)?;
-        ensure!(
-            code == Some(2),
-            "fetch across the link of a group that never existed exited {code:?} (want 2)"
-        );
-        detail.push_str(&format!(
-            "; FETCH group 1 across: {} frames; missing group: exit 2",
-            frames.len()
-        ));
+        detail.push_str(&format!("; FETCH group 1 across: {} frames", frames.len()));
     } else {
         detail.push_str("; no FETCH before lite-05");
     }
     let ticks = reader.subscribe_ticks(to, broadcast)?;
     detail.push_str(&format!("; live {ticks}"));
+    if has_fetch(version) {
+        // After the subscriber: the previous generation's relay stops delivering a track
+        // once a FETCH of it failed upstream (docs/interop.md).
+        let (code, _) = reader.fetch(to, broadcast, 999_999)?;
+        ensure!(
+            code == Some(2),
+            "fetch across the link of a group that never existed exited {code:?} (want 2)"
+        );
+        detail.push_str("; missing group: exit 2");
+    }
     Ok(detail)
 }
