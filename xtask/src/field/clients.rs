@@ -177,26 +177,37 @@ pub(crate) fn check_clock_group(frames: &[Vec<u8>]) -> anyhow::Result<()> {
 }
 
 /// Our `moql fetch` of a past group through the relay at `url` and the HTTP `/fetch` of the
-/// same group from the relay at `http_port` must return the same frames. Returns a summary.
+/// same group from the relay at `http_port` must return the same frames. `http_first`: the
+/// HTTP request goes first, so it is the one that makes the relay FETCH upstream. Returns a
+/// summary.
 pub(crate) fn fetch_matches_http(
     moql: &Moql,
     url: &str,
     http_port: u16,
     broadcast: &str,
     group: u64,
+    http_first: bool,
 ) -> anyhow::Result<String> {
     let target = format!("/fetch/{broadcast}/{TRACK}?group={group}");
-    let (status, body) = http_get(local(http_port), &target)?;
-    ensure!(
-        status == 200,
-        "HTTP {target} answered {status}: {}",
-        String::from_utf8_lossy(&body)
-    );
+    let http = || -> anyhow::Result<Vec<u8>> {
+        let (status, body) = http_get(local(http_port), &target)?;
+        ensure!(
+            status == 200,
+            "HTTP {target} answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        Ok(body)
+    };
+    let early = if http_first { Some(http()?) } else { None };
     let (code, frames) = moql.fetch(url, broadcast, group)?;
     ensure!(
         code == Some(0),
         "moql fetch of group {group} exited {code:?}"
     );
+    let body = match early {
+        Some(body) => body,
+        None => http()?,
+    };
     check_clock_group(&frames)?;
     ensure!(
         frames.concat() == body,
