@@ -1,7 +1,7 @@
 //! Command-line parsing for xtask (hand-written: a handful of flags does not justify a
 //! dependency).
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 
 pub(crate) const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -14,7 +14,10 @@ commands:
   soak [--cycles N]              connect/subscribe/fetch/disconnect cycles against one relay
                                  (release, default 10000): fds, tasks and memory vs baseline
   tidy                           repository checks
-  interop                        the real moql client against a real moql-relay
+  interop [--field [--all]]      the real moql client against a real moql-relay; --field:
+                                 against the released reference (moq-relay, moq-cli; installed
+                                 into ~/.cache/moql-field on first use), --all: also the
+                                 previous generation
   web [build|serve|test]         the browser page in web/: build it (npm ci + Vite), serve it
         [--bind ADDR]            from a relay, or test it in Chromium (default: build)";
 
@@ -25,7 +28,7 @@ pub(crate) enum Command {
     Bench(BenchOptions),
     Soak(u64),
     Tidy,
-    Interop,
+    Interop(InteropOptions),
     Web(crate::web::WebCommand),
     Help,
 }
@@ -35,6 +38,13 @@ pub(crate) struct TestOptions {
     pub(crate) skip_lint: bool,
     /// Fewer property-test cases.
     pub(crate) quick: bool,
+}
+
+pub(crate) struct InteropOptions {
+    /// Against the released reference instead of our own relay.
+    pub(crate) field: bool,
+    /// With `field`: every generation of the reference, not just the current one.
+    pub(crate) all: bool,
 }
 
 pub(crate) struct FuzzOptions {
@@ -94,7 +104,22 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
             Command::Soak(cycles)
         }
         "tidy" => Command::Tidy,
-        "interop" => Command::Interop,
+        "interop" => {
+            if let Some(other) = rest
+                .iter()
+                .find(|a| !["--field", "--all"].contains(&a.as_str()))
+            {
+                bail!("unknown interop argument {other}\n\n{USAGE}");
+            }
+            ensure!(
+                has("--field") || !has("--all"),
+                "--all goes with --field\n\n{USAGE}"
+            );
+            Command::Interop(InteropOptions {
+                field: has("--field"),
+                all: has("--all"),
+            })
+        }
         "web" => Command::Web(web(rest)?),
         "help" | "--help" | "-h" => Command::Help,
         other => bail!("unknown command {other}\n\n{USAGE}"),

@@ -16,7 +16,7 @@ use anyhow::{Context, bail, ensure};
 use crate::run::{build_binaries, relay_listening};
 
 /// Kills a child process when dropped, so a failing check leaves nothing running.
-struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -191,8 +191,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
 }
 
 /// A plain HTTP/1.1 GET: (status, body). Handles chunked bodies.
-fn http_get(addr: std::net::SocketAddr, target: &str) -> anyhow::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(addr)?;
+pub(crate) fn http_get(addr: std::net::SocketAddr, target: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
         stream,

@@ -7,11 +7,14 @@
 //! - `bench`: criterion benches of every crate, with a summary.
 //! - `soak [--cycles N]`: the long form of `tests/soak.rs` (release build, 10,000 cycles).
 //! - `tidy`: repository checks (also part of `test`).
-//! - `interop`: the real `moql` client against a real `moql-relay` (also part of `test`).
+//! - `interop`: the real `moql` client against a real `moql-relay` (also part of `test`);
+//!   `interop --field [--all]`: against the released reference implementation (CI runs it
+//!   after `test`).
 //! - `web [build|serve|test]`: the browser page in `web/`; `test` drives it in Chromium
 //!   against a real relay (also part of `test` when Chromium and the node modules are there).
 
 mod bench;
+mod field;
 mod flags;
 mod fuzz;
 mod interop;
@@ -44,7 +47,10 @@ fn try_main() -> anyhow::Result<()> {
         flags::Command::Bench(opts) => bench::run(&opts),
         flags::Command::Soak(cycles) => soak(cycles),
         flags::Command::Tidy => tidy::run(Path::new(".")),
-        flags::Command::Interop => interop::run(),
+        flags::Command::Interop(opts) if opts.field => {
+            field::run(&field::FieldOptions { all: opts.all })
+        }
+        flags::Command::Interop(_) => interop::run(),
         flags::Command::Web(command) => web::run(&command),
         flags::Command::Help => {
             println!("{}", flags::USAGE);

@@ -9,6 +9,7 @@ use clap::Args;
 use moql_model::{BroadcastConsumer, OriginProducer, Path};
 use moql_session::quic::{Client, ClientConfig, ClientTls};
 use moql_session::{Session, SessionConfig};
+use moql_wire::Version;
 
 use crate::{Failure, GLOBAL};
 
@@ -32,6 +33,27 @@ pub(crate) struct ConnectArgs {
     /// Never fall back to WebSocket.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub(crate) no_websocket: bool,
+    /// Offer only this moq-lite version (its ALPN token, e.g. `moq-lite-05`); repeatable, most
+    /// preferred first. Default: every version this build speaks, newest first.
+    #[arg(
+        long = "moq-version",
+        value_name = "VERSION",
+        value_parser = parse_version,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub(crate) moq_version: Vec<Version>,
+}
+
+/// A `--moq-version` value: one of [`Version::ALL`] by its ALPN token.
+fn parse_version(token: &str) -> Result<Version, String> {
+    Version::from_alpn(token.as_bytes()).ok_or_else(|| {
+        let known: Vec<&str> = Version::ALL.iter().map(|v| v.alpn()).collect();
+        format!(
+            "unknown version {token:?}; this build speaks {}",
+            known.join(", ")
+        )
+    })
 }
 
 impl ConnectArgs {
@@ -64,11 +86,14 @@ impl Connector {
     ///
     /// A malformed fingerprint, no system roots, or no socket.
     pub(crate) fn new(args: &ConnectArgs, url: &str) -> anyhow::Result<Self> {
-        let config = ClientConfig {
+        let mut config = ClientConfig {
             websocket_delay: (!args.no_websocket)
                 .then(|| Duration::from_millis(args.websocket_delay)),
             ..ClientConfig::new(args.tls())
         };
+        if !args.moq_version.is_empty() {
+            config.versions.clone_from(&args.moq_version);
+        }
         let client = Client::new(config.clone()).context("creating the client")?;
         let url = match &args.jwt {
             Some(token) => with_query(url, "jwt", token),
@@ -231,6 +256,14 @@ mod tests {
             with_query("https://h/x?a=1#frag", "jwt", "t+/="),
             "https://h/x?a=1&jwt=t%2B%2F%3D#frag"
         );
+    }
+
+    #[test]
+    fn moq_version_takes_alpn_tokens() {
+        for version in Version::ALL {
+            assert_eq!(parse_version(version.alpn()), Ok(version));
+        }
+        assert!(parse_version("moq-lite-06-wip").is_err());
     }
 
     #[test]
