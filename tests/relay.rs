@@ -368,3 +368,36 @@ async fn auth_accepts_granted_sessions_and_refuses_the_rest() {
     );
     relay.shutdown().await;
 }
+
+/// A publisher that ends its track and closes its session at once (the released CLI does so
+/// at the end of its input) still ends the track cleanly for subscribers behind the relay:
+/// its FIN came after every group stream, so the close must not turn the end into an error.
+#[tokio::test]
+async fn a_track_ended_just_before_its_publisher_leaves_ends_cleanly_downstream() {
+    let relay = TestRelay::start(|_| {}).await;
+    for round in 0..5 {
+        let publisher = relay.client("moql", "/").await;
+        let name = format!("leaving-{round}");
+        let (_broadcast, track) = publish(&publisher, &name);
+        let viewer = relay.client("https", "/").await;
+        let remote = support::announced(&viewer.received, &name).await;
+        let mut sub = remote
+            .subscribe_track("clock", Subscription::default())
+            .unwrap();
+        wait_subscribed(&track).await;
+        produce(&track, 0, 3);
+        assert_eq!(read_group(&mut sub).await.0, 0);
+        track.finish().unwrap();
+        // The released CLI closes 1–4 ms after its FIN; the relay's own settling takes longer.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        publisher.session.close(0, "end of input");
+        assert_eq!(
+            within("the end of the track", sub.next_group())
+                .await
+                .map(|g| g.map(|g| g.sequence())),
+            Ok(None),
+            "round {round}: the track's end did not cross the relay"
+        );
+    }
+    relay.shutdown().await;
+}

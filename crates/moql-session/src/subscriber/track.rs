@@ -12,14 +12,48 @@ use crate::context::{Context, Subscribed};
 use crate::error::{StreamError, from_transport};
 use crate::io::{Reader, Writer};
 
-/// Aborts the track with [`Error::Transport`] if the task ends without a verdict (the
-/// session closed under it), so consumers get a clear error rather than a bare drop.
-struct Guard(TrackProducer);
+/// Ends the track if the task ends without a verdict (the session closed under it): with
+/// [`Error::Transport`], so consumers get a clear error rather than a bare drop; or, if the
+/// publisher had already FINned the Subscribe stream, cleanly at its declared end. The FIN
+/// comes only after every group stream completed (spec 4.4), so a publisher that closes its
+/// session right after ending a track (as the released CLI does at the end of its input)
+/// still ends it cleanly downstream.
+struct Guard {
+    track: TrackProducer,
+    /// `Some(declared end)` once the publisher's FIN was read.
+    fin: std::sync::Mutex<Option<Option<u64>>>,
+}
+
+impl Guard {
+    fn new(track: TrackProducer) -> Self {
+        Self {
+            track,
+            fin: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Records the publisher's FIN and the end it declared, if any.
+    fn finned(&self, declared_end: Option<u64>) {
+        if let Ok(mut fin) = self.fin.lock() {
+            *fin = Some(declared_end);
+        }
+    }
+}
 
 impl Drop for Guard {
     fn drop(&mut self) {
         // A no-op if the task already ended the track itself.
-        let _ = self.0.abort(Error::Transport);
+        let fin = self.fin.lock().ok().and_then(|fin| *fin);
+        match fin {
+            Some(Some(end)) if self.track.end().is_none() => {
+                let _ = self.track.finish_at(end);
+            }
+            Some(None) if self.track.end().is_none() => {
+                let _ = self.track.finish();
+            }
+            _ => {}
+        }
+        let _ = self.track.abort(Error::Transport);
     }
 }
 
@@ -64,8 +98,8 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
     if ctx.settings.cache_limits.is_limited() {
         track.set_cache_limits(ctx.settings.cache_limits.clone());
     }
-    let _guard = Guard(track.clone());
-    let result = serve(&ctx, &broadcast, &name, &track, linger(&info)).await;
+    let guard = Guard::new(track.clone());
+    let result = serve(&ctx, &broadcast, &name, &guard, linger(&info)).await;
     // Idle long enough: close it (cleanly for consumers that come later — they ask again).
     let err = result.err().map_or(Error::Cancel, |err| err.to_model());
     let _ = track.abort(err);
@@ -123,9 +157,10 @@ async fn serve<T: web_transport_trait::Session>(
     ctx: &Context<T>,
     broadcast: &Path,
     name: &str,
-    track: &TrackProducer,
+    guard: &Guard,
     linger: Duration,
 ) -> Result<(), StreamError> {
+    let track = &guard.track;
     let version = ctx.version;
     let mut active: Option<Active<T::SendStream>> = None;
     let mut responses: Option<Reader<T::RecvStream>> = None;
@@ -186,6 +221,7 @@ async fn serve<T: web_transport_trait::Session>(
                         // let the ones still being read land, then end the track.
                         finished = true;
                         responses = None;
+                        guard.finned(declared_end);
                         if let Some(a) = active.take() {
                             settle(ctx, a.id).await;
                             ctx.unroute(a.id);
