@@ -401,3 +401,33 @@ async fn a_track_ended_just_before_its_publisher_leaves_ends_cleanly_downstream(
     }
     relay.shutdown().await;
 }
+
+/// A lite-03 peer names no hop IDs, so only the relay's own stamp for that session tells its
+/// broadcasts apart: they are never announced back to it (the previous reference relay, which
+/// dials over lite-03 too, reads such an echo as a rival publisher and drops the link).
+#[tokio::test]
+async fn a_lite03_peer_never_hears_its_own_broadcast_announced_back() {
+    let relay = TestRelay::start(|_| {}).await;
+    let old = support::client_at(
+        &relay.url("moql", "/"),
+        &relay.fingerprint,
+        None,
+        &[moql_wire::Version::Lite03],
+    )
+    .await
+    .unwrap();
+    assert_eq!(old.session.version(), moql_wire::Version::Lite03);
+    let (_mine, _track) = publish(&old, "mine");
+    // Another client's broadcast, announced after ours reached the relay, bounds the wait.
+    let other = relay.client("moql", "/").await;
+    support::announced(&other.received, "mine").await;
+    let (_theirs, _other_track) = publish(&other, "theirs");
+    support::announced(&old.received, "theirs").await;
+    assert!(
+        old.received
+            .broadcast(&Path::new("mine").unwrap())
+            .is_none(),
+        "the relay announced the lite-03 client's own broadcast back to it"
+    );
+    relay.shutdown().await;
+}

@@ -262,9 +262,20 @@ pub async fn client_with(
     fingerprint: &str,
     datagrams: Option<usize>,
 ) -> Result<TestClient, TransportError> {
+    client_at(url, fingerprint, datagrams, &Version::ALL).await
+}
+
+/// [`client_with`], offering only `versions`.
+pub async fn client_at(
+    url: &str,
+    fingerprint: &str,
+    datagrams: Option<usize>,
+    versions: &[Version],
+) -> Result<TestClient, TransportError> {
     init_tracing();
     let client = Client::new(ClientConfig {
         tls: ClientTls::Fingerprints(vec![fingerprint.to_string()]),
+        versions: versions.to_vec(),
         ..ClientConfig::default()
     })?;
     let connected = within("the connection", client.connect(url)).await?;

@@ -22,6 +22,10 @@ const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Settings copied out of the [`SessionConfig`](crate::SessionConfig).
 pub(crate) struct Settings {
     pub(crate) origin_id: u64,
+    /// A random ID this session puts in place of a peer that names no hop ID of its own
+    /// (lite-03, or a zero ANNOUNCE_OK Hop ID), so routes learned from that peer carry an
+    /// identity and are never announced back to it.
+    pub(crate) stamp: u64,
     pub(crate) root: Path,
     pub(crate) announce_prefix: Path,
     pub(crate) datagram_max: Option<usize>,

@@ -418,6 +418,7 @@ fn context<T: web_transport_trait::Session>(
             version,
             settings: Settings {
                 origin_id: config.origin_id,
+                stamp: crate::config::random_origin_id(),
                 root: config.root,
                 announce_prefix: config.announce_prefix,
                 datagram_max: config.datagram_max,

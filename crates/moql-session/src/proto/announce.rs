@@ -30,6 +30,17 @@ pub(crate) fn decode_chain(hops: &[u64], sender_id: u64, version: Version) -> Op
     (chain.len() <= MAX_HOPS).then_some(chain)
 }
 
+/// Gives an anonymous sender an identity: the last entry of a received chain is the peer we
+/// learned it from, 0 when that peer names none (lite-03 hop counts, a 0 ANNOUNCE_OK Hop ID);
+/// it becomes this session's `stamp`, so the route is never announced back to that peer and
+/// forwarded chains say where it came from (as the reference stamps them, moq-lite-06.md 6.7
+/// step 5).
+pub(crate) fn stamp_sender(chain: &mut [u64], stamp: u64) {
+    if let Some(sender @ 0) = chain.last_mut() {
+        *sender = stamp;
+    }
+}
+
 /// Loop avoidance (spec 9): a route is not used if its chain contains `id` (non-zero).
 pub(crate) fn contains(chain: &[u64], id: u64) -> bool {
     id != 0 && chain.contains(&id)
@@ -61,6 +72,23 @@ mod tests {
         let hops = vec![1; 32];
         assert_eq!(decode_chain(&hops, 2, Version::Lite05), None);
         assert!(decode_chain(&hops, 0, Version::Lite04).is_some());
+    }
+
+    #[test]
+    fn an_anonymous_sender_is_stamped_and_a_named_one_kept() {
+        let mut lite03 = decode_chain(&[0, 0], 0, Version::Lite03).unwrap();
+        stamp_sender(&mut lite03, 77);
+        assert_eq!(lite03, vec![0, 77]);
+        assert!(contains(&lite03, 77));
+        let mut named = decode_chain(&[5], 9, Version::Lite05).unwrap();
+        stamp_sender(&mut named, 77);
+        assert_eq!(named, vec![5, 9]);
+        let mut unnamed = decode_chain(&[5], 0, Version::Lite05).unwrap();
+        stamp_sender(&mut unnamed, 77);
+        assert_eq!(unnamed, vec![5, 77]);
+        let mut empty: Vec<u64> = Vec::new();
+        stamp_sender(&mut empty, 77);
+        assert!(empty.is_empty());
     }
 
     #[test]

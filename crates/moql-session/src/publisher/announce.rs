@@ -61,6 +61,8 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
         let wire = a.path.strip_prefix(&root).unwrap_or_default();
         !contains(&a.hops, exclude)
             && !contains(&a.hops, own)
+            // Never back to the peer it came from, even one that names no hop ID.
+            && !contains(&a.hops, ctx.settings.stamp)
             && crate::config::allowed(allow.as_deref(), &wire)
     };
     let suffix = |path: &Path| path.strip_prefix(&prefix).unwrap_or_default();

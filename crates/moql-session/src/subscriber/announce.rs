@@ -16,7 +16,7 @@ use super::track;
 use crate::context::Context;
 use crate::error::{SessionError, StreamError, from_transport};
 use crate::io::{Reader, Writer};
-use crate::proto::announce::{contains, decode_chain};
+use crate::proto::announce::{contains, decode_chain, stamp_sender};
 use crate::proto::announce_ids::{Change, Received};
 
 /// A broadcast learned from the peer. Dropping it ends the broadcast: with
@@ -120,7 +120,10 @@ async fn announce<T: web_transport_trait::Session>(
         // Steps 2–3: too long a chain, or a loop through us: ignore (and retire a route it
         // would replace).
         let chain = match decode_chain(&hops, sender, version) {
-            Some(chain) if !contains(&chain, own) => chain,
+            Some(mut chain) if !contains(&chain, own) => {
+                stamp_sender(&mut chain, ctx.settings.stamp);
+                chain
+            }
             _ => {
                 remotes.remove(&path);
                 continue;
