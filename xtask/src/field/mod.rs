@@ -34,7 +34,7 @@ use install::Generation;
 
 /// The moq-lite versions our client and relay speak, most preferred first. Adding a version
 /// here runs every step on it against each generation that speaks it too.
-pub(crate) const OURS: &[&str] = &["moq-lite-05", "moq-lite-04", "moq-lite-03"];
+pub(crate) const OURS: &[&str] = &["moq-lite-06", "moq-lite-05", "moq-lite-04", "moq-lite-03"];
 
 /// `interop --field` options.
 pub(crate) struct FieldOptions {

@@ -184,12 +184,18 @@ impl ErrorCode {
 
     /// The canonical code a received wire `code` means in `version` and `scope`.
     ///
-    /// Identity before lite-06. On lite-06 every registered release code maps to its
+    /// Identity before lite-06, except the release's stream codes 0x30–0x3f, which the lite-05
+    /// table leaves unassigned: a peer of the current generation that negotiated lite-05 (it
+    /// uses its new registry on every version, moq-lite-06.md section 2 row 1) still reads as
+    /// NotFound, Old, Evicted, Unroutable. On lite-06 every registered release code maps to its
     /// canonical name (a few as documented aliases); anything else, including the `64 + n`
     /// application range, is kept verbatim.
     pub fn from_wire(code: u32, version: Version, scope: CodeScope) -> Self {
         if !version.uses_release_error_codes() {
-            return Self(code);
+            let unambiguous = scope == CodeScope::Stream && (0x30..0x40).contains(&code);
+            if !unambiguous {
+                return Self(code);
+            }
         }
         scope
             .release_table()
@@ -213,6 +219,27 @@ impl ErrorCode {
 mod tests {
     use super::super::ALL_CODES;
     use super::*;
+
+    #[test]
+    fn release_stream_codes_that_the_old_table_leaves_free_read_by_name_on_lite05() {
+        let read = |code| ErrorCode::from_wire(code, Version::Lite05, CodeScope::Stream);
+        assert_eq!(read(0x33), ErrorCode::NOT_FOUND);
+        assert_eq!(read(0x34), ErrorCode::OLD);
+        assert_eq!(read(0x35), ErrorCode::EVICTED);
+        assert_eq!(read(0x36), ErrorCode::UNROUTABLE);
+        // The old table's own codes keep their old meaning.
+        assert_eq!(read(13), ErrorCode::NOT_FOUND);
+        assert_eq!(read(2), ErrorCode::OLD);
+        // Session codes and what we send are untouched.
+        assert_eq!(
+            ErrorCode::from_wire(0x33, Version::Lite05, CodeScope::Session),
+            ErrorCode(0x33)
+        );
+        assert_eq!(
+            ErrorCode::NOT_FOUND.to_wire(Version::Lite05, CodeScope::Stream),
+            13
+        );
+    }
 
     const V6: Version = Version::Lite06;
     use CodeScope::{Session, Stream};
@@ -395,12 +422,19 @@ mod tests {
     }
 
     #[test]
-    fn older_versions_are_identity() {
+    fn older_versions_are_identity_but_for_free_release_stream_codes_on_receipt() {
         for v in [Version::Lite05, Version::Lite04, Version::Lite03] {
             for scope in [Stream, Session] {
                 for code in (0..100).chain([566, u32::MAX]) {
                     assert_eq!(ErrorCode(code).to_wire(v, scope), code);
-                    assert_eq!(ErrorCode::from_wire(code, v, scope), ErrorCode(code));
+                    if scope == Stream && (0x30..0x40).contains(&code) {
+                        assert_eq!(
+                            ErrorCode::from_wire(code, v, scope),
+                            ErrorCode::from_wire(code, V6, scope)
+                        );
+                    } else {
+                        assert_eq!(ErrorCode::from_wire(code, v, scope), ErrorCode(code));
+                    }
                 }
             }
         }
