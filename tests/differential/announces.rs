@@ -6,13 +6,13 @@
 //! order. The reference writes streams with `fuzz::encode_announces(_, false)` (its lite-06
 //! literal framing, cost 0/0) and resolves them with `fuzz::decode_announces(_, false)`.
 
+use moq_net::fuzz::{Announced, decode_announces, encode_announces};
+use moq_net::{Hop, Hops, PathOwned};
 use moql_wire::testing;
 use moql_wire::{
     AnnounceEnd, AnnounceMessage, AnnounceStart, AnnounceUpdate, Decode, Encode, Path, RouteCost,
     Version,
 };
-use moq_net::fuzz::{Announced, decode_announces, encode_announces};
-use moq_net::{Hop, Hops, PathOwned};
 use proptest::prelude::*;
 
 use crate::hex;

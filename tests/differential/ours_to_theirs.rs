@@ -13,8 +13,8 @@
 
 use moql_wire::testing;
 use moql_wire::{
-    Announce, AnnounceMessage, AnnounceOk, AnnounceRequest, Datagram, Encode, Fetch, Goaway,
-    Group, Probe, Setup, Subscribe, SubscribeResponse, SubscribeUpdate, Track, TrackInfo, Version,
+    Announce, AnnounceMessage, AnnounceOk, AnnounceRequest, Datagram, Encode, Fetch, Goaway, Group,
+    Probe, Setup, Subscribe, SubscribeResponse, SubscribeUpdate, Track, TrackInfo, Version,
     decode_varint,
 };
 use proptest::prelude::*;
@@ -33,14 +33,22 @@ fn fail(e: impl std::fmt::Display) -> TestCaseError {
 }
 
 /// Encodes `value` with our codec at `version`.
-fn encode<T: Encode + std::fmt::Debug>(value: &T, version: Version) -> Result<Vec<u8>, TestCaseError> {
+fn encode<T: Encode + std::fmt::Debug>(
+    value: &T,
+    version: Version,
+) -> Result<Vec<u8>, TestCaseError> {
     value
         .encode_to_vec(version)
         .map_err(|e| fail(format!("we could not encode {value:?} at {version}: {e}")))
 }
 
 /// Fails unless the reference decodes `bytes` as a `kind` at `version`.
-fn accepted(version: Version, kind: Kind, bytes: &[u8], what: &dyn std::fmt::Debug) -> Result<(), TestCaseError> {
+fn accepted(
+    version: Version,
+    kind: Kind,
+    bytes: &[u8],
+    what: &dyn std::fmt::Debug,
+) -> Result<(), TestCaseError> {
     match theirs_accepts(version, kind, bytes) {
         Ok(true) => Ok(()),
         Ok(false) => Err(fail(format!(
@@ -136,12 +144,19 @@ proptest! {
 #[test]
 fn goaway_uri_cap() {
     for v in LITE04_UP {
-        let at_cap = Goaway { uri: "a".repeat(8192) };
+        let at_cap = Goaway {
+            uri: "a".repeat(8192),
+        };
         let bytes = at_cap.encode_to_vec(v).expect("8192 bytes encode");
         assert_eq!(theirs_accepts(v, Kind::Goaway, &bytes), Ok(true), "{v}");
 
-        let over = Goaway { uri: "a".repeat(8193) };
-        assert!(over.encode_to_vec(v).is_err(), "{v}: we encode a URI the release refuses");
+        let over = Goaway {
+            uri: "a".repeat(8193),
+        };
+        assert!(
+            over.encode_to_vec(v).is_err(),
+            "{v}: we encode a URI the release refuses"
+        );
         // Hand-framed: Message Length 8195 (2-byte varint), URI length 8193 (2-byte varint).
         let mut wire = vec![0x60, 0x03, 0x60, 0x01];
         wire.extend(std::iter::repeat_n(b'a', 8193));

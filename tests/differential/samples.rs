@@ -4,10 +4,10 @@
 //! Frame samples carry FRAME headers only (payloads left out), so they are read with
 //! `FrameDecoder::decode_header`, which tracks the timestamp baseline like a group stream.
 
+use moq_net::fuzz::LiteSample;
 use moql_wire::{
     Datagram, Decode, FrameDecoder, Group, Path, ProbeLevel, Role, Setup, Subscribe, Version,
 };
-use moq_net::fuzz::LiteSample;
 
 use crate::{RELEASED, hex, reference_version};
 
@@ -117,7 +117,11 @@ fn video_frame_headers() {
         })
         .collect();
     for v in RELEASED {
-        assert_eq!(frame_headers(&sample(LiteSample::Video, v), v), expected, "{v}");
+        assert_eq!(
+            frame_headers(&sample(LiteSample::Video, v), v),
+            expected,
+            "{v}"
+        );
     }
 }
 
@@ -126,6 +130,10 @@ fn video_frame_headers() {
 fn audio_frame_headers() {
     let expected: Vec<(u64, u64)> = (0..50u64).map(|n| (n * 20_000, 160)).collect();
     for v in RELEASED {
-        assert_eq!(frame_headers(&sample(LiteSample::Audio, v), v), expected, "{v}");
+        assert_eq!(
+            frame_headers(&sample(LiteSample::Audio, v), v),
+            expected,
+            "{v}"
+        );
     }
 }
