@@ -13,6 +13,7 @@
 //!   suffixes, hop chains and Announce IDs, byte for byte;
 //! * [`samples`]: fixed messages written by the reference's encoder decode with ours to the
 //!   field values it documents;
+//! * [`primitives`]: varints and broadcast path normalization agree;
 //! * [`acceptance`]: on corrupted encodings and on the reference's own fuzz seeds, both
 //!   decoders agree on accept / reject, apart from the documented differences listed there.
 //!
@@ -24,6 +25,7 @@
 mod acceptance;
 mod announces;
 mod ours_to_theirs;
+mod primitives;
 mod samples;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
