@@ -17,6 +17,10 @@ pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
 /// string can never be longer than the message that holds it.
 pub const MAX_STRING_LEN: usize = MAX_MESSAGE_LEN;
 
+/// Longest GOAWAY New Session URI, in bytes: 8192. The release refuses a longer one on every
+/// version (moq-lite-06.md section 2 row 12), so we neither send nor accept one.
+pub const MAX_GOAWAY_URI_LEN: usize = 8192;
+
 /// Most `/`-separated segments in a broadcast path (spec 2.4: "a path may contain at most
 /// **32** non-empty `/`-separated segments").
 pub const MAX_PATH_SEGMENTS: usize = 32;

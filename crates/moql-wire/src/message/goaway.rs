@@ -6,12 +6,18 @@
 //!   New Session URI (s)        // empty = no redirect
 //! }
 //! ```
+//!
+//! The URI is at most [`MAX_GOAWAY_URI_LEN`] (8192) bytes: the release refuses a longer one
+//! on every version (moq-lite-06.md section 2 row 12), so encoding one is an error and decoding
+//! one is [`DecodeError::TooLarge`], checked on the URI's length prefix before its bytes are
+//! read.
 
 use bytes::{Buf, BufMut};
 
 use super::Message;
 use crate::Version;
-use crate::coding::{DecodeError, EncodeError, encode_string, read_string, string_len};
+use crate::coding::{DecodeError, EncodeError, decode_string, encode_string, string_len};
+use crate::limits::MAX_GOAWAY_URI_LEN;
 
 /// GOAWAY: the sender is going away; reconnect to `uri` if it is not empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -28,6 +34,11 @@ impl Message for Goaway {
     }
 
     fn check(&self, _: Version) -> Result<(), EncodeError> {
+        if self.uri.len() > MAX_GOAWAY_URI_LEN {
+            return Err(EncodeError::InvalidValue(
+                "GOAWAY URI longer than 8192 bytes",
+            ));
+        }
         Ok(())
     }
 
@@ -41,7 +52,7 @@ impl Message for Goaway {
 
     fn decode_body<B: Buf>(buf: &mut B, _: Version) -> Result<Self, DecodeError> {
         Ok(Self {
-            uri: read_string(buf)?,
+            uri: decode_string(buf, MAX_GOAWAY_URI_LEN)?,
         })
     }
 }
@@ -64,6 +75,30 @@ mod tests {
         assert_eq!(
             Goaway::decode_exact(&bytes, Version::Lite04).unwrap(),
             redirect
+        );
+    }
+
+    #[test]
+    fn uri_capped_at_8192_bytes() {
+        // moq-lite-06.md section 2 row 12.
+        let at_cap = Goaway {
+            uri: "a".repeat(8192),
+        };
+        let bytes = at_cap.encode_to_vec(Version::Lite05).unwrap();
+        assert_eq!(Goaway::decode_exact(&bytes, Version::Lite05), Ok(at_cap));
+        let over = Goaway {
+            uri: "a".repeat(8193),
+        };
+        assert!(matches!(
+            over.encode_to_vec(Version::Lite06),
+            Err(EncodeError::InvalidValue(_))
+        ));
+        // Message Length 8195, URI length 8193, then the URI.
+        let mut wire = vec![0x60, 0x03, 0x60, 0x01];
+        wire.extend(std::iter::repeat_n(b'a', 8193));
+        assert_eq!(
+            Goaway::decode_exact(&wire, Version::Lite06),
+            Err(DecodeError::TooLarge)
         );
     }
 

@@ -1,0 +1,1 @@
+//! Differential tests of moql-wire against moq-net; see `differential.rs`.
