@@ -188,11 +188,21 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
         &format!("{tag}: export ends cleanly at the import's end"),
         || {
             let status = exported.context("the exporter did not exit")?;
-            ensure!(
-                status.success(),
-                "moq export exited {status}: {}",
-                last_error(&exporter)
-            );
+            let error = last_error(&exporter);
+            // moq-cli 0.11.2's import drops its track producers at EOF without finishing
+            // them, so its publisher resets every subscription with Dropped (24), and its
+            // own export exits 1 with `json: dropped` through moq-relay 0.14.18 exactly as
+            // through ours (checked by hand; docs/interop.md). The end a relay can pass on
+            // is that code, and that is what this accepts for that generation.
+            if generation.dialect == Dialect::Previous
+                && !status.success()
+                && error.contains("dropped")
+            {
+                return Ok(format!(
+                    "their import drops its tracks at EOF: export {status}, `dropped`, as through their relay"
+                ));
+            }
+            ensure!(status.success(), "moq export exited {status}: {error}");
             Ok("exit 0".to_string())
         },
     );
