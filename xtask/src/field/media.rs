@@ -155,6 +155,7 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
     }
 
     let mut exported = None;
+    let mut probed = None;
     report.step(&format!("{tag}: import EOF, export fmp4 + ffprobe"), || {
         // EOF: the importer finishes its tracks and exits; the exporter sees the broadcast
         // end and exits too.
@@ -180,6 +181,7 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
             frames + FPS >= FRAMES && frames <= FRAMES,
             "exported {frames} frames, imported {FRAMES}"
         );
+        probed = Some(frames);
         Ok(format!(
             "{codec} {width}x{height}, {frames}/{FRAMES} frames"
         ))
@@ -189,6 +191,7 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
         || {
             let status = exported.context("the exporter did not exit")?;
             let error = last_error(&exporter);
+            let frames_missing = probed != Some(FRAMES);
             // moq-cli 0.11.2's import drops its track producers at EOF without finishing
             // them, so its publisher resets every subscription with Dropped (24), and its
             // own export exits 1 with `json: dropped` through moq-relay 0.14.18 exactly as
@@ -200,6 +203,16 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
             {
                 return Ok(format!(
                     "their import drops its tracks at EOF: export {status}, `dropped`, as through their relay"
+                ));
+            }
+            // A known race, not a lost frame (the ffprobe step checked every frame arrived):
+            // their import closes its session 1–4 ms after FINning its Subscribe streams, and
+            // when the close reaches our relay's transport before the FIN is read, quinn
+            // reports the connection lost and the FIN with it, so the track ends with
+            // Transport (their "going away"). Reported, not failed; docs/interop.md.
+            if !status.success() && error.contains("going away") && !frames_missing {
+                return Ok(format!(
+                    "RACE: export {status} `going away`: their close overtook their FIN at our relay (all frames exported)"
                 ));
             }
             ensure!(status.success(), "moq export exited {status}: {error}");
