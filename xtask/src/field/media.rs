@@ -207,9 +207,9 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
             }
             // A known race, not a lost frame (the ffprobe step checked every frame arrived):
             // their import closes its session 1–4 ms after FINning its Subscribe streams, and
-            // when the close reaches our relay's transport before the FIN is read, quinn
-            // reports the connection lost and the FIN with it, so the track ends with
-            // Transport (their "going away"). Reported, not failed; docs/interop.md.
+            // when our relay processes the close before its track task read the FIN (a close
+            // cancels the session's tasks at once), the track ends with Transport (their
+            // "going away"). Reported, not failed; docs/interop.md.
             if !status.success() && error.contains("going away") && !frames_missing {
                 return Ok(format!(
                     "RACE: export {status} `going away`: their close overtook their FIN at our relay (all frames exported)"
