@@ -52,7 +52,8 @@ pub(crate) fn relay_listening(stdout: impl std::io::Read) -> anyhow::Result<(u16
     Ok((addr.port(), words[3].to_string()))
 }
 
-fn describe(cmd: &Command) -> String {
+/// A command line as the shell would show it, for logs.
+pub(crate) fn describe(cmd: &Command) -> String {
     let mut out = cmd.get_program().to_string_lossy().into_owned();
     for arg in cmd.get_args() {
         out.push(' ');

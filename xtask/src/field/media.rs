@@ -253,23 +253,8 @@ fn http_matches_their_fetch(
     relay: &OurRelay,
     version: &str,
 ) -> anyhow::Result<String> {
+    let (track, group, body) = our_http_fetch_body(relay)?;
     let addr = local(relay.port);
-    let (status, catalog) = http_get(addr, &format!("/fetch/{BROADCAST}/catalog.json?group=0"))?;
-    ensure!(
-        status == 200,
-        "HTTP /fetch of catalog.json answered {status}"
-    );
-    let catalog = String::from_utf8_lossy(&catalog).into_owned();
-    let track = video_track(&catalog)
-        .with_context(|| format!("no video track in the catalog: {catalog}"))?;
-
-    let group = 1;
-    let (status, body) = http_get(addr, &format!("/fetch/{BROADCAST}/{track}?group={group}"))?;
-    ensure!(
-        status == 200 && !body.is_empty(),
-        "HTTP /fetch of {track} group {group} answered {status} with {} bytes",
-        body.len()
-    );
     let (exit, theirs) = output(
         "moq fetch",
         moq(generation, relay, version)?.args(["fetch", &track, "--group", &group.to_string()]),

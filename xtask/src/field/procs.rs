@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::run::describe;
+
 /// A running child process; killed (and reaped) when dropped.
 pub(crate) struct Proc {
     pub(crate) name: String,
@@ -239,13 +241,4 @@ pub(crate) fn poll<T>(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn describe(cmd: &Command) -> String {
-    let mut out = cmd.get_program().to_string_lossy().into_owned();
-    for arg in cmd.get_args() {
-        out.push(' ');
-        out.push_str(&arg.to_string_lossy());
-    }
-    out
 }
