@@ -6,115 +6,16 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo, TrackProducer};
+use moql_model::Path;
 use moql_session::quic::{Client, ClientConfig, ClientTls, TransportKind};
-use moql_session::{Accepting, Session, SessionConfig, SessionError};
+use moql_session::{Accepting, SessionError};
 use moql_wire::{
     Announce, AnnounceMessage, AnnounceOk, AnnounceStart, AnnounceStatus, CodeScope, Decode,
-    Encode, ErrorCode, FrameDecoder, Group, RouteCost, Setup, Subscribe, Version,
+    Encode, ErrorCode, FrameDecoder, Group, RouteCost, Subscribe, Version,
 };
-use support::{TestServer, WAIT, init_tracing, loopback, within};
+use support::raw::{Harness, V, encode, harness, harness_at, read_to_end, subscribe};
+use support::{TestServer, init_tracing, loopback, within};
 use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session as _};
-
-const V: Version = Version::Lite05;
-
-/// A server running our session (publishing `demo/clock`, consuming the client's broadcasts),
-/// and a hand-driven client transport that has sent a valid SETUP.
-struct Harness<T> {
-    client: T,
-    track: TrackProducer,
-    server: tokio::sync::oneshot::Receiver<Session>,
-    _broadcast: BroadcastProducer,
-    _listener: TestServer,
-    _received: OriginProducer,
-    _origin: OriginProducer,
-}
-
-async fn harness() -> Harness<impl web_transport_trait::Session> {
-    harness_at(V).await
-}
-
-/// [`harness`] on `version`.
-async fn harness_at(version: Version) -> Harness<impl web_transport_trait::Session> {
-    init_tracing();
-    let mut listener = TestServer::start(loopback(false), vec![version]);
-    let origin = OriginProducer::new();
-    let broadcast = BroadcastProducer::new();
-    let track = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
-    origin
-        .publish(&Path::new("demo").unwrap(), broadcast.consume())
-        .unwrap();
-    let received = OriginProducer::new();
-
-    let client = Client::new(ClientConfig {
-        tls: ClientTls::Fingerprints(vec![listener.fingerprint.clone()]),
-        versions: vec![version],
-        ..ClientConfig::default()
-    })
-    .unwrap();
-    let url = listener.url(TransportKind::Quic, "/");
-    let (connected, incoming) = within("connect", async {
-        tokio::join!(client.connect(&url), listener.server.accept())
-    })
-    .await;
-    let connected = connected.unwrap();
-    let incoming = incoming.unwrap();
-
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let publish = origin.consume();
-    let subscribe = received.clone();
-    let keep = origin.clone();
-    tokio::spawn(async move {
-        let transport = incoming.accept().await.unwrap();
-        let accepting = Accepting::new(transport, version, WAIT).await.unwrap();
-        let session = accepting
-            .accept(
-                SessionConfig::new()
-                    .with_publish(publish)
-                    .with_subscribe(subscribe),
-            )
-            .await
-            .unwrap();
-        let _ = tx.send(session);
-    });
-
-    let client = connected.session;
-    let mut setup = client.open_uni().await.unwrap();
-    setup.write_all(&[0x01]).await.unwrap();
-    setup
-        .write_all(&Setup::default().encode_to_vec(version).unwrap())
-        .await
-        .unwrap();
-    setup.finish().unwrap();
-    Harness {
-        client,
-        track,
-        server: rx,
-        _broadcast: broadcast,
-        _listener: listener,
-        _received: received,
-        _origin: keep,
-    }
-}
-
-fn encode<M: Encode>(message: &M) -> Vec<u8> {
-    message.encode_to_vec(V).unwrap()
-}
-
-/// Reads until FIN or error; returns the bytes or the stream error code.
-async fn read_to_end<R: web_transport_trait::RecvStream>(
-    recv: &mut R,
-) -> Result<Vec<u8>, Option<u32>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match recv.read(&mut buf).await {
-            Ok(Some(n)) => out.extend_from_slice(&buf[..n]),
-            Ok(None) => return Ok(out),
-            Err(err) => return Err(err.stream_error()),
-        }
-    }
-}
 
 /// Sends raw bytes on a new bidirectional stream and returns how the server answered.
 async fn bidi<T: web_transport_trait::Session>(
@@ -134,27 +35,7 @@ async fn bidi<T: web_transport_trait::Session>(
 
 /// Subscribes to demo/clock with correct bytes and checks a group arrives: the session works.
 async fn still_delivers<T: web_transport_trait::Session>(h: &Harness<T>, id: u64) {
-    let (mut send, _recv) = h.client.open_bi().await.unwrap();
-    let request = Subscribe {
-        id,
-        broadcast: Path::new("demo").unwrap(),
-        track: "clock".into(),
-        priority: 0,
-        ordered: false,
-        max_latency: 1000,
-        start: None,
-        end: None,
-        frame_start: 0,
-        frame_end: None,
-    };
-    send.write_all(&[0x02]).await.unwrap();
-    send.write_all(&encode(&request)).await.unwrap();
-    within("the subscription upstream", async {
-        while h.track.subscription().is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    let (send, _recv) = subscribe(h, id, 1000).await;
     let seq = h.track.latest().map_or(0, |l| l + 1);
     let group = h.track.create_group(seq).unwrap();
     group.write(seq, format!("tick {seq}")).unwrap();
@@ -292,22 +173,7 @@ async fn a_string_that_is_not_utf8_is_refused_and_the_session_survives() {
 #[tokio::test]
 async fn an_update_that_does_not_decode_resets_the_subscription_with_5() {
     let h = harness().await;
-    let (mut send, mut recv) = h.client.open_bi().await.unwrap();
-    send.write_all(&[0x02]).await.unwrap();
-    send.write_all(&encode(&Subscribe {
-        id: 1,
-        broadcast: Path::new("demo").unwrap(),
-        track: "clock".into(),
-        priority: 0,
-        ordered: false,
-        max_latency: 0,
-        start: None,
-        end: None,
-        frame_start: 0,
-        frame_end: None,
-    }))
-    .await
-    .unwrap();
+    let (mut send, mut recv) = subscribe(&h, 1, 0).await;
     // A SUBSCRIBE_UPDATE with trailing bytes inside its length.
     send.write_all(&hex("06000000000000")).await.unwrap();
     // Spec 4.4: "A SUBSCRIBE_UPDATE that fails to decode makes the reference publisher RESET
@@ -600,137 +466,6 @@ async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes
         scripts.len()
     );
     assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a session task panicked");
-}
-
-/// moq-lite-06.md 10.5: a subscriber that stops reading leaves its group stream blocked on
-/// flow control; once that group is stale (max latency 0 and a newer group started) the
-/// stream is reset with Old (2 on lite-05), and the newer group still arrives.
-#[tokio::test]
-async fn a_group_stream_blocked_on_a_reader_that_stopped_is_reset_as_old_once_stale() {
-    let h = harness().await;
-    let (mut send, _recv) = h.client.open_bi().await.unwrap();
-    send.write_all(&[0x02]).await.unwrap();
-    send.write_all(&encode(&Subscribe {
-        id: 7,
-        broadcast: Path::new("demo").unwrap(),
-        track: "clock".into(),
-        priority: 0,
-        ordered: false,
-        max_latency: 0,
-        start: None,
-        end: None,
-        frame_start: 0,
-        frame_end: None,
-    }))
-    .await
-    .unwrap();
-    within("the subscription upstream", async {
-        while h.track.subscription().is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    // Far more than a stream's flow-control window (quinn's default is 1.25 MB).
-    let big = h.track.create_group(0).unwrap();
-    big.write(0, vec![7u8; 8 << 20]).unwrap();
-    big.finish().unwrap();
-
-    // Group 0's stream: read its type byte and stop reading.
-    let mut blocked = within("group 0's stream", async {
-        loop {
-            let mut uni = h.client.accept_uni().await.unwrap();
-            let mut first = [0u8; 1];
-            uni.read(&mut first).await.unwrap();
-            if first[0] == 0x00 {
-                return uni;
-            }
-            read_to_end(&mut uni).await.unwrap();
-        }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let fresh = h.track.create_group(1).unwrap();
-    fresh.write(1000, "fresh").unwrap();
-    fresh.finish().unwrap();
-
-    let mut next = within("group 1's stream", h.client.accept_uni())
-        .await
-        .unwrap();
-    let bytes = within("group 1", read_to_end(&mut next)).await.unwrap();
-    let mut buf = Bytes::from(bytes);
-    assert_eq!(buf.split_to(1)[0], 0x00);
-    let header = Group::decode(&mut buf, V).unwrap();
-    assert_eq!(header.sequence, 1);
-    assert_eq!(
-        within("group 0 to be reset", read_to_end(&mut blocked)).await,
-        Err(Some(ErrorCode::OLD.0)),
-        "the stale, blocked stream is reset with Old"
-    );
-}
-
-/// Group streams open in the order their groups were dispatched (stream IDs ascending), even
-/// when many start at once on a multi-threaded runtime: the previous generation of released
-/// clients ends a subscription when a group's stream arrives after a newer group's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_streams_open_in_group_order() {
-    let h = harness().await;
-    let (mut send, _recv) = h.client.open_bi().await.unwrap();
-    send.write_all(&[0x02]).await.unwrap();
-    send.write_all(&encode(&Subscribe {
-        id: 3,
-        broadcast: Path::new("demo").unwrap(),
-        track: "clock".into(),
-        priority: 0,
-        ordered: false,
-        max_latency: 60_000,
-        start: None,
-        end: None,
-        frame_start: 0,
-        frame_end: None,
-    }))
-    .await
-    .unwrap();
-    within("the subscription upstream", async {
-        while h.track.subscription().is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    const GROUPS: u64 = 200;
-    // Each group is open (unfinished) when the next starts, as a live track's are.
-    let groups: Vec<_> = (0..GROUPS)
-        .map(|seq| {
-            let group = h.track.create_group(seq).unwrap();
-            group.write(seq, format!("{seq}")).unwrap();
-            group
-        })
-        .collect();
-    let order = within("every group's stream", async {
-        let mut order = Vec::new();
-        while order.len() < GROUPS as usize {
-            let mut uni = h.client.accept_uni().await.unwrap();
-            let mut head = [0u8; 1];
-            uni.read(&mut head).await.unwrap();
-            if head[0] != 0x00 {
-                continue;
-            }
-            // GROUP: length, subscribe id, sequence.
-            let mut rest = Vec::new();
-            let mut buf = [0u8; 64];
-            while rest.len() < 3 {
-                let n = uni.read(&mut buf).await.unwrap().unwrap();
-                rest.extend_from_slice(&buf[..n]);
-            }
-            let mut bytes = Bytes::from(rest);
-            order.push(Group::decode(&mut bytes, V).unwrap().sequence);
-        }
-        order
-    })
-    .await;
-    let mut sorted = order.clone();
-    sorted.sort_unstable();
-    assert_eq!(order, sorted, "streams opened out of group order");
-    drop(groups);
 }
 
 /// moq-lite-06.md 6.7, 9: on lite-06 a second ANNOUNCE_START for a path the stream already

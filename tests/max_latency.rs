@@ -3,15 +3,20 @@
 //! group whose stream is flowing completes. The previous generation of released clients
 //! subscribes with max latency 0 and ends its whole subscription on any group reset, so a
 //! relay that resets flowing groups loses its viewers (issue: "Subscriptions die on our
-//! relay").
+//! relay"); it also ends one when a group's stream arrives after a newer group's, so group
+//! streams must open in group order.
 
 mod support;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use moql_model::{Error, Subscription, TrackConsumer, TrackProducer};
+use moql_wire::{Decode, ErrorCode, Group};
+use support::raw::{self, V, harness, read_to_end};
 use support::relay::{TestRelay, publish, wait_subscribed};
 use support::{TestClient, client, within};
+use web_transport_trait::{RecvStream as _, Session as _};
 
 const GROUPS: u64 = 100;
 const FRAMES: u64 = 3;
@@ -124,4 +129,93 @@ async fn a_max_latency_0_subscriber_sees_no_group_reset_on_any_transport() {
             }
         }
     }
+}
+
+/// moq-lite-06.md 10.5: a subscriber that stops reading leaves its group stream blocked on
+/// flow control; once that group is stale (max latency 0 and a newer group started) the
+/// stream is reset with Old (2 on lite-05), and the newer group still arrives.
+#[tokio::test]
+async fn a_group_stream_blocked_on_a_reader_that_stopped_is_reset_as_old_once_stale() {
+    let h = harness().await;
+    let (_send, _recv) = raw::subscribe(&h, 7, 0).await;
+    // Far more than a stream's flow-control window (quinn's default is 1.25 MB).
+    let big = h.track.create_group(0).unwrap();
+    big.write(0, vec![7u8; 8 << 20]).unwrap();
+    big.finish().unwrap();
+
+    // Group 0's stream: read its type byte and stop reading.
+    let mut blocked = within("group 0's stream", async {
+        loop {
+            let mut uni = h.client.accept_uni().await.unwrap();
+            let mut first = [0u8; 1];
+            uni.read(&mut first).await.unwrap();
+            if first[0] == 0x00 {
+                return uni;
+            }
+            read_to_end(&mut uni).await.unwrap();
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fresh = h.track.create_group(1).unwrap();
+    fresh.write(1000, "fresh").unwrap();
+    fresh.finish().unwrap();
+
+    let mut next = within("group 1's stream", h.client.accept_uni())
+        .await
+        .unwrap();
+    let bytes = within("group 1", read_to_end(&mut next)).await.unwrap();
+    let mut buf = Bytes::from(bytes);
+    assert_eq!(buf.split_to(1)[0], 0x00);
+    let header = Group::decode(&mut buf, V).unwrap();
+    assert_eq!(header.sequence, 1);
+    assert_eq!(
+        within("group 0 to be reset", read_to_end(&mut blocked)).await,
+        Err(Some(ErrorCode::OLD.0)),
+        "the stale, blocked stream is reset with Old"
+    );
+}
+
+/// Group streams open in the order their groups were dispatched (stream IDs ascending), even
+/// when many start at once on a multi-threaded runtime: the previous generation of released
+/// clients ends a subscription when a group's stream arrives after a newer group's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_streams_open_in_group_order() {
+    let h = harness().await;
+    let (_send, _recv) = raw::subscribe(&h, 3, 60_000).await;
+    const GROUPS: u64 = 200;
+    // Each group is open (unfinished) when the next starts, as a live track's are.
+    let groups: Vec<_> = (0..GROUPS)
+        .map(|seq| {
+            let group = h.track.create_group(seq).unwrap();
+            group.write(seq, format!("{seq}")).unwrap();
+            group
+        })
+        .collect();
+    let order = within("every group's stream", async {
+        let mut order = Vec::new();
+        while order.len() < GROUPS as usize {
+            let mut uni = h.client.accept_uni().await.unwrap();
+            let mut head = [0u8; 1];
+            uni.read(&mut head).await.unwrap();
+            if head[0] != 0x00 {
+                continue;
+            }
+            // GROUP: length, subscribe id, sequence.
+            let mut rest = Vec::new();
+            let mut buf = [0u8; 64];
+            while rest.len() < 3 {
+                let n = uni.read(&mut buf).await.unwrap().unwrap();
+                rest.extend_from_slice(&buf[..n]);
+            }
+            let mut bytes = Bytes::from(rest);
+            order.push(Group::decode(&mut bytes, V).unwrap().sequence);
+        }
+        order
+    })
+    .await;
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(order, sorted, "streams opened out of group order");
+    drop(groups);
 }

@@ -16,6 +16,7 @@ use moql_wire::Version;
 use tokio::sync::mpsc;
 
 pub mod proxy;
+pub mod raw;
 pub mod relay;
 
 /// How long any single wait in a test may take before the test fails.
