@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use moql_model::Path;
-use moql_session::quic::{Client, ClientConfig, ClientTls, TransportKind};
+use moql_native::{Client, ClientConfig, ClientTls, TransportKind};
 use moql_session::{Accepting, SessionError};
 use moql_wire::{
     Announce, AnnounceMessage, AnnounceOk, AnnounceStart, AnnounceStatus, CodeScope, Decode,

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use moql_model::{BroadcastProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer};
-use moql_session::quic::{Client, ClientConfig, ClientTls};
+use moql_native::{Client, ClientConfig, ClientTls};
 use moql_wire::{CodeScope, ErrorCode, Version};
 use support::proxy::{Impairment, UdpProxy};
 use support::relay::TestRelay;
@@ -66,7 +66,7 @@ async fn flows(track: &TrackProducer, sub: &mut TrackConsumer) {
 }
 
 /// A raw QUIC connection to the relay that sends nothing.
-async fn silent_connection(relay: &TestRelay, url: &str) -> moql_session::quic::Transport {
+async fn silent_connection(relay: &TestRelay, url: &str) -> moql_native::Connection {
     let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
         relay.fingerprint.clone(),
     ])))

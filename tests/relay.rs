@@ -185,8 +185,8 @@ async fn a_subscriber_that_never_reads_does_not_stall_a_fast_one() {
     let (_broadcast, track) = publish(&publisher, "firehose");
 
     // The slow one subscribes over a raw transport and never reads a group stream.
-    let slow = moql_session::quic::Client::new(moql_session::quic::ClientConfig::new(
-        moql_session::quic::ClientTls::Fingerprints(vec![relay.fingerprint.clone()]),
+    let slow = moql_native::Client::new(moql_native::ClientConfig::new(
+        moql_native::ClientTls::Fingerprints(vec![relay.fingerprint.clone()]),
     ))
     .unwrap();
     let slow = within("slow connect", slow.connect(&relay.url("moql", "/")))

@@ -8,7 +8,7 @@ use moql_model::{
     BroadcastProducer, Error, Fetch, Frame, Path, Subscription, TrackConsumer, TrackInfo,
     TrackProducer,
 };
-use moql_session::quic::TransportKind;
+use moql_native::TransportKind;
 use moql_wire::Version;
 use support::{PairOptions, announced, matrix, pair, within};
 

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use moql_model::{Subscription, TrackConsumer, TrackProducer};
+use moql_native::{Client, ClientConfig, ClientTls, TransportError, TransportKind};
 use moql_relay::{Relay, RelayConfig};
-use moql_session::quic::{Client, ClientConfig, ClientTls, TransportError, TransportKind};
 use support::relay::{TestRelay, publish, shutdown_sends_goaway_to, token, wait_subscribed};
 use support::{client, client_with, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

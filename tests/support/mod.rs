@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use moql_model::{OriginProducer, Path};
-use moql_session::quic::{
+use moql_native::{
     Certificate, Client, ClientConfig, ClientTls, Server, ServerConfig, TransportError,
     TransportKind,
 };

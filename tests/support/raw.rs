@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo, TrackProducer};
-use moql_session::quic::{Client, ClientConfig, ClientTls, TransportKind};
+use moql_native::{Client, ClientConfig, ClientTls, TransportKind};
 use moql_session::{Accepting, Session, SessionConfig};
 use moql_wire::{Encode, Setup, Subscribe, Version};
 use web_transport_trait::{Error as _, SendStream as _, Session as _};

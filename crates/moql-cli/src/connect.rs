@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use moql_model::{BroadcastConsumer, OriginProducer, Path};
-use moql_session::quic::{Client, ClientConfig, ClientTls};
+use moql_native::{Client, ClientConfig, ClientTls};
 use moql_session::{Session, SessionConfig};
 use moql_wire::Version;
 
@@ -128,7 +128,7 @@ impl Connector {
     ///
     /// # Errors
     ///
-    /// The dial or handshake failure ([`moql_session::quic::TransportError`]) or the session's
+    /// The dial or handshake failure ([`moql_native::TransportError`]) or the session's
     /// ([`moql_session::SessionError`]); both map to exit code 3.
     pub(crate) async fn session(&self, mut config: SessionConfig) -> anyhow::Result<Session> {
         let connected = self

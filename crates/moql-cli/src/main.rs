@@ -106,7 +106,7 @@ const EXIT_OTHER: u8 = 1;
 
 /// The exit code for `err`: the first cause in its chain that we recognise decides.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    use moql_session::quic::TransportError;
+    use moql_native::TransportError;
     for cause in err.chain() {
         if let Some(failure) = cause.downcast_ref::<Failure>() {
             return match failure {

@@ -8,7 +8,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use moql_model::OriginProducer;
-use moql_session::quic::{Certificate, Server, ServerConfig};
+use moql_native::{Certificate, Server, ServerConfig};
 use moql_session::{Accepting, SessionConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use moql_model::{BroadcastProducer, OriginProducer, Path, Subscription, TrackInfo};
+use moql_native::{Client, ClientConfig, ClientTls};
 use moql_relay::{Relay, RelayConfig};
-use moql_session::quic::{Client, ClientConfig, ClientTls};
 use moql_session::{Session, SessionConfig};
 use moql_wire::Version;
 

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use moql_native::{Client, ClientConfig, ClientTls};
 use moql_session::Session;
-use moql_session::quic::{Client, ClientConfig, ClientTls};
 use tokio::sync::watch;
 
 use crate::config::ClusterConfig;

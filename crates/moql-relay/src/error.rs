@@ -9,7 +9,7 @@ pub enum RelayError {
     Config(String),
     /// The QUIC listener or TLS setup failed.
     #[error("transport: {0}")]
-    Transport(#[from] moql_session::quic::TransportError),
+    Transport(#[from] moql_native::TransportError),
     /// The TCP (HTTP) listener failed.
     #[error("http listener: {0}")]
     Http(#[from] std::io::Error),

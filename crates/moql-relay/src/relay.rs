@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use moql_model::{CacheBudget, CacheLimits, OriginProducer, Path};
-use moql_session::quic::ws::{QmuxConfig, accept_upgraded};
-use moql_session::quic::{Certificate, Incoming, Server, ServerConfig, Transport, accept_tcp};
+use moql_native::ws::{QmuxConfig, accept_upgraded};
+use moql_native::{Certificate, Connection, Incoming, Server, ServerConfig, accept_tcp};
 use moql_session::{Accepting, Session, SessionConfig, random_origin_id};
 use moql_wire::{ErrorCode, Version};
 use tokio::net::TcpListener;
@@ -158,10 +158,7 @@ impl Relay {
         let generated = config.tls.cert.is_none();
         let http_tls = if config.http {
             let alpn = vec![b"http/1.1".to_vec()];
-            Some(Arc::new(moql_session::quic::server_crypto(
-                &certificate,
-                alpn,
-            )?))
+            Some(Arc::new(moql_native::server_crypto(&certificate, alpn)?))
         } else {
             None
         };
@@ -323,7 +320,7 @@ impl Relay {
             tokio::select! {
                 incoming = self.server.accept() => {
                     let Some(incoming) = incoming else { break };
-                    let Some(slot) = Connection::claim(&self.shared) else {
+                    let Some(slot) = ConnectionSlot::claim(&self.shared) else {
                         tracing::warn!(
                             remote = %incoming.remote_addr(),
                             max = self.shared.limits.max_sessions,
@@ -343,7 +340,7 @@ impl Relay {
                     let shared = self.shared.clone();
                     // Counted against max_sessions like QUIC; over it, the (already upgraded)
                     // session is closed with 567 (App(503)), as raw QUIC is.
-                    let slot = Connection::claim(&self.shared);
+                    let slot = ConnectionSlot::claim(&self.shared);
                     tokio::spawn(async move {
                         serve_websocket(shared, upgrade, slot.is_some()).await;
                         drop(slot);
@@ -396,9 +393,9 @@ impl Relay {
 const IDLE_WAIT: Duration = Duration::from_secs(3);
 
 /// One accepted client connection counted against `limits.max_sessions`; released on drop.
-struct Connection(Arc<Shared>);
+struct ConnectionSlot(Arc<Shared>);
 
-impl Connection {
+impl ConnectionSlot {
     /// Counts one more connection, or `None` if the relay is at its limit.
     fn claim(shared: &Arc<Shared>) -> Option<Self> {
         let before = shared.connections.fetch_add(1, Ordering::AcqRel);
@@ -407,7 +404,7 @@ impl Connection {
     }
 }
 
-impl Drop for Connection {
+impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::AcqRel);
     }
@@ -450,7 +447,7 @@ async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, admitte
 /// Refuses a QMux session with 567 (App(503)) once its SETUP has arrived (within the SETUP
 /// timeout), as an authorization refusal is: a close sent before the peer has finished
 /// starting its side is not reliably reported with its code.
-async fn refuse_busy(shared: &Shared, transport: Transport, version: Version) {
+async fn refuse_busy(shared: &Shared, transport: Connection, version: Version) {
     if let Ok(accepting) = Accepting::new(transport, version, shared.setup_timeout).await {
         accepting.reject(ErrorCode::SERVICE_UNAVAILABLE.0, "Service Unavailable");
     }
@@ -477,7 +474,7 @@ async fn accept_tcp_loop(
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            let slot = Connection::claim(&shared);
+            let slot = ConnectionSlot::claim(&shared);
             match accept_tcp(stream, &Version::ALL, &shared.qmux_config()).await {
                 Ok((transport, version)) if slot.is_none() => {
                     // At max_sessions: 567 (App(503)), as on raw QUIC.
@@ -498,7 +495,7 @@ async fn accept_tcp_loop(
 /// credential expires, and accounts for it.
 async fn run_session(
     shared: Arc<Shared>,
-    transport: Transport,
+    transport: Connection,
     version: Version,
     request_path: Option<String>,
     remote: SocketAddr,

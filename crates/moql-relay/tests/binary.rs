@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use moql_model::OriginProducer;
-use moql_session::quic::{Client, ClientConfig, ClientTls};
+use moql_native::{Client, ClientConfig, ClientTls};
 use moql_session::{Session, SessionConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;

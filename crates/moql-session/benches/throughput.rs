@@ -16,7 +16,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use moql_model::{
     BroadcastProducer, OriginProducer, Path, Subscription, TrackConsumer, TrackInfo, TrackProducer,
 };
-use moql_session::quic::{
+use moql_native::{
     Certificate, Client, ClientConfig, ClientTls, Server, ServerConfig, TransportKind,
 };
 use moql_session::{Accepting, Session, SessionConfig};

@@ -6,8 +6,9 @@
 //!   touching the engine.
 //! - [`SessionConfig`] says what to publish ([`moql_model::OriginConsumer`]) and where the
 //!   peer's broadcasts go ([`moql_model::OriginProducer`]).
-//! - With the `quinn` feature (default), [`quic`] provides a [`quic::Server`] that accepts raw
-//!   QUIC and WebTransport on one UDP port and a [`quic::Client`] that dials a URL.
+//! - The engine knows no transport: `moql-native` provides raw QUIC, WebTransport, and QMux
+//!   over WebSocket and TCP (a server on one UDP port, a client that dials a URL), each as a
+//!   `web_transport_trait::Session`.
 //!
 //! Inside: the publisher half answers every incoming bidirectional stream (announce, track,
 //! subscribe, fetch, probe, goaway) from the publish origin; the subscriber half opens an
@@ -25,9 +26,6 @@ mod publisher;
 mod session;
 mod subscriber;
 mod tasks;
-
-#[cfg(feature = "quinn")]
-pub mod quic;
 
 pub use config::{
     DEFAULT_MAX_ANNOUNCEMENTS, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_SUBSCRIPTIONS,

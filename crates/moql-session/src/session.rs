@@ -43,7 +43,7 @@ use crate::{publisher, subscriber};
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use moql_model::{BroadcastProducer, OriginProducer, Path, Subscription, TrackInfo};
-/// use moql_session::quic::{Certificate, Client, ClientConfig, ClientTls, Server, ServerConfig};
+/// use moql_native::{Certificate, Client, ClientConfig, ClientTls, Server, ServerConfig};
 /// use moql_session::{Accepting, Session, SessionConfig};
 ///
 /// let certificate = Certificate::generate(&["localhost".into()])?;

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
-use moql_session::quic::ws::{Subprotocol, accept_key, choose_subprotocol};
+use moql_native::ws::{Subprotocol, accept_key, choose_subprotocol};
 use moql_wire::Version;
 use tokio::sync::mpsc;
 

@@ -1,7 +1,6 @@
-//! What the server and the client share: [`TransportKind`], the quinn transport parameters,
-//! reading the negotiated ALPN, and recognising a failed ALPN negotiation.
+//! What the server and the client share about quinn: the transport parameters, reading the
+//! negotiated ALPN and SNI back from the handshake, and recognising a failed ALPN negotiation.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,33 +20,6 @@ const DATAGRAM_BUFFER: usize = 1024 * 1024;
 /// The TLS alert `no_application_protocol` (RFC 8446 section 6), carried as QUIC crypto error
 /// `0x100 + 120 = 0x178` when ALPN negotiation fails (spec 1.2).
 const NO_APPLICATION_PROTOCOL: u8 = 120;
-
-/// How a session's QUIC connection carries moq-lite.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// Raw QUIC: the version is the TLS ALPN, the request path comes in SETUP (spec 1.2).
-    Quic,
-    /// WebTransport over HTTP/3: the version is the `wt-protocol` token, the request path is
-    /// the CONNECT `:path` (spec 1.3).
-    WebTransport,
-    /// QMux over WebSocket: the version is the `Sec-WebSocket-Protocol` token, the request
-    /// path is the upgrade URI (spec 1.5).
-    WebSocket,
-    /// QMux over plain TCP: the version is negotiated in-band (QMux transport parameters), the
-    /// request path comes in SETUP (spec 1.5).
-    Tcp,
-}
-
-impl fmt::Display for TransportKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Quic => "quic",
-            Self::WebTransport => "webtransport",
-            Self::WebSocket => "websocket",
-            Self::Tcp => "tcp",
-        })
-    }
-}
 
 /// The quinn transport parameters both sides use.
 ///

@@ -10,7 +10,7 @@ use tokio::time::timeout;
 use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session as _, Stats as _};
 
 use super::super::tests::{WAIT, establish, exchange, init_tracing, pinned_client, server};
-use super::super::{Client, Server, Transport};
+use super::super::{Client, Connection, Server};
 use super::{RawError, RawSession};
 
 /// NotFound (13) as spec 10.2 maps it: `0x52e4a40fa8db + 13 + 0`.
@@ -40,9 +40,9 @@ async fn pair() -> Pair {
     }
 }
 
-fn raw(transport: &Transport) -> RawSession {
+fn raw(transport: &Connection) -> RawSession {
     match transport {
-        Transport::Quic(session) => session.clone(),
+        Connection::Quic(session) => session.clone(),
         other => panic!("expected raw QUIC, got {other:?}"),
     }
 }

@@ -9,11 +9,11 @@ use std::time::Duration;
 use moql_wire::{ErrorCode, Version};
 use web_transport_quinn::proto::ConnectRequest;
 
-use super::transport::{
+use super::quinn_config::{
     H3_ALPN, check_versions, is_alpn_mismatch, negotiated_alpn, transport_config, version_tokens,
 };
 use super::url::{Scheme, Target, fetch_fingerprint};
-use super::{RawSession, Transport, TransportError, TransportKind, tls};
+use super::{Connection, RawSession, TransportError, TransportKind, tls};
 
 /// How a [`Client`] decides to trust a server's certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl Default for ClientConfig {
 pub struct Connected {
     /// The session; implements `web_transport_trait::Session`. Dropping every clone (and
     /// every stream) closes the connection with code 0.
-    pub session: Transport,
+    pub session: Connection,
     /// The negotiated version: the ALPN (raw QUIC) or the `wt-protocol` token (WebTransport).
     pub version: Version,
     /// Raw QUIC or WebTransport.
@@ -360,7 +360,7 @@ impl Client {
             return Err(self.no_common_version());
         };
         Ok(Connected {
-            session: Transport::Quic(RawSession::new(conn)),
+            session: Connection::Quic(RawSession::new(conn)),
             version,
             kind: TransportKind::Quic,
             setup_path: target.setup_path.clone(),
@@ -401,7 +401,7 @@ impl Client {
             return Err(self.no_common_version());
         };
         Ok(Connected {
-            session: Transport::from(session),
+            session: Connection::from(session),
             version,
             kind: TransportKind::WebTransport,
             setup_path: None,

@@ -69,7 +69,7 @@ pub(super) async fn establish(
     scheme: &str,
     host: &str,
     rest: &str,
-) -> (Connected, Transport, Seen) {
+) -> (Connected, Connection, Seen) {
     let url = url(scheme, host, server, rest);
     let accept = async {
         let incoming = server.accept().await.expect("server closed");
@@ -659,10 +659,10 @@ fn public_types_are_send_sync_unpin() {
     check::<ServerConfig>();
     check::<ClientConfig>();
     check::<TransportError>();
-    check::<Transport>();
-    check::<TransportSendStream>();
-    check::<TransportRecvStream>();
-    check::<TransportIoError>();
+    check::<Connection>();
+    check::<SendStream>();
+    check::<RecvStream>();
+    check::<ConnectionError>();
     check::<RawSession>();
     check::<RawSendStream>();
     check::<RawRecvStream>();
@@ -673,6 +673,6 @@ fn public_types_are_send_sync_unpin() {
 #[test]
 fn transport_is_clone_and_static() {
     fn check<T: Clone + Send + Sync + 'static>() {}
-    check::<Transport>();
+    check::<Connection>();
     check::<RawSession>();
 }

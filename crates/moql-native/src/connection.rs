@@ -1,9 +1,9 @@
-//! [`Transport`]: the one session type [`Server`](super::Server) and [`Client`](super::Client)
+//! [`Connection`]: the one session type [`Server`](super::Server) and [`Client`](super::Client)
 //! hand out, raw QUIC ([`RawSession`]) or WebTransport (`web_transport_quinn::Session`),
 //! implementing `web_transport_trait::Session` by delegating to whichever it holds.
 //!
-//! Its streams are [`TransportSendStream`] / [`TransportRecvStream`], and every failure after
-//! the handshake (session, send or receive) is a [`TransportIoError`], which keeps the
+//! Its streams are [`SendStream`] / [`RecvStream`], and every failure after
+//! the handshake (session, send or receive) is a [`ConnectionError`], which keeps the
 //! underlying error so its `session_error()` / `stream_error()` codes come through unchanged.
 
 use std::net::SocketAddr;
@@ -17,15 +17,15 @@ use super::raw::{QuicStats, RawError, RawRecvStream, RawSendStream, RawSession};
 /// An established moq-lite session over quinn: raw QUIC or WebTransport.
 ///
 /// Cheap to clone; clones share the connection. Implements `web_transport_trait::Session`,
-/// so it goes straight into [`Session::connect`](crate::Session::connect) or
-/// [`Accepting::new`](crate::Accepting::new).
+/// so it goes straight into `moql_session::Session::connect` or
+/// `moql_session::Accepting::new`.
 ///
 /// Stream codes travel per spec 10.2 on both: mapped into the HTTP/3 range (raw QUIC through
 /// [`RawSession`], WebTransport through web-transport-quinn). `close(code, reason)` sends the
 /// code unmapped on raw QUIC and in the CLOSE_WEBTRANSPORT_SESSION capsule on WebTransport.
 /// Dropping every clone and stream closes the connection with code 0.
 #[derive(Clone, Debug)]
-pub enum Transport {
+pub enum Connection {
     /// Raw QUIC: version from the ALPN, request path in SETUP (spec 1.2).
     Quic(RawSession),
     /// WebTransport over HTTP/3: version from `wt-protocol`, path in the CONNECT (spec 1.3).
@@ -39,7 +39,7 @@ pub enum Transport {
     Qmux(Box<super::ws::QmuxSession>),
 }
 
-impl Transport {
+impl Connection {
     /// Raw QUIC or WebTransport.
     pub fn kind(&self) -> TransportKind {
         match self {
@@ -74,19 +74,19 @@ impl Transport {
     }
 }
 
-impl From<RawSession> for Transport {
+impl From<RawSession> for Connection {
     fn from(session: RawSession) -> Self {
         Self::Quic(session)
     }
 }
 
-impl From<web_transport_quinn::Session> for Transport {
+impl From<web_transport_quinn::Session> for Connection {
     fn from(session: web_transport_quinn::Session) -> Self {
         Self::WebTransport(Box::new(session))
     }
 }
 
-/// A failure of a [`Transport`] or one of its streams after the handshake, wrapping the
+/// A failure of a [`Connection`] or one of its streams after the handshake, wrapping the
 /// transport's own error. (Failures before a session exists are
 /// [`TransportError`](super::TransportError).)
 ///
@@ -95,7 +95,7 @@ impl From<web_transport_quinn::Session> for Transport {
 /// mapped back to moq-lite codes on both transports.
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum TransportIoError {
+pub enum ConnectionError {
     /// Raw QUIC: any session or stream failure.
     #[error(transparent)]
     Quic(#[from] RawError),
@@ -114,7 +114,7 @@ pub enum TransportIoError {
     Qmux(#[from] qmux::Error),
 }
 
-impl wt::Error for TransportIoError {
+impl wt::Error for ConnectionError {
     fn session_error(&self) -> Option<(u32, String)> {
         match self {
             Self::Quic(err) => err.session_error(),
@@ -139,92 +139,72 @@ impl wt::Error for TransportIoError {
 }
 
 /// Delegates to the held session; the futures' cancel safety is the inner transport's.
-impl wt::Session for Transport {
-    type SendStream = TransportSendStream;
-    type RecvStream = TransportRecvStream;
-    type Error = TransportIoError;
+impl wt::Session for Connection {
+    type SendStream = SendStream;
+    type RecvStream = RecvStream;
+    type Error = ConnectionError;
 
-    async fn accept_uni(&self) -> Result<TransportRecvStream, TransportIoError> {
+    async fn accept_uni(&self) -> Result<RecvStream, ConnectionError> {
         Ok(match self {
-            Self::Quic(s) => TransportRecvStream::Quic(wt::Session::accept_uni(s).await?),
-            Self::WebTransport(s) => {
-                TransportRecvStream::WebTransport(wt::Session::accept_uni(&**s).await?)
-            }
+            Self::Quic(s) => RecvStream::Quic(wt::Session::accept_uni(s).await?),
+            Self::WebTransport(s) => RecvStream::WebTransport(wt::Session::accept_uni(&**s).await?),
             #[cfg(feature = "websocket")]
-            Self::Qmux(s) => TransportRecvStream::Qmux(wt::Session::accept_uni(&**s).await?),
+            Self::Qmux(s) => RecvStream::Qmux(wt::Session::accept_uni(&**s).await?),
         })
     }
 
-    async fn accept_bi(
-        &self,
-    ) -> Result<(TransportSendStream, TransportRecvStream), TransportIoError> {
+    async fn accept_bi(&self) -> Result<(SendStream, RecvStream), ConnectionError> {
         Ok(match self {
             Self::Quic(s) => {
                 let (send, recv) = wt::Session::accept_bi(s).await?;
-                (
-                    TransportSendStream::Quic(send),
-                    TransportRecvStream::Quic(recv),
-                )
+                (SendStream::Quic(send), RecvStream::Quic(recv))
             }
             Self::WebTransport(s) => {
                 let (send, recv) = wt::Session::accept_bi(&**s).await?;
                 (
-                    TransportSendStream::WebTransport(send),
-                    TransportRecvStream::WebTransport(recv),
+                    SendStream::WebTransport(send),
+                    RecvStream::WebTransport(recv),
                 )
             }
             #[cfg(feature = "websocket")]
             Self::Qmux(s) => {
                 let (send, recv) = wt::Session::accept_bi(&**s).await?;
-                (
-                    TransportSendStream::Qmux(send),
-                    TransportRecvStream::Qmux(recv),
-                )
+                (SendStream::Qmux(send), RecvStream::Qmux(recv))
             }
         })
     }
 
-    async fn open_bi(
-        &self,
-    ) -> Result<(TransportSendStream, TransportRecvStream), TransportIoError> {
+    async fn open_bi(&self) -> Result<(SendStream, RecvStream), ConnectionError> {
         Ok(match self {
             Self::Quic(s) => {
                 let (send, recv) = wt::Session::open_bi(s).await?;
-                (
-                    TransportSendStream::Quic(send),
-                    TransportRecvStream::Quic(recv),
-                )
+                (SendStream::Quic(send), RecvStream::Quic(recv))
             }
             Self::WebTransport(s) => {
                 let (send, recv) = wt::Session::open_bi(&**s).await?;
                 (
-                    TransportSendStream::WebTransport(send),
-                    TransportRecvStream::WebTransport(recv),
+                    SendStream::WebTransport(send),
+                    RecvStream::WebTransport(recv),
                 )
             }
             #[cfg(feature = "websocket")]
             Self::Qmux(s) => {
                 let (send, recv) = wt::Session::open_bi(&**s).await?;
-                (
-                    TransportSendStream::Qmux(send),
-                    TransportRecvStream::Qmux(recv),
-                )
+                (SendStream::Qmux(send), RecvStream::Qmux(recv))
             }
         })
     }
 
-    async fn open_uni(&self) -> Result<TransportSendStream, TransportIoError> {
+    async fn open_uni(&self) -> Result<SendStream, ConnectionError> {
         Ok(match self {
-            Self::Quic(s) => TransportSendStream::Quic(wt::Session::open_uni(s).await?),
-            Self::WebTransport(s) => {
-                TransportSendStream::WebTransport(wt::Session::open_uni(&**s).await?)
-            }
+            Self::Quic(s) => SendStream::Quic(wt::Session::open_uni(s).await?),
+            Self::WebTransport(s) => SendStream::WebTransport(wt::Session::open_uni(&**s).await?),
             #[cfg(feature = "websocket")]
-            Self::Qmux(s) => TransportSendStream::Qmux(wt::Session::open_uni(&**s).await?),
+            Self::Qmux(s) => SendStream::Qmux(wt::Session::open_uni(&**s).await?),
         })
     }
 
-    fn send_datagram(&self, payload: Bytes) -> Result<(), TransportIoError> {
+    fn send_datagram(&self, payload: Bytes) -> Result<(), ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::Session::send_datagram(s, payload)?),
             Self::WebTransport(s) => Ok(wt::Session::send_datagram(&**s, payload)?),
@@ -233,7 +213,7 @@ impl wt::Session for Transport {
         }
     }
 
-    async fn recv_datagram(&self) -> Result<Bytes, TransportIoError> {
+    async fn recv_datagram(&self) -> Result<Bytes, ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::Session::recv_datagram(s).await?),
             Self::WebTransport(s) => Ok(wt::Session::recv_datagram(&**s).await?),
@@ -272,7 +252,7 @@ impl wt::Session for Transport {
         }
     }
 
-    async fn closed(&self) -> TransportIoError {
+    async fn closed(&self) -> ConnectionError {
         match self {
             Self::Quic(s) => wt::Session::closed(s).await.into(),
             Self::WebTransport(s) => wt::Session::closed(&**s).await.into(),
@@ -293,12 +273,12 @@ impl wt::Session for Transport {
     }
 }
 
-/// The sending half of a [`Transport`] stream.
+/// The sending half of a [`Connection`] stream.
 ///
 /// Dropping it without `finish` or `reset` finishes the stream on both transports (quinn's
 /// behaviour); reset explicitly to abandon one.
 #[derive(Debug)]
-pub enum TransportSendStream {
+pub enum SendStream {
     /// A raw QUIC stream.
     Quic(RawSendStream),
     /// A WebTransport stream.
@@ -310,10 +290,10 @@ pub enum TransportSendStream {
 
 /// Delegates; cancel safety as documented on the inner streams (`write` is cancel safe,
 /// `write_chunk` is not).
-impl wt::SendStream for TransportSendStream {
-    type Error = TransportIoError;
+impl wt::SendStream for SendStream {
+    type Error = ConnectionError;
 
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, TransportIoError> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::write(s, buf).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::write(s, buf).await?),
@@ -322,7 +302,7 @@ impl wt::SendStream for TransportSendStream {
         }
     }
 
-    async fn write_chunk(&mut self, chunk: Bytes) -> Result<(), TransportIoError> {
+    async fn write_chunk(&mut self, chunk: Bytes) -> Result<(), ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::write_chunk(s, chunk).await?),
@@ -340,7 +320,7 @@ impl wt::SendStream for TransportSendStream {
         }
     }
 
-    fn finish(&mut self) -> Result<(), TransportIoError> {
+    fn finish(&mut self) -> Result<(), ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::finish(s)?),
             Self::WebTransport(s) => Ok(wt::SendStream::finish(s)?),
@@ -358,7 +338,7 @@ impl wt::SendStream for TransportSendStream {
         }
     }
 
-    async fn closed(&mut self) -> Result<(), TransportIoError> {
+    async fn closed(&mut self) -> Result<(), ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::SendStream::closed(s).await?),
             Self::WebTransport(s) => Ok(wt::SendStream::closed(s).await?),
@@ -368,13 +348,13 @@ impl wt::SendStream for TransportSendStream {
     }
 }
 
-/// The receiving half of a [`Transport`] stream.
+/// The receiving half of a [`Connection`] stream.
 ///
 /// Dropping it before the end of the stream sends STOP_SENDING with code 0 (`Cancel`),
 /// mapped per spec 10.2 on raw QUIC; web-transport-quinn's WebTransport stream leaves that to
 /// quinn, which sends a raw 0.
 #[derive(Debug)]
-pub enum TransportRecvStream {
+pub enum RecvStream {
     /// A raw QUIC stream.
     Quic(RawRecvStream),
     /// A WebTransport stream.
@@ -385,10 +365,10 @@ pub enum TransportRecvStream {
 }
 
 /// Delegates; `read` and `read_chunk` are cancel safe on both transports.
-impl wt::RecvStream for TransportRecvStream {
-    type Error = TransportIoError;
+impl wt::RecvStream for RecvStream {
+    type Error = ConnectionError;
 
-    async fn read(&mut self, dst: &mut [u8]) -> Result<Option<usize>, TransportIoError> {
+    async fn read(&mut self, dst: &mut [u8]) -> Result<Option<usize>, ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::read(s, dst).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::read(s, dst).await?),
@@ -397,7 +377,7 @@ impl wt::RecvStream for TransportRecvStream {
         }
     }
 
-    async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, TransportIoError> {
+    async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::read_chunk(s, max).await?),
@@ -415,7 +395,7 @@ impl wt::RecvStream for TransportRecvStream {
         }
     }
 
-    async fn closed(&mut self) -> Result<(), TransportIoError> {
+    async fn closed(&mut self) -> Result<(), ConnectionError> {
         match self {
             Self::Quic(s) => Ok(wt::RecvStream::closed(s).await?),
             Self::WebTransport(s) => Ok(wt::RecvStream::closed(s).await?),
@@ -425,7 +405,7 @@ impl wt::RecvStream for TransportRecvStream {
     }
 }
 
-/// A copy of a transport's statistics, so [`Transport`] returns one type whatever it holds.
+/// A copy of a transport's statistics, so [`Connection`] returns one type whatever it holds.
 #[derive(Clone, Copy, Debug, Default)]
 struct StatsSnapshot {
     streams: Option<wt::Streams>,

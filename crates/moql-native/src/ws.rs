@@ -32,7 +32,7 @@ use tungstenite::http;
 use tungstenite::protocol::Role;
 use web_transport_trait as wt;
 
-use super::{Connected, Transport, TransportError, TransportKind};
+use super::{Connected, Connection, TransportError, TransportKind};
 
 /// The QMux drafts we run on, newest (preferred) first.
 const QMUX_DRAFTS: [QmuxVersion; 3] = [
@@ -164,7 +164,7 @@ pub async fn accept_upgraded<IO>(
     protocol: &Subprotocol,
     remote: SocketAddr,
     config: &QmuxConfig,
-) -> Transport
+) -> Connection
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -175,7 +175,7 @@ where
     if let Some(keep_alive) = config.keep_alive() {
         upgraded = upgraded.with_keep_alive(keep_alive);
     }
-    Transport::Qmux(Box::new(QmuxSession::new(
+    Connection::Qmux(Box::new(QmuxSession::new(
         upgraded.accept(),
         remote,
         TransportKind::WebSocket,
@@ -246,7 +246,7 @@ pub(crate) async fn connect(dial: WsDial<'_>) -> Result<Connected, TransportErro
         return Err(TransportError::NoCommonVersion { offered });
     };
     Ok(Connected {
-        session: Transport::Qmux(Box::new(QmuxSession::new(
+        session: Connection::Qmux(Box::new(QmuxSession::new(
             session,
             dial.remote,
             TransportKind::WebSocket,

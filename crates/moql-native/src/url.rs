@@ -15,7 +15,6 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use url::Url;
 
 use super::TransportError;
@@ -205,80 +204,75 @@ pub(crate) fn setup_path(url: &Url) -> Option<String> {
 /// `GET http://<addr>/certificate.sha256` over plain TCP (spec 1.6) and return the
 /// fingerprint it serves, normalized to lowercase hex.
 ///
-/// A deliberately tiny HTTP/1.1 client: one request with `Connection: close`, a response of
-/// at most [`MAX_CERT_RESPONSE`] bytes, `Content-Length` or chunked bodies, the whole
-/// exchange bounded by [`CERT_FETCH_TIMEOUT`].
+/// One HTTP/1.1 request through hyper's connection-level client (no pool: the exchange
+/// happens once per dial), a body of at most [`MAX_CERT_RESPONSE`] bytes, the whole exchange
+/// bounded by [`CERT_FETCH_TIMEOUT`].
 ///
 /// # Errors
 ///
 /// [`TransportError::Timeout`] if the exchange takes too long; [`TransportError::Io`] on a
 /// socket error; [`TransportError::Certificate`] on a `404` (the server has no generated
 /// certificate) or a body that is not a fingerprint; [`TransportError::Connect`] on any other
-/// status or a malformed response.
+/// status or a malformed or oversized response.
 pub(crate) async fn fetch_fingerprint(
     addr: SocketAddr,
     authority: &str,
 ) -> Result<String, TransportError> {
+    let what = format!("http://{authority}/certificate.sha256");
+    let http = |err: &dyn fmt::Display| TransportError::Connect(format!("{what}: {err}"));
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        let request = format!(
-            "GET /certificate.sha256 HTTP/1.1\r\nHost: {authority}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-
-        let mut response = Vec::with_capacity(512);
-        let mut buf = [0u8; 1024];
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            response.extend_from_slice(&buf[..n]);
-            if response.len() > MAX_CERT_RESPONSE {
-                return Err(TransportError::Connect(format!(
-                    "http://{authority}/certificate.sha256: response larger than {MAX_CERT_RESPONSE} bytes"
-                )));
-            }
-            if let Some(done) = complete_body(&response)? {
-                return Ok(done);
-            }
-        }
-        // EOF: only a body without Content-Length or chunking may run to the end of the
-        // connection.
-        let truncated = || {
-            TransportError::Connect(format!(
-                "http://{authority}/certificate.sha256: truncated response"
-            ))
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|err| http(&err))?;
+        // Drives the connection until the response is read; dropped (and the socket closed)
+        // with this future.
+        let connection = async move {
+            let _ = connection.await;
+            std::future::pending::<()>().await
         };
-        let (head, body) = split_head(&response).ok_or_else(truncated)?;
-        if is_chunked(head) || content_length(head)?.is_some() {
-            return Err(truncated());
+        let request = hyper::Request::get("/certificate.sha256")
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::ACCEPT, "text/plain")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .map_err(|err| http(&err))?;
+        let response = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|err| http(&err))?;
+            let status = response.status().as_u16();
+            let body = http_body_util::Limited::new(response.into_body(), MAX_CERT_RESPONSE);
+            let body = http_body_util::BodyExt::collect(body)
+                .await
+                .map_err(|err| http(&*err))?
+                .to_bytes();
+            Ok::<_, TransportError>((status, body))
+        };
+        tokio::select! {
+            done = response => done,
+            () = connection => unreachable!("pending"),
         }
-        Ok(CompleteBody {
-            status: status(&response)?,
-            body: body.to_vec(),
-        })
     };
-    let done = tokio::time::timeout(CERT_FETCH_TIMEOUT, exchange)
+    let (status, body) = tokio::time::timeout(CERT_FETCH_TIMEOUT, exchange)
         .await
-        .map_err(|_| {
-            TransportError::Timeout(format!("GET http://{authority}/certificate.sha256"))
-        })??;
+        .map_err(|_| TransportError::Timeout(format!("GET {what}")))??;
 
-    match done.status {
+    match status {
         200 => {}
         404 => {
             return Err(TransportError::Certificate(format!(
-                "http://{authority}/certificate.sha256: 404, the server has no generated certificate to pin"
+                "{what}: 404, the server has no generated certificate to pin"
             )));
         }
         status => {
             return Err(TransportError::Connect(format!(
-                "http://{authority}/certificate.sha256: HTTP status {status}"
+                "{what}: HTTP status {status}"
             )));
         }
     }
-    let text = std::str::from_utf8(&done.body).map_err(|_| {
+    let text = std::str::from_utf8(&body).map_err(|_| {
         TransportError::Certificate("certificate.sha256 is not UTF-8 text".to_owned())
     })?;
     let bytes = parse_fingerprint(text)?;
@@ -286,113 +280,10 @@ pub(crate) async fn fetch_fingerprint(
     Ok(to_hex(&bytes))
 }
 
-/// A response whose body is complete.
-struct CompleteBody {
-    status: u16,
-    body: Vec<u8>,
-}
-
-/// If `response` holds a complete head and a body whose length is known (Content-Length or
-/// a finished chunked encoding), return it.
-fn complete_body(response: &[u8]) -> Result<Option<CompleteBody>, TransportError> {
-    let Some((head, body)) = split_head(response) else {
-        return Ok(None);
-    };
-    let body = if is_chunked(head) {
-        match dechunk(body)? {
-            Some(body) => body,
-            None => return Ok(None),
-        }
-    } else if let Some(len) = content_length(head)? {
-        if body.len() < len {
-            return Ok(None);
-        }
-        body[..len].to_vec()
-    } else {
-        return Ok(None);
-    };
-    Ok(Some(CompleteBody {
-        status: status(response)?,
-        body,
-    }))
-}
-
-/// Split at the blank line ending the head.
-fn split_head(response: &[u8]) -> Option<(&[u8], &[u8])> {
-    let at = response.windows(4).position(|w| w == b"\r\n\r\n")?;
-    Some((&response[..at], &response[at + 4..]))
-}
-
-/// The status code of `HTTP/1.x NNN reason`.
-fn status(response: &[u8]) -> Result<u16, TransportError> {
-    let bad = || TransportError::Connect("malformed HTTP status line".to_owned());
-    let line_end = response
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .unwrap_or(response.len());
-    let line = std::str::from_utf8(&response[..line_end]).map_err(|_| bad())?;
-    let mut parts = line.split(' ');
-    let version = parts.next().ok_or_else(bad)?;
-    if !version.starts_with("HTTP/1.") {
-        return Err(bad());
-    }
-    parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)
-}
-
-/// The value of header `name` (case-insensitive), if present.
-fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a str> {
-    std::str::from_utf8(head)
-        .ok()?
-        .split("\r\n")
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.trim())
-}
-
-fn content_length(head: &[u8]) -> Result<Option<usize>, TransportError> {
-    header(head, "content-length")
-        .map(|v| {
-            v.parse()
-                .map_err(|_| TransportError::Connect(format!("bad Content-Length {v:?}")))
-        })
-        .transpose()
-}
-
-fn is_chunked(head: &[u8]) -> bool {
-    header(head, "transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-}
-
-/// Decode a chunked body; `None` until the terminating zero-size chunk has arrived.
-fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, TransportError> {
-    let bad = || TransportError::Connect("malformed chunked body".to_owned());
-    let mut body = Vec::new();
-    loop {
-        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return Ok(None);
-        };
-        let size_text = std::str::from_utf8(&data[..line_end]).map_err(|_| bad())?;
-        let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| bad())?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Ok(Some(body));
-        }
-        if size > MAX_CERT_RESPONSE {
-            return Err(bad());
-        }
-        if data.len() < size + 2 {
-            return Ok(None);
-        }
-        body.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quic::tls::fingerprint_of;
+    use crate::tls::fingerprint_of;
 
     #[test]
     fn raw_quic_setup_path_follows_spec_5_1_2() {
@@ -477,27 +368,55 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn http_responses_parse() {
+    /// Serves `response` to one connection on loopback and returns what `fetch_fingerprint`
+    /// made of it.
+    async fn fetch_from(response: Vec<u8>) -> Result<String, TransportError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 1024];
+            let _ = socket.read(&mut request).await;
+            let _ = socket.write_all(&response).await;
+        });
+        fetch_fingerprint(addr, "localhost").await
+    }
+
+    #[tokio::test]
+    async fn certificate_fingerprint_responses() {
         let fp = fingerprint_of(b"x");
-        let ok = format!("HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n{fp}\n");
-        let done = complete_body(ok.as_bytes()).unwrap().unwrap();
-        assert_eq!(done.status, 200);
-        assert_eq!(done.body, format!("{fp}\n").into_bytes());
+        let ok = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n{}\n",
+            fp.to_uppercase()
+        );
+        assert_eq!(fetch_from(ok.into_bytes()).await.unwrap(), fp);
 
         let chunked = format!(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n{}\r\n20\r\n{}\r\n0\r\n\r\n",
             &fp[..32],
             &fp[32..]
         );
-        let done = complete_body(chunked.as_bytes()).unwrap().unwrap();
-        assert_eq!(done.body, fp.as_bytes());
+        assert_eq!(fetch_from(chunked.into_bytes()).await.unwrap(), fp);
 
-        assert!(
-            complete_body(b"HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\nab")
-                .unwrap()
-                .is_none()
+        let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec();
+        assert!(matches!(
+            fetch_from(missing).await,
+            Err(TransportError::Certificate(_))
+        ));
+
+        let huge = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+            MAX_CERT_RESPONSE + 1,
+            "a".repeat(MAX_CERT_RESPONSE + 1)
         );
-        assert!(status(b"SSH-2.0\r\n").is_err());
+        assert!(matches!(
+            fetch_from(huge.into_bytes()).await,
+            Err(TransportError::Connect(_))
+        ));
+
+        let truncated = b"HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\nab".to_vec();
+        assert!(fetch_from(truncated).await.is_err());
+        assert!(fetch_from(b"SSH-2.0-OpenSSH\r\n".to_vec()).await.is_err());
     }
 }

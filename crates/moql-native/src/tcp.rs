@@ -11,9 +11,9 @@ use moql_wire::Version;
 use tokio::net::TcpStream;
 use web_transport_trait as wt;
 
-use super::transport::version_tokens;
+use super::quinn_config::version_tokens;
 use super::ws::{QmuxConfig, QmuxSession};
-use super::{Connected, Transport, TransportError, TransportKind};
+use super::{Connected, Connection, TransportError, TransportKind};
 
 /// The QMux draft both sides speak on TCP (there is no ALPN to negotiate it).
 const DRAFT: qmux::Version = qmux::Version::QMux02;
@@ -45,7 +45,7 @@ pub async fn accept_tcp(
     stream: TcpStream,
     versions: &[Version],
     config: &QmuxConfig,
-) -> Result<(Transport, Version), TransportError> {
+) -> Result<(Connection, Version), TransportError> {
     let remote = stream.peer_addr()?;
     let _ = stream.set_nodelay(true);
     let session = builder(versions, config)
@@ -59,7 +59,7 @@ pub async fn accept_tcp(
         });
     };
     let session = QmuxSession::new(session, remote, TransportKind::Tcp);
-    Ok((Transport::Qmux(Box::new(session)), version))
+    Ok((Connection::Qmux(Box::new(session)), version))
 }
 
 /// Dials `remote` and negotiates one of `versions`; `setup_path` is the URL's path and query
@@ -89,7 +89,7 @@ pub(crate) async fn connect(
         });
     };
     Ok(Connected {
-        session: Transport::Qmux(Box::new(QmuxSession::new(
+        session: Connection::Qmux(Box::new(QmuxSession::new(
             session,
             remote,
             TransportKind::Tcp,

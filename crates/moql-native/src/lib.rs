@@ -11,7 +11,7 @@
 //!   computes their SHA-256 [fingerprint](Certificate::fingerprint); [`ClientTls`] says how a
 //!   client trusts servers.
 //!
-//! Both ends hand out a [`Transport`], which implements `web_transport_trait::Session` for
+//! Both ends hand out a [`Connection`], which implements `web_transport_trait::Session` for
 //! raw QUIC ([`RawSession`], directly over quinn) and WebTransport (web-transport-quinn)
 //! alike, plus the negotiated [`Version`](moql_wire::Version) and [`TransportKind`].
 //! Everything after that (SETUP, including the raw-QUIC SETUP Path from
@@ -29,20 +29,21 @@
 //! [`ClientConfig::websocket_delay`]; servers hand upgraded connections to
 //! [`ws::accept_upgraded`]. The same feature adds plain QMux over TCP (`tcp://` URLs,
 //! [`accept_tcp`]; version negotiated in-band, path in SETUP). Both are the
-//! [`Transport::Qmux`] variant.
+//! [`Connection::Qmux`] variant.
 //!
 //! TLS is rustls with the ring provider ([`provider`]), TLS 1.3 only.
 
 mod client;
+mod connection;
 mod error;
+mod kind;
+mod quinn_config;
 mod raw;
 mod server;
-mod session;
 mod socket;
 #[cfg(feature = "websocket")]
 mod tcp;
 mod tls;
-mod transport;
 mod url;
 #[cfg(feature = "websocket")]
 pub mod ws;
@@ -51,14 +52,14 @@ pub mod ws;
 mod tests;
 
 pub use client::{Client, ClientConfig, ClientTls, Connected};
+pub use connection::{Connection, ConnectionError, RecvStream, SendStream};
 pub use error::TransportError;
+pub use kind::TransportKind;
 pub use raw::{RawError, RawRecvStream, RawSendStream, RawSession};
 pub use server::{Incoming, NO_COMMON_VERSION_STATUS, Server, ServerConfig};
-pub use session::{Transport, TransportIoError, TransportRecvStream, TransportSendStream};
 #[cfg(feature = "websocket")]
 pub use tcp::accept_tcp;
 pub use tls::{
     Certificate, GENERATED_BACKDATE, GENERATED_VALIDITY, client_crypto, fingerprint_of, provider,
     server_crypto,
 };
-pub use transport::TransportKind;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use moql_wire::ErrorCode;
 
-use super::transport::negotiated_alpn;
+use super::quinn_config::negotiated_alpn;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! a moq-lite session exists.
 //!
 //! Errors after the handshake belong to the session and travel as
-//! [`TransportIoError`](super::TransportIoError) (and the engine's own error type), not as
+//! [`ConnectionError`](super::ConnectionError) (and the engine's own error type), not as
 //! this one.
 
 use std::io;

@@ -12,10 +12,10 @@ use tokio::sync::mpsc;
 use web_transport_quinn::http::StatusCode;
 use web_transport_quinn::proto::ConnectResponse;
 
-use super::transport::{
+use super::quinn_config::{
     H3_ALPN, check_versions, negotiated_alpn, server_name, transport_config, version_tokens,
 };
-use super::{Certificate, RawSession, Transport, TransportError, TransportKind, tls};
+use super::{Certificate, Connection, RawSession, TransportError, TransportKind, tls};
 
 /// Completed handshakes waiting for [`Server::accept`]. Beyond this, handshake tasks wait
 /// (holding their connections) until the application catches up.
@@ -198,7 +198,7 @@ impl Server {
     }
 
     /// Closes the server once the sessions closed with
-    /// [`Session::close`](crate::Session::close) have finished closing: waits (at most
+    /// `moql_session::Session::close` have finished closing: waits (at most
     /// `grace`) until no connection is open, so WebTransport peers receive the
     /// CLOSE_WEBTRANSPORT_SESSION capsule with their session's code and reason (a spawned
     /// task writes it), then [`close`](Self::close)s whatever is left with `code` and
@@ -389,21 +389,21 @@ impl Incoming {
 
     /// Accept the session. WebTransport: answer the CONNECT `200` with
     /// `wt-protocol: "<version token>"`; raw QUIC: wrap the connection in a [`RawSession`].
-    /// Either way the [`Transport`] implements `web_transport_trait::Session`.
+    /// Either way the [`Connection`] implements `web_transport_trait::Session`.
     ///
     /// # Errors
     ///
     /// [`TransportError::Handshake`] if the client went away before the response was sent.
-    pub async fn accept(self) -> Result<Transport, TransportError> {
+    pub async fn accept(self) -> Result<Connection, TransportError> {
         match self.inner {
-            Inner::Quic(conn) => Ok(Transport::Quic(RawSession::new(conn))),
+            Inner::Quic(conn) => Ok(Connection::Quic(RawSession::new(conn))),
             Inner::WebTransport(request) => {
                 let response =
                     ConnectResponse::new(StatusCode::OK).with_protocol(self.version.alpn());
                 request
                     .respond(response)
                     .await
-                    .map(Transport::from)
+                    .map(Connection::from)
                     .map_err(TransportError::handshake)
             }
         }
