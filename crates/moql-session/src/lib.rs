@@ -18,6 +18,7 @@
 
 mod config;
 mod context;
+mod convert;
 mod error;
 mod io;
 mod proto;

@@ -1,10 +1,10 @@
 //! Serving Track (spec 4.3) and Fetch (spec 4.5) streams.
 
 use bytes::BytesMut;
-use moql_model::Fetch as FetchOptions;
-use moql_wire::{Fetch, FrameEncoder, Track, TrackInfo};
+use moql_wire::{Fetch, FrameEncoder, Track};
 
 use crate::context::Context;
+use crate::convert;
 use crate::error::StreamError;
 use crate::io::{Reader, Writer};
 use crate::proto::priority::group_priority;
@@ -23,12 +23,7 @@ pub(crate) async fn serve_track<T: web_transport_trait::Session>(
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let track = broadcast.track(&request.track)?;
     let info = track.wait_info().await?;
-    let reply = TrackInfo {
-        priority: info.priority,
-        ordered: info.ordered,
-        max_latency: info.max_latency.as_millis().min(u128::from(u32::MAX)) as u64,
-        timescale: info.timescale,
-    };
+    let reply = convert::track_info_to_wire(&info);
     writer.encode(&reply, version).await?;
     writer.finish()?;
     Ok(())
@@ -54,12 +49,7 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
         request.group,
     ));
 
-    let pending = track.fetch(
-        request.group,
-        FetchOptions {
-            priority: request.priority,
-        },
-    )?;
+    let pending = track.fetch(request.group, convert::fetch_options(&request))?;
     // Spec 4.5: "A publisher should expect nothing after FETCH and must ignore that reset."
     let mut group = tokio::select! {
         group = pending => group?,
