@@ -19,6 +19,7 @@
 
 mod config;
 mod context;
+mod convert;
 mod error;
 mod io;
 mod proto;

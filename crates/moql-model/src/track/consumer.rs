@@ -9,7 +9,7 @@ use moql_sync::{Closed, Consumer, Future as _, Waiter, poll_fn};
 
 use crate::error::from_closed;
 use crate::group::GroupObserver;
-use crate::track::fetch::{FetchSlot, SlotState, TrackFetch, TrackFetchPending};
+use crate::track::fetch::{TrackFetch, TrackFetchPending};
 use crate::track::state::TrackState;
 use crate::track::subscription::Cursor;
 use crate::{Error, Fetch, GroupConsumer, Subscription, TrackInfo};
@@ -195,25 +195,12 @@ impl TrackConsumer {
             drop(state);
             return Ok(TrackFetch::ready(sequence, hit).pending());
         }
-        let id = match state.fetches.get_mut(&sequence) {
-            Some(slot) if !matches!(slot.state, SlotState::Rejected(_)) => {
-                slot.requesters += 1;
-                slot.priority = slot.priority.max(options.priority);
-                slot.id
-            }
-            _ => {
+        let id = match state.fetches.join(sequence, options.priority) {
+            Some(id) => id,
+            None => {
                 let id = state.next_id();
                 let prefix = state.cut_short_frames(sequence);
-                state.fetches.insert(
-                    sequence,
-                    FetchSlot {
-                        id,
-                        requesters: 1,
-                        priority: options.priority,
-                        prefix,
-                        state: SlotState::Requested,
-                    },
-                );
+                state.fetches.open(sequence, id, options.priority, prefix);
                 id
             }
         };

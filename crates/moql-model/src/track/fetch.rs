@@ -3,11 +3,14 @@
 //!
 //! Where a fetch travels: [`TrackConsumer::fetch`](crate::TrackConsumer::fetch) first looks
 //! in the track's cache; a healthy copy (complete or still being written) resolves at once.
-//! Otherwise it registers demand in the track's fetch slots — one slot per sequence, shared
-//! by every concurrent fetcher of that group — and the producer learns of it through
-//! `requested_fetch` (a [`FetchRequest`]). Serving creates a [`GroupProducer`] that is also
-//! put in the cache, so later fetches hit. Dropping the last pending fetch withdraws the
-//! demand; the request's [`FetchRequest::unused`] then resolves.
+//! Otherwise it registers demand in the track's [`FetchSlots`](super::slots::FetchSlots) —
+//! one slot per sequence, shared by every concurrent fetcher of that group — and the producer
+//! learns of it through `requested_fetch` (a [`FetchRequest`]). Two ways serve a fetch:
+//! [`FetchRequest::serve`] answers a request, and
+//! [`TrackProducer::serve_fetch`](crate::TrackProducer::serve_fetch) serves a group nobody
+//! asked for yet; either creates a [`GroupProducer`] that is also put in the cache, so later
+//! fetches hit (a live group of that sequence answers a waiting fetch too). Dropping the last
+//! pending fetch withdraws the demand; the request's [`FetchRequest::unused`] then resolves.
 
 use std::fmt;
 use std::task::Poll;
@@ -17,31 +20,9 @@ use moql_sync::{Closed, Consumer, Pending, Producer, Waiter, poll_fn};
 
 use crate::error::from_closed;
 use crate::group::GroupObserver;
+use crate::track::slots::Taken;
 use crate::track::state::TrackState;
-use crate::{Error, Frame, GroupConsumer, GroupProducer};
-
-/// One sequence's outstanding demand.
-pub(crate) struct FetchSlot {
-    pub(crate) id: u64,
-    /// Live [`TrackFetch`] handles waiting on this slot.
-    pub(crate) requesters: usize,
-    /// The highest priority among the requesters.
-    pub(crate) priority: u8,
-    /// Frames of a cut-short cached copy: serving resumes after them.
-    pub(crate) prefix: Vec<Frame>,
-    pub(crate) state: SlotState,
-}
-
-pub(crate) enum SlotState {
-    /// Waiting for the producer to take it.
-    Requested,
-    /// Handed to the producer as a [`FetchRequest`].
-    Announced,
-    /// Served (by a fetch response or a live group with the same sequence).
-    Served(GroupObserver),
-    /// Refused by the producer.
-    Rejected(Error),
-}
+use crate::{Error, GroupConsumer, GroupProducer};
 
 /// A fetch that resolves to the group's [`GroupConsumer`]; `.await` it as a
 /// [`TrackFetchPending`].
@@ -104,15 +85,7 @@ impl moql_sync::Future for TrackFetch {
         let mut finished = false;
         let polled = track.poll(waiter, |state| {
             finished = state.end.is_some();
-            match state.fetches.get(&sequence).filter(|s| s.id == id) {
-                Some(slot) => match &slot.state {
-                    SlotState::Served(group) => Poll::Ready(Ok(group.clone())),
-                    SlotState::Rejected(err) => Poll::Ready(Err(err.clone())),
-                    SlotState::Requested | SlotState::Announced => Poll::Pending,
-                },
-                // Our slot cannot vanish while we hold a requester count on it.
-                None => Poll::Ready(Err(Error::Cancel)),
-            }
+            state.fetches.poll(sequence, id)
         });
         match polled {
             Poll::Ready(Ok(Ok(group))) => Poll::Ready(Ok(GroupConsumer::from_observer(&group))),
@@ -131,19 +104,8 @@ impl Drop for TrackFetch {
             return;
         };
         // A closed track cannot be written; its slots die with it.
-        let Ok(mut state) = track.write() else {
-            return;
-        };
-        let Some(slot) = state
-            .fetches
-            .get_mut(&self.sequence)
-            .filter(|s| s.id == *id)
-        else {
-            return;
-        };
-        slot.requesters -= 1;
-        if slot.requesters == 0 {
-            state.fetches.remove(&self.sequence);
+        if let Ok(mut state) = track.write() {
+            state.fetches.leave(self.sequence, *id);
         }
     }
 }
@@ -177,20 +139,13 @@ pub struct FetchRequest {
 }
 
 impl FetchRequest {
-    pub(crate) fn new(
-        track: Producer<TrackState, Error>,
-        sequence: u64,
-        id: u64,
-        priority: u8,
-        frame_start: usize,
-        timescale: u64,
-    ) -> Self {
+    pub(crate) fn new(track: Producer<TrackState, Error>, taken: Taken, timescale: u64) -> Self {
         Self {
             track,
-            sequence,
-            id,
-            priority,
-            frame_start,
+            sequence: taken.sequence,
+            id: taken.id,
+            priority: taken.priority,
+            frame_start: taken.frame_start,
             timescale,
             done: false,
         }
@@ -221,21 +176,17 @@ impl FetchRequest {
     /// # Errors
     ///
     /// [`Error::Duplicate`] if a healthy copy appeared in the cache meanwhile (the fetchers get
-    /// that copy; nothing more to do), or the track's close error.
+    /// that copy; nothing more to do), [`Error::BoundsExceeded`] at or past the track's end, or
+    /// the track's close error.
     pub fn serve(self) -> Result<GroupProducer, Error> {
-        let timescale = self.timescale;
-        self.serve_with_timescale(timescale)
+        self.serve_at(Instant::now())
     }
 
-    /// Serves the fetch with an explicit timescale (for fetch-only tracks).
-    ///
-    /// # Errors
-    ///
-    /// As [`serve`](Self::serve).
-    pub fn serve_with_timescale(mut self, timescale: u64) -> Result<GroupProducer, Error> {
+    /// [`serve`](Self::serve), with the served group's cache age counted from `now`.
+    pub(crate) fn serve_at(mut self, now: Instant) -> Result<GroupProducer, Error> {
         self.done = true;
         let mut state = self.track.write().map_err(from_closed)?;
-        state.serve(self.sequence, timescale, Instant::now())
+        state.serve(self.sequence, self.timescale, now)
     }
 
     /// Refuses the fetch: every fetcher of this sequence gets `err`.
@@ -245,16 +196,8 @@ impl FetchRequest {
     }
 
     fn resolve_rejected(&self, err: Error) {
-        let Ok(mut state) = self.track.write() else {
-            return;
-        };
-        if let Some(slot) = state
-            .fetches
-            .get_mut(&self.sequence)
-            .filter(|s| s.id == self.id)
-            && matches!(slot.state, SlotState::Requested | SlotState::Announced)
-        {
-            slot.state = SlotState::Rejected(err);
+        if let Ok(mut state) = self.track.write() {
+            state.fetches.reject(self.sequence, self.id, err);
         }
     }
 
@@ -262,9 +205,10 @@ impl FetchRequest {
     pub fn poll_unused(&self, waiter: &Waiter) -> Poll<()> {
         let (sequence, id) = (self.sequence, self.id);
         let polled = self.track.poll(waiter, |state| {
-            match state.fetches.get(&sequence).filter(|s| s.id == id) {
-                Some(slot) if slot.requesters > 0 => Poll::Pending,
-                _ => Poll::Ready(()),
+            if state.fetches.is_wanted(sequence, id) {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
             }
         });
         polled.map(|_| ())
@@ -292,16 +236,4 @@ impl fmt::Debug for FetchRequest {
             .field("frame_start", &self.frame_start)
             .finish()
     }
-}
-
-/// Takes the most urgent fetch slot nobody handed out yet: highest priority, then lowest
-/// sequence. Returns `(sequence, id, priority, frame_start)`.
-pub(crate) fn take_requested(state: &mut TrackState) -> Option<(u64, u64, u8, usize)> {
-    let (&sequence, slot) = state
-        .fetches
-        .iter_mut()
-        .filter(|(_, slot)| matches!(slot.state, SlotState::Requested) && slot.requesters > 0)
-        .max_by_key(|(seq, slot)| (slot.priority, std::cmp::Reverse(**seq)))?;
-    slot.state = SlotState::Announced;
-    Some((sequence, slot.id, slot.priority, slot.prefix.len()))
 }

@@ -10,6 +10,7 @@ mod consumer;
 mod fetch;
 mod producer;
 mod request;
+mod slots;
 mod state;
 mod subscription;
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use moql_sync::{Observer, Producer, Waiter, poll_fn};
 
 use crate::error::from_closed;
-use crate::track::fetch::{FetchRequest, take_requested};
+use crate::track::fetch::FetchRequest;
 use crate::track::state::TrackState;
 use crate::{CacheLimits, Error, GroupProducer, Subscription, TrackConsumer, TrackInfo};
 
@@ -68,8 +68,17 @@ impl TrackProducer {
     /// [`Error::Duplicate`] if a healthy copy is cached, [`Error::BoundsExceeded`] at or past
     /// the declared end, or the track's close error.
     pub fn create_group(&self, sequence: u64) -> Result<GroupProducer, Error> {
+        self.create_group_at(sequence, Instant::now())
+    }
+
+    /// [`create_group`](Self::create_group) at time `now` (the group's cache age starts there).
+    pub(crate) fn create_group_at(
+        &self,
+        sequence: u64,
+        now: Instant,
+    ) -> Result<GroupProducer, Error> {
         let mut state = self.inner.write().map_err(from_closed)?;
-        state.create_group(sequence, Instant::now())
+        state.create_group(sequence, now)
     }
 
     /// Creates the group after the latest (0 for the first).
@@ -180,22 +189,17 @@ impl TrackProducer {
     pub fn poll_requested_fetch(&self, waiter: &Waiter) -> Poll<Option<FetchRequest>> {
         let polled = self.inner.poll(waiter, |state| {
             state.serves_fetches = true;
-            match take_requested(state) {
+            match state.fetches.take_requested() {
                 Some(taken) => Poll::Ready((taken, state.timescale())),
                 None => Poll::Pending,
             }
         });
         match polled {
-            Poll::Ready(Ok(((sequence, id, priority, frame_start), timescale))) => {
-                Poll::Ready(Some(FetchRequest::new(
-                    self.inner.clone(),
-                    sequence,
-                    id,
-                    priority,
-                    frame_start,
-                    timescale,
-                )))
-            }
+            Poll::Ready(Ok((taken, timescale))) => Poll::Ready(Some(FetchRequest::new(
+                self.inner.clone(),
+                taken,
+                timescale,
+            ))),
             Poll::Ready(Err(_)) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
         }
@@ -236,8 +240,13 @@ impl TrackProducer {
     /// ([`set_cache_limits`](Self::set_cache_limits)), now (it also happens whenever a group is
     /// created). Returns how many were dropped.
     pub fn evict(&self) -> usize {
+        self.evict_at(Instant::now())
+    }
+
+    /// [`evict`](Self::evict) with cache ages measured at `now`.
+    pub(crate) fn evict_at(&self, now: Instant) -> usize {
         match self.inner.write() {
-            Ok(mut state) => state.evict(Instant::now()),
+            Ok(mut state) => state.evict(now),
             Err(_) => 0,
         }
     }

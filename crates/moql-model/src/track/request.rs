@@ -6,14 +6,14 @@ use std::task::Poll;
 use moql_sync::Waiter;
 
 use crate::track::fetch::FetchRequest;
-use crate::{Error, GroupProducer, Subscription, TrackInfo, TrackProducer};
+use crate::{Error, Subscription, TrackInfo, TrackProducer};
 
 /// A track that consumers want and the broadcast's producer has not created yet.
 ///
 /// The producer decides: [`accept`](Self::accept) it with its properties and produce it like
 /// any track, [`reject`](Self::reject) it, or answer fetches without ever accepting
-/// ([`requested_fetch`](Self::requested_fetch) / [`serve_fetch`](Self::serve_fetch)) — a
-/// fetch-only track needs no [`TrackInfo`]. A relay turns each request into an upstream
+/// ([`requested_fetch`](Self::requested_fetch), then [`FetchRequest::serve`]) — a fetch-only
+/// track needs no [`TrackInfo`]. A relay turns each request into an upstream
 /// TRACK / SUBSCRIBE / FETCH.
 ///
 /// Dropping the request without accepting closes the track: consumers waiting for its info
@@ -63,15 +63,6 @@ impl TrackRequest {
     /// Waits for the next fetch for this track.
     pub async fn requested_fetch(&self) -> Option<FetchRequest> {
         self.producer.requested_fetch().await
-    }
-
-    /// Serves group `sequence` for fetches without accepting the track.
-    ///
-    /// # Errors
-    ///
-    /// As [`TrackProducer::serve_fetch`].
-    pub fn serve_fetch(&self, sequence: u64, timescale: u64) -> Result<GroupProducer, Error> {
-        self.producer.serve_fetch(sequence, timescale)
     }
 
     /// Resolves when no consumer of the requested track is left.

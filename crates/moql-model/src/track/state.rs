@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::budget::Charge;
 use crate::group::{GroupObserver, status_of};
-use crate::track::fetch::{FetchSlot, SlotState};
+use crate::track::slots::FetchSlots;
 use crate::{
     CacheLimits, Error, Frame, GroupProducer, GroupStatus, Subscription, TrackInfo, cache,
 };
@@ -66,7 +66,7 @@ pub(crate) struct TrackState {
     /// Exclusive end once the track is finished: no group at or after it will exist.
     pub(crate) end: Option<u64>,
     /// Outstanding fetch demand by sequence.
-    pub(crate) fetches: BTreeMap<u64, FetchSlot>,
+    pub(crate) fetches: FetchSlots,
     /// Live subscribers' preferences by subscriber id.
     pub(crate) subscribers: BTreeMap<u64, Subscription>,
     /// Source of subscriber and fetch slot ids.
@@ -96,7 +96,7 @@ impl TrackState {
             arrivals: VecDeque::new(),
             arrivals_base: 0,
             end: None,
-            fetches: BTreeMap::new(),
+            fetches: FetchSlots::default(),
             subscribers: BTreeMap::new(),
             next_id: 0,
             newest_timestamp: None,
@@ -161,11 +161,7 @@ impl TrackState {
             .insert(sequence, CacheEntry::new(group.observe(), true, now));
         self.arrivals.push_back(sequence);
         // A live group answers any fetch that was waiting for it.
-        if let Some(slot) = self.fetches.get_mut(&sequence)
-            && matches!(slot.state, SlotState::Requested | SlotState::Announced)
-        {
-            slot.state = SlotState::Served(group.observe());
-        }
+        self.fetches.serve_live(sequence, &group);
         // An eviction pass walks the cache; running it once per eighth of the cache's size
         // keeps creation amortised O(1) while the cache exceeds its window by at most 1/8.
         self.created_since_evict += 1;
@@ -189,9 +185,7 @@ impl TrackState {
         now: Instant,
     ) -> Result<GroupProducer, Error> {
         if let Some(hit) = self.cache_hit(sequence).cloned() {
-            if let Some(slot) = self.fetches.get_mut(&sequence) {
-                slot.state = SlotState::Served(hit);
-            }
+            self.fetches.serve(sequence, hit);
             return Err(Error::Duplicate);
         }
         if let Some(end) = self.end
@@ -199,17 +193,15 @@ impl TrackState {
         {
             return Err(Error::BoundsExceeded);
         }
-        let prefix = match self.fetches.get_mut(&sequence) {
-            Some(slot) => std::mem::take(&mut slot.prefix),
+        let prefix = match self.fetches.take_prefix(sequence) {
+            Some(prefix) => prefix,
             None => self.cut_short_frames(sequence),
         };
         let group = GroupProducer::with_frames(sequence, timescale, prefix);
         let live = self.cache.get(&sequence).is_some_and(|e| e.live);
         self.cache
             .insert(sequence, CacheEntry::new(group.observe(), live, now));
-        if let Some(slot) = self.fetches.get_mut(&sequence) {
-            slot.state = SlotState::Served(group.observe());
-        }
+        self.fetches.serve(sequence, group.observe());
         Ok(group)
     }
 

@@ -1,7 +1,7 @@
 //! Track behaviour: live delivery, the cache and eviction, and every FETCH path.
 
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
 use moql_sync::{Future as _, Waiter};
@@ -267,8 +267,34 @@ fn wall_clock_age_evicts_groups_with_no_timestamps_apart() {
     let track = track(Duration::ZERO);
     produce(&track, 0, 1);
     produce(&track, 1, 1);
-    std::thread::sleep(Duration::from_millis(5));
-    assert_eq!(track.evict(), 1);
+    // 5 ms later, without sleeping: time is passed in.
+    assert_eq!(track.evict_at(Instant::now() + Duration::from_millis(5)), 1);
+    assert_eq!(track.cached(), vec![1], "the latest group is never evicted");
+}
+
+#[test]
+fn a_served_fetch_stays_cached_for_the_window_from_when_it_was_served() {
+    let track = track(Duration::from_secs(1));
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    // No frames, so no timestamp age: only wall-clock age counts.
+    track.create_group_at(0, t0).unwrap().finish().unwrap();
+    track.create_group_at(1, t0).unwrap().finish().unwrap();
+    assert_eq!(
+        track.evict_at(at(1000)),
+        0,
+        "an age of exactly the window stays"
+    );
+    assert_eq!(track.evict_at(at(1001)), 1);
+    assert_eq!(track.cached(), vec![1]);
+
+    let pending = track.consume().fetch(0, None).unwrap();
+    let request = block_on(track.requested_fetch()).unwrap();
+    request.serve_at(at(10_000)).unwrap().finish().unwrap();
+    assert_eq!(block_on(pending).unwrap().sequence(), 0);
+    assert_eq!(track.evict_at(at(11_000)), 0);
+    assert_eq!(track.cached(), vec![0, 1]);
+    assert_eq!(track.evict_at(at(11_001)), 1);
     assert_eq!(track.cached(), vec![1], "the latest group is never evicted");
 }
 

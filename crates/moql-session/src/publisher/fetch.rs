@@ -1,12 +1,11 @@
 //! Serving Track (spec 4.3) and Fetch (spec 4.5) streams.
 
-use bytes::BytesMut;
-use moql_model::Fetch as FetchOptions;
-use moql_wire::{Fetch, FrameEncoder, Track, TrackInfo};
+use moql_wire::{Fetch, Track};
 
 use crate::context::Context;
+use crate::convert;
 use crate::error::StreamError;
-use crate::io::{Reader, Writer};
+use crate::io::{FrameWriter, Reader, Writer};
 use crate::proto::priority::group_priority;
 
 /// TRACK → TRACK_INFO + FIN, or a reset with the failure's code (30 Unroutable, 13 NotFound,
@@ -23,12 +22,7 @@ pub(crate) async fn serve_track<T: web_transport_trait::Session>(
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let track = broadcast.track(&request.track)?;
     let info = track.wait_info().await?;
-    let reply = TrackInfo {
-        priority: info.priority,
-        ordered: info.ordered,
-        max_latency: info.max_latency.as_millis().min(u128::from(u32::MAX)) as u64,
-        timescale: info.timescale,
-    };
+    let reply = convert::track_info_to_wire(&info);
     writer.encode(&reply, version).await?;
     writer.finish()?;
     Ok(())
@@ -54,37 +48,20 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
         request.group,
     ));
 
-    let pending = track.fetch(
-        request.group,
-        FetchOptions {
-            priority: request.priority,
-        },
-    )?;
+    let pending = track.fetch(request.group, convert::fetch_options(&request))?;
     // Spec 4.5: "A publisher should expect nothing after FETCH and must ignore that reset."
     let mut group = tokio::select! {
         group = pending => group?,
         _ = reader.expect_end() => return Ok(()),
     };
-    let mut encoder = FrameEncoder::new();
-    let mut buf = BytesMut::new();
-    // lite-06 frame bounds (moq-lite-06.md 6.13): from Frame Start through Frame End, the
-    // delta chain starting at 0 on the first frame sent. Every frame of a held group is held,
-    // so the response always begins exactly at Frame Start.
-    let mut index = 0u64;
+    // lite-06 frame bounds (moq-lite-06.md 6.13): from Frame Start through Frame End. Every
+    // frame of a held group is held, so the response always begins exactly at Frame Start.
+    let mut frames = FrameWriter::new(version, (request.frame_start, request.frame_end));
     while let Some(frame) = group.next_frame().await? {
-        index += 1;
-        if index <= request.frame_start {
-            continue;
+        for chunk in frames.frame(&frame)? {
+            writer.write(chunk).await?;
         }
-        encoder.encode_header(
-            frame.timestamp,
-            frame.payload.len() as u64,
-            &mut buf,
-            version,
-        )?;
-        writer.write(buf.split().freeze()).await?;
-        writer.write(frame.payload).await?;
-        if request.frame_end.is_some_and(|last| index > last) {
+        if frames.is_done() {
             break;
         }
     }

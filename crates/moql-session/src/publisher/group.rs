@@ -4,15 +4,15 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use moql_model::{Error, GroupConsumer, GroupStatus, Subscription, TrackConsumer};
-use moql_wire::{Datagram, Encode, ErrorCode, FrameEncoder, Group, UniStream};
+use moql_wire::{Datagram, Encode, ErrorCode, Group, UniStream};
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, Sleep};
 
 use crate::context::Context;
 use crate::error::{StreamError, from_transport};
-use crate::io::Writer;
+use crate::io::{FrameWriter, Writer};
 use crate::proto::expiry::{Phase, Verdict, verdict};
 use crate::proto::priority::group_priority;
 
@@ -73,10 +73,6 @@ impl FrameBounds {
         (first, last)
     }
 }
-
-/// Frames smaller than this are copied next to their header and written as one chunk; larger
-/// ones are written as their own (zero-copy) chunk.
-const COALESCE_BELOW: usize = 16 * 1024;
 
 /// How often an in-flight group that is not the latest checks whether it fell out of the
 /// subscriber's max latency; a fraction of the latency, bounded so idle groups cost little.
@@ -151,23 +147,17 @@ async fn deliver<T: web_transport_trait::Session>(
         sequence,
     ));
 
-    // The GROUP header goes out with the first frame (or the FIN), and each small frame's
-    // header and payload go out in one write: one chunk per frame instead of two or three,
-    // so the connection sends one packet per frame rather than a header packet and a payload
-    // packet when its driver runs between the writes (what a fan-out to many sessions does).
-    let (first_frame, last_frame) = options.frames.of_group(sequence);
-    let mut buf = BytesMut::new();
-    UniStream::Group.encode(&mut buf, version)?;
+    // The GROUP header goes out with the first frame (or the FIN).
+    let bounds = options.frames.of_group(sequence);
+    let mut frames = FrameWriter::new(version, bounds);
+    UniStream::Group.encode(frames.header(), version)?;
     Group {
         subscribe_id: options.subscribe_id,
         sequence,
-        frame_start: first_frame,
+        frame_start: bounds.0,
     }
-    .encode(&mut buf, version)?;
-    // Frames of this group read so far (the GROUP's Frame Start skips the first ones).
-    let mut index = 0u64;
+    .encode(frames.header(), version)?;
 
-    let mut encoder = FrameEncoder::new();
     let mut updates_open = true;
     // Whether the last expiry check found the group stale with nothing new since (the grace
     // of `proto::expiry`).
@@ -180,21 +170,10 @@ async fn deliver<T: web_transport_trait::Session>(
             frame = group.next_frame() => match frame {
                 Ok(Some(frame)) => {
                     stale_before = false;
-                    index += 1;
-                    if index <= first_frame {
-                        continue;
-                    }
-                    encoder.encode_header(frame.timestamp, frame.payload.len() as u64, &mut buf, version)?;
-                    if frame.payload.len() < COALESCE_BELOW {
-                        buf.extend_from_slice(&frame.payload);
-                        let chunk = buf.split().freeze();
+                    for chunk in frames.frame(&frame)? {
                         write_unless_behind(writer, chunk, expiry.as_mut(), max_latency, &stale).await?;
-                    } else {
-                        let header = buf.split().freeze();
-                        write_unless_behind(writer, header, expiry.as_mut(), max_latency, &stale).await?;
-                        write_unless_behind(writer, frame.payload, expiry.as_mut(), max_latency, &stale).await?;
                     }
-                    if last_frame.is_some_and(|last| index > last) {
+                    if frames.is_done() {
                         break;
                     }
                 }
@@ -223,8 +202,8 @@ async fn deliver<T: web_transport_trait::Session>(
                 let now_stale = stale(max_latency);
                 if verdict(Phase::CaughtUp { stale_before }, now_stale) == Verdict::Finish {
                     tracing::trace!(sequence, "stale and caught up: finished early");
-                    if !buf.is_empty() {
-                        writer.write(buf.split().freeze()).await?;
+                    if let Some(rest) = frames.rest() {
+                        writer.write(rest).await?;
                     }
                     writer.finish()?;
                     return Ok(());
@@ -235,8 +214,7 @@ async fn deliver<T: web_transport_trait::Session>(
         }
     }
     // The group ended (or reached the subscription's last frame): FIN.
-    if !buf.is_empty() {
-        let rest = buf.split().freeze();
+    if let Some(rest) = frames.rest() {
         write_unless_behind(writer, rest, expiry.as_mut(), max_latency, &stale).await?;
     }
     writer.finish()?;

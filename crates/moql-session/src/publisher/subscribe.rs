@@ -15,30 +15,9 @@ use tokio::task::JoinSet;
 
 use super::group::{self, FrameBounds, GroupOptions, Turn};
 use crate::context::Context;
+use crate::convert;
 use crate::error::StreamError;
 use crate::io::{Reader, Writer};
-
-/// The wire's max latency (ms) as a subscription's [`Duration`]; the model treats `MAX` as
-/// unlimited, so an absurdly large value maps there too.
-pub(crate) fn latency_from_wire(ms: u64) -> Duration {
-    Duration::from_millis(ms)
-}
-
-pub(crate) fn subscription_from_wire(
-    priority: u8,
-    ordered: bool,
-    max_latency: u64,
-    start: Option<u64>,
-    end: Option<u64>,
-) -> Subscription {
-    Subscription {
-        priority,
-        ordered,
-        max_latency: latency_from_wire(max_latency),
-        start,
-        end,
-    }
-}
 
 pub(crate) async fn serve<T: web_transport_trait::Session>(
     ctx: &Context<T>,
@@ -48,13 +27,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     let version = ctx.version;
     let request: Subscribe = reader.decode(version).await?;
     ctx.peer_setup().await.map_err(StreamError::transport)?;
-    let subscription = subscription_from_wire(
-        request.priority,
-        request.ordered,
-        request.max_latency,
-        request.start,
-        request.end,
-    );
+    let subscription = convert::subscription_from_subscribe(&request);
     tracing::debug!(id = request.id, broadcast = %request.broadcast, track = %request.track, "subscribe");
 
     let Some(_serving) = Serving::new(&ctx.serving, ctx.settings.max_subscriptions) else {
@@ -117,7 +90,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
             update = reader.decode_maybe::<SubscribeUpdate>(version) => {
                 match update {
                     Ok(Some(u)) => {
-                        let sub = subscription_from_wire(u.priority, u.ordered, u.max_latency, u.start, u.end);
+                        let sub = convert::subscription_from_update(&u);
                         current_tx.send_replace(sub);
                         track.update(sub);
                     }

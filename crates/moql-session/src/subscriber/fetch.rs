@@ -1,10 +1,11 @@
 //! Our Fetch streams (spec 4.5): one per fetch the local cache could not answer.
 
 use moql_model::{Error, FetchRequest, Path};
-use moql_wire::{BidiStream, Fetch, FrameDecoder};
+use moql_wire::{BidiStream, FrameDecoder};
 
 use super::group::read_frames;
 use crate::context::Context;
+use crate::convert;
 use crate::error::{StreamError, from_transport};
 use crate::io::{Reader, Writer};
 use crate::proto::priority::group_priority;
@@ -48,14 +49,7 @@ async fn fetch<T: web_transport_trait::Session>(
             request.sequence(),
         ));
         writer.encode(&BidiStream::Fetch, version).await?;
-        let message = Fetch {
-            broadcast: broadcast.clone(),
-            track: track.to_string(),
-            priority: request.priority(),
-            group: request.sequence(),
-            frame_start: 0,
-            frame_end: None,
-        };
+        let message = convert::fetch(broadcast, track, request.priority(), request.sequence());
         writer.encode(&message, version).await?;
         // Wait for the first frame (or the end) before serving, so a refusal reaches the
         // fetchers as an error on the fetch itself rather than as an aborted group.

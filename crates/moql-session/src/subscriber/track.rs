@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use moql_model::{Error, Path, Subscription, TrackInfo, TrackProducer, TrackRequest};
-use moql_wire::{BidiStream, Subscribe, SubscribeResponse, SubscribeUpdate, Track};
+use moql_wire::{BidiStream, SubscribeResponse, Track};
 
 use super::fetch;
 use crate::context::{Context, Subscribed};
+use crate::convert;
 use crate::error::{StreamError, from_transport};
 use crate::io::{Reader, Writer};
 
@@ -132,16 +133,10 @@ async fn track_info<T: web_transport_trait::Session>(
     let info: moql_wire::TrackInfo = reader.decode(version).await?;
     // Spec 4.3: the reference FINs after TRACK_INFO has arrived.
     let _ = writer.finish();
-    let mut max_latency = Duration::from_millis(info.max_latency);
+    let mut info = convert::track_info_from_wire(&info);
     if let Some(ceiling) = ctx.settings.cache_ceiling {
-        max_latency = max_latency.min(ceiling);
+        info.max_latency = info.max_latency.min(ceiling);
     }
-    let info = TrackInfo {
-        timescale: info.timescale,
-        priority: info.priority,
-        ordered: info.ordered,
-        max_latency,
-    };
     info.validate()?;
     Ok(info)
 }
@@ -182,16 +177,7 @@ async fn serve<T: web_transport_trait::Session>(
                     }
                     (Some(a), Some(sub)) if a.current != sub => {
                         a.current = sub;
-                        let update = SubscribeUpdate {
-                            priority: sub.priority,
-                            ordered: sub.ordered,
-                            max_latency: wire_latency(sub.max_latency),
-                            start: sub.start,
-                            end: sub.end,
-                            frame_start: 0,
-                            frame_end: None,
-                        };
-                        a.writer.encode(&update, version).await?;
+                        a.writer.encode(&convert::subscribe_update(&sub), version).await?;
                     }
                     (Some(_), None) => {
                         // Spec 4.4: "Unsubscribe = FIN of the subscriber's side".
@@ -280,18 +266,7 @@ async fn subscribe<T: web_transport_trait::Session>(
     let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
     let mut writer = Writer::new(send);
     writer.encode(&BidiStream::Subscribe, version).await?;
-    let request = Subscribe {
-        id,
-        broadcast: broadcast.clone(),
-        track: name.to_string(),
-        priority: sub.priority,
-        ordered: sub.ordered,
-        max_latency: wire_latency(sub.max_latency),
-        start: sub.start,
-        end: sub.end,
-        frame_start: 0,
-        frame_end: None,
-    };
+    let request = convert::subscribe(id, broadcast, name, &sub);
     writer.encode(&request, version).await?;
     tracing::debug!(id, %broadcast, track = name, "subscribed");
     Ok((
@@ -329,13 +304,4 @@ async fn next_response<R: web_transport_trait::RecvStream>(
         Some(reader) => reader.decode_maybe(version).await,
         None => std::future::pending().await,
     }
-}
-
-/// A subscription's max latency in wire milliseconds; "no limit" is sent as the largest value
-/// a JavaScript peer reads exactly (spec 2.1).
-pub(crate) fn wire_latency(latency: Duration) -> u64 {
-    const MAX_SAFE: u64 = (1 << 53) - 1;
-    u64::try_from(latency.as_millis())
-        .unwrap_or(MAX_SAFE)
-        .min(MAX_SAFE)
 }
