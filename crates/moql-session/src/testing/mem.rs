@@ -23,6 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
+use futures::FutureExt;
 use moql_wire::Version;
 use tokio::sync::Notify;
 
@@ -575,13 +576,26 @@ impl Drop for MemSend {
 impl web_transport_trait::RecvStream for MemRecv {
     type Error = MemError;
 
+    /// Copies every unread byte that fits, across writes (as QUIC's reads do).
     async fn read(&mut self, dst: &mut [u8]) -> Result<Option<usize>, MemError> {
-        let max = dst.len();
-        let chunk = self.read_chunk(max).await?;
-        Ok(chunk.map(|chunk| {
-            dst[..chunk.len()].copy_from_slice(&chunk);
-            chunk.len()
-        }))
+        let mut read = match self.read_chunk(dst.len()).await? {
+            Some(chunk) => {
+                dst[..chunk.len()].copy_from_slice(&chunk);
+                chunk.len()
+            }
+            None => return Ok(None),
+        };
+        // More bytes already delivered: take them without waiting.
+        while read < dst.len() {
+            match self.read_chunk(dst.len() - read).now_or_never() {
+                Some(Ok(Some(chunk))) if !chunk.is_empty() => {
+                    dst[read..read + chunk.len()].copy_from_slice(&chunk);
+                    read += chunk.len();
+                }
+                _ => break,
+            }
+        }
+        Ok(Some(read))
     }
 
     async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, MemError> {
