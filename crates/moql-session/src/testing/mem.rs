@@ -40,9 +40,9 @@ pub struct Config {
     pub window: usize,
     /// Datagrams queued at a receiver before the oldest is dropped.
     pub datagrams: usize,
-    /// The largest datagram [`MemSession::send_datagram`] accepts.
+    /// The largest datagram `send_datagram` accepts.
     pub max_datagram_size: usize,
-    /// What [`MemSession::protocol`] reports on both ends (the ALPN a QUIC handshake would
+    /// What `protocol()` reports on both ends (the ALPN a QUIC handshake would
     /// have negotiated).
     pub protocol: Option<String>,
 }
