@@ -51,7 +51,8 @@ fn every_corpus_directory_has_a_target() {
         .expect("corpus dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    // The `session` target plays scripts on a live session; tests/hostile.rs replays its seeds.
+    // The `session` target plays scripts on a live session; moql-session's tests/engine/fuzz.rs replays
+    // its seeds.
     dirs.retain(|d| d != "session");
     dirs.sort();
     let mut targets: Vec<String> = TARGETS.iter().map(|(t, _)| (*t).to_string()).collect();

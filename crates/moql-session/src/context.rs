@@ -46,31 +46,58 @@ pub(crate) struct Settings {
 pub(crate) struct Subscribed {
     pub(crate) track: TrackProducer,
     /// Group streams of this subscription being read right now.
-    pub(crate) inflight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub(crate) inflight: StreamCount,
 }
 
 impl Subscribed {
     pub(crate) fn new(track: TrackProducer) -> Self {
         Self {
             track,
-            inflight: Default::default(),
+            inflight: StreamCount::default(),
         }
     }
 }
 
-/// Counts one group stream as in flight until dropped.
-pub(crate) struct InFlight(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+/// A number of streams in some state, with a wake when it changes. Clones share the count.
+#[derive(Clone)]
+pub(crate) struct StreamCount(Arc<watch::Sender<usize>>);
 
-impl InFlight {
-    pub(crate) fn new(counter: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Self(counter.clone())
+impl Default for StreamCount {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(0)))
     }
 }
 
-impl Drop for InFlight {
+impl StreamCount {
+    /// Counts one stream until the returned guard is dropped.
+    pub(crate) fn enter(&self) -> Counted {
+        self.0.send_modify(|n| *n += 1);
+        Counted(self.clone())
+    }
+
+    /// Whether no stream is counted now.
+    pub(crate) fn is_zero(&self) -> bool {
+        *self.0.borrow() == 0
+    }
+
+    /// Waits until no stream is counted (at once if none is).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes.
+    pub(crate) async fn zero(&self) {
+        let mut rx = self.0.subscribe();
+        // The sender lives in `self`, so the wait cannot fail.
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// One stream counted in a [`StreamCount`] until dropped.
+pub(crate) struct Counted(StreamCount);
+
+impl Drop for Counted {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.0.send_modify(|n| *n -= 1);
     }
 }
 
@@ -95,6 +122,10 @@ pub(crate) struct Inner<T> {
     pub(crate) datagrams_received: AtomicU64,
     /// Subscribe streams the publisher half is serving.
     pub(crate) serving: std::sync::atomic::AtomicUsize,
+    /// Unidirectional streams accepted whose subscription is not known yet: counted from
+    /// the accept until a group stream is counted in its subscription's
+    /// [`inflight`](Subscribed::inflight) (or refused).
+    pub(crate) unrouted: StreamCount,
 }
 
 /// The shared session state, cheap to clone into tasks.

@@ -28,6 +28,9 @@ mod session;
 mod subscriber;
 mod tasks;
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
 pub use config::{
     DEFAULT_MAX_ANNOUNCEMENTS, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_SUBSCRIPTIONS,
     DEFAULT_SETUP_TIMEOUT, SessionConfig, random_origin_id,

@@ -4,14 +4,16 @@
 use moql_model::{Error, Frame, GroupProducer};
 use moql_wire::{Datagram, Decode, ErrorCode, FrameDecoder, Group};
 
-use crate::context::Context;
+use crate::context::{Context, Counted};
 use crate::error::StreamError;
 use crate::io::Reader;
 
-/// Reads one Group stream into the subscription's track.
+/// Reads one Group stream into the subscription's track. `unrouted` counts the stream
+/// until it is counted in its subscription's `inflight` (or refused).
 pub(crate) async fn receive<T: web_transport_trait::Session>(
     ctx: Context<T>,
     mut reader: Reader<T::RecvStream>,
+    unrouted: Counted,
 ) {
     let version = ctx.version;
     let header: Group = match reader.decode(version).await {
@@ -39,7 +41,8 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
         reader.stop(ErrorCode::CANCEL.0);
         return;
     };
-    let _inflight = crate::context::InFlight::new(&subscribed.inflight);
+    let _inflight = subscribed.inflight.enter();
+    drop(unrouted);
     let track = subscribed.track;
     let group = match track.create_group(header.sequence) {
         Ok(group) => group,

@@ -47,6 +47,9 @@ async fn accept_uni<T: web_transport_trait::Session>(ctx: Context<T>, mut peer_k
                 return;
             }
         };
+        // Counted before anything is read, so `track::settle` never sees a group stream
+        // between its accept and its subscription's count.
+        let unrouted = ctx.unrouted.enter();
         let mut reader = Reader::new(stream);
         let kind = match reader.decode::<UniStream>(ctx.version).await {
             Ok(kind) => kind,
@@ -61,7 +64,7 @@ async fn accept_uni<T: web_transport_trait::Session>(ctx: Context<T>, mut peer_k
             UniStream::Group => {
                 let group_ctx = ctx.clone();
                 ctx.tasks
-                    .spawn(async move { group::receive(group_ctx, reader).await });
+                    .spawn(async move { group::receive(group_ctx, reader, unrouted).await });
             }
             // Older versions have no Setup stream (STOP 10, older-versions.md).
             UniStream::Setup if !ctx.version.has_setup() => {

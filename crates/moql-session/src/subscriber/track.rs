@@ -279,21 +279,34 @@ async fn subscribe<T: web_transport_trait::Session>(
     ))
 }
 
-/// Waits (briefly) until no group stream of subscription `id` is being read: QUIC delivered
-/// them before the FIN, but their reader tasks may not have run yet.
+/// The longest [`settle`] waits: a peer can FIN the Subscribe stream while it keeps a group
+/// stream open (or sends no header on one), and the track's end must not wait on it forever.
+const SETTLE_BOUND: Duration = Duration::from_secs(1);
+
+/// Waits until no group stream of subscription `id` is being read (at most
+/// [`SETTLE_BOUND`]): QUIC delivered them before the FIN, but their reader tasks may not have
+/// run yet.
+///
+/// A uni stream is counted in `unrouted` from its accept until its group header has counted
+/// it in the subscription's `inflight`, so zero in `unrouted` then zero in `inflight` means
+/// every accepted stream of `id` has landed. A stream the transport delivered but the accept
+/// loop has not taken yet is in no count: one yield lets that loop, woken before the FIN,
+/// take it first.
 async fn settle<T: web_transport_trait::Session>(ctx: &Context<T>, id: u64) {
-    use std::sync::atomic::Ordering;
     let Some(subscribed) = ctx.subscription(id) else {
         return;
     };
-    // One scheduling round for streams accepted but not yet counted.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    for _ in 0..100 {
-        if subscribed.inflight.load(Ordering::SeqCst) == 0 {
-            return;
+    tokio::task::yield_now().await;
+    let quiet = async {
+        loop {
+            ctx.unrouted.zero().await;
+            if subscribed.inflight.is_zero() {
+                return;
+            }
+            subscribed.inflight.zero().await;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    };
+    let _ = tokio::time::timeout(SETTLE_BOUND, quiet).await;
 }
 
 async fn next_response<R: web_transport_trait::RecvStream>(

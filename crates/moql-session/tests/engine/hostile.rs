@@ -1,20 +1,18 @@
-//! Hostile peers over a real connection: each malformed input gets the spec's reaction, and
-//! where the spec says the session survives, it still delivers a track afterwards.
-
-mod support;
+//! Hostile peers: each malformed input gets the spec's reaction, and where the spec says the
+//! session survives, it still delivers a track afterwards (moved from `tests/hostile.rs`).
 
 use std::time::Duration;
 
+use crate::raw::{Harness, V, encode, harness, harness_at, read_to_end, subscribe};
+use crate::support::{init_tracing, quiescent, within};
 use bytes::Bytes;
 use moql_model::Path;
-use moql_native::{Client, ClientConfig, ClientTls, TransportKind};
+use moql_session::testing::mem;
 use moql_session::{Accepting, SessionError};
 use moql_wire::{
     Announce, AnnounceMessage, AnnounceOk, AnnounceStart, AnnounceStatus, CodeScope, Decode,
     Encode, ErrorCode, FrameDecoder, Group, RouteCost, Subscribe, Version,
 };
-use support::raw::{Harness, V, encode, harness, harness_at, read_to_end, subscribe};
-use support::{TestServer, init_tracing, loopback, within};
 use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session as _};
 
 /// Sends raw bytes on a new bidirectional stream and returns how the server answered.
@@ -34,7 +32,7 @@ async fn bidi<T: web_transport_trait::Session>(
 }
 
 /// Subscribes to demo/clock with correct bytes and checks a group arrives: the session works.
-async fn still_delivers<T: web_transport_trait::Session>(h: &Harness<T>, id: u64) {
+async fn still_delivers(h: &Harness, id: u64) {
     let (send, _recv) = subscribe(h, id, 1000).await;
     let seq = h.track.latest().map_or(0, |l| l + 1);
     let group = h.track.create_group(seq).unwrap();
@@ -60,14 +58,14 @@ async fn still_delivers<T: web_transport_trait::Session>(h: &Harness<T>, id: u64
     drop(send);
     // Let the unsubscribe land before the next check.
     within("the unsubscribe", async {
-        while h.track.subscription().is_some() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        while let Some(current) = h.track.subscription() {
+            h.track.subscription_changed(Some(current)).await.unwrap();
         }
     })
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unknown_bidi_stream_type_is_reset_with_0_and_the_session_survives() {
     let h = harness().await;
     // Spec 3.3: "Unknown bidirectional type … the reference drops the stream — in practice
@@ -79,7 +77,7 @@ async fn an_unknown_bidi_stream_type_is_reset_with_0_and_the_session_survives() 
     still_delivers(&h, 0).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unknown_uni_stream_type_is_stopped_and_the_session_survives() {
     let h = harness().await;
     let mut uni = h.client.open_uni().await.unwrap();
@@ -88,7 +86,7 @@ async fn an_unknown_uni_stream_type_is_stopped_and_the_session_survives() {
     still_delivers(&h, 0).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_truncated_request_is_dropped_and_the_session_survives() {
     let h = harness().await;
     // SUBSCRIBE whose declared length (0x15) runs past what is sent before FIN.
@@ -114,7 +112,7 @@ async fn a_truncated_request_is_dropped_and_the_session_survives() {
     still_delivers(&h, 0).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_oversize_length_is_refused_without_allocating_and_the_session_survives() {
     let h = harness().await;
     // A SUBSCRIBE claiming a 1 GiB body: refused from the length alone.
@@ -125,7 +123,7 @@ async fn an_oversize_length_is_refused_without_allocating_and_the_session_surviv
     still_delivers(&h, 0).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_path_of_more_than_32_segments_is_refused_and_the_session_survives() {
     let h = harness().await;
     // Encode a SUBSCRIBE for a 32-segment path, then swap in a 33-segment one of the same
@@ -160,7 +158,7 @@ async fn a_path_of_more_than_32_segments_is_refused_and_the_session_survives() {
     still_delivers(&h, 0).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_string_that_is_not_utf8_is_refused_and_the_session_survives() {
     let h = harness().await;
     // The vector "invalid-utf8-track-name": SUBSCRIBE with track name ff fe.
@@ -170,7 +168,7 @@ async fn a_string_that_is_not_utf8_is_refused_and_the_session_survives() {
     still_delivers(&h, 0).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_update_that_does_not_decode_resets_the_subscription_with_5() {
     let h = harness().await;
     let (mut send, mut recv) = subscribe(&h, 1, 0).await;
@@ -186,7 +184,7 @@ async fn an_update_that_does_not_decode_resets_the_subscription_with_5() {
     still_delivers(&h, 2).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bytes_after_an_announce_request_reset_it_with_5() {
     let h = harness().await;
     let mut bytes = vec![0x01];
@@ -200,7 +198,7 @@ async fn bytes_after_an_announce_request_reset_it_with_5() {
     still_delivers(&h, 0).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_ended_announce_for_a_path_never_announced_is_ignored() {
     let h = harness().await;
     // The server subscribes to our announcements: answer its announce stream.
@@ -227,7 +225,7 @@ async fn an_ended_announce_for_a_path_never_announced_is_ignored() {
         hops: vec![],
     };
     send.write_all(&encode(&ghost)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    quiescent().await;
     let server = within("the server session", &mut { h.server })
         .await
         .unwrap();
@@ -244,7 +242,7 @@ async fn an_ended_announce_for_a_path_never_announced_is_ignored() {
     assert_eq!(info, hex("060000538843e8"), "default TRACK_INFO, spec 5.9");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_second_setup_stream_closes_the_session_with_15() {
     let h = harness().await;
     let server = within("the server session", h.server).await.unwrap();
@@ -266,20 +264,11 @@ async fn a_second_setup_stream_closes_the_session_with_15() {
     assert_eq!(client_err.session_error().map(|(code, _)| code), Some(15));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_client_that_never_sends_setup_is_closed_after_the_timeout() {
     init_tracing();
-    let mut listener = TestServer::start(loopback(false), vec![V]);
-    let client = Client::new(ClientConfig {
-        tls: ClientTls::Fingerprints(vec![listener.fingerprint.clone()]),
-        versions: vec![V],
-        ..ClientConfig::default()
-    })
-    .unwrap();
-    let url = listener.url(TransportKind::Quic, "/");
-    let (connected, incoming) = tokio::join!(client.connect(&url), listener.server.accept());
-    let transport = incoming.unwrap().accept().await.unwrap();
-    let result = Accepting::new(transport, V, Duration::from_millis(200)).await;
+    let (client, server) = mem::pair_at(V);
+    let result = Accepting::new(server, V, Duration::from_millis(200)).await;
     assert!(matches!(
         result,
         Err(SessionError::Protocol {
@@ -287,190 +276,23 @@ async fn a_client_that_never_sends_setup_is_closed_after_the_timeout() {
             ..
         })
     ));
-    let err = within(
-        "the client to see the close",
-        connected.unwrap().session.closed(),
-    )
-    .await;
+    let err = within("the client to see the close", client.closed()).await;
     assert_eq!(
         err.session_error().map(|(code, _)| code),
         Some(ErrorCode::TIMEOUT.0)
     );
 }
 
-fn hex(s: &str) -> Vec<u8> {
+pub(crate) fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
 
-/// Deterministic random scripts (xorshift64*), so a failing case is repeated by its seed.
-struct Script(u64);
-
-impl Script {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// A stream's bytes: a stream type (mostly known ones), then either noise or a valid
-    /// first message with a few bytes flipped and a random cut, so the script reaches past
-    /// the first decoder.
-    fn stream_bytes(&mut self, uni: bool) -> Vec<u8> {
-        let valid: Vec<Vec<u8>> = if uni {
-            vec![
-                [
-                    vec![0x00],
-                    encode(&Group {
-                        subscribe_id: 0,
-                        sequence: 3,
-                        frame_start: 0,
-                    }),
-                ]
-                .concat(),
-                vec![0x01, 0x01, 0x00],
-            ]
-        } else {
-            vec![
-                hex("020b0004646d6f6f05636c6f636b00000000"),
-                hex("010100"),
-                hex("060b0464656d6f05636c6f636b"),
-                hex("03090464656d6f05636c6f636b03"),
-                hex("0400"),
-                hex("0500"),
-            ]
-        };
-        let mut bytes = if self.below(4) == 0 {
-            let len = self.below(48) as usize;
-            let mut noise = vec![self.below(8) as u8];
-            noise.extend((0..len).map(|_| self.next() as u8));
-            noise
-        } else {
-            valid[self.below(valid.len() as u64) as usize].clone()
-        };
-        for _ in 0..self.below(4) {
-            let at = self.below(bytes.len() as u64) as usize;
-            bytes[at] ^= 1 << self.below(8);
-        }
-        if self.below(3) == 0 {
-            bytes.truncate(self.below(bytes.len() as u64 + 1) as usize);
-        }
-        bytes
-    }
-}
-
-/// Plays a session fuzz script (the format of `fuzz/fuzz_targets/session.rs`): per stream a
-/// control byte (bit 0: bidirectional, bit 1: FIN after the bytes), a length byte, the bytes.
-/// Returns the streams, kept open until the caller drops them.
-async fn play<T: web_transport_trait::Session>(
-    client: &T,
-    mut script: &[u8],
-) -> Vec<T::SendStream> {
-    let mut open = Vec::new();
-    while script.len() >= 2 && open.len() < 8 {
-        let (control, len) = (script[0], script[1] as usize);
-        let body = &script[2..(2 + len).min(script.len())];
-        script = &script[2 + body.len()..];
-        let send = if control & 1 == 1 {
-            let Ok((send, recv)) = client.open_bi().await else {
-                break;
-            };
-            drop(recv);
-            send
-        } else {
-            let Ok(send) = client.open_uni().await else {
-                break;
-            };
-            send
-        };
-        let mut send = send;
-        let _ = send.write_all(body).await;
-        if control & 2 == 2 {
-            let _ = send.finish();
-        }
-        open.push(send);
-    }
-    open
-}
-
-/// The session-level fuzz in bounded form: the committed seeds of the `session` fuzz target,
-/// then seeded random scripts, on random streams of a live session: the server never panics,
-/// and if it closes the session it does so with a spec code (`MOQL_SESSION_FUZZ_CASES` random
-/// cases, default 24; `MOQL_SESSION_FUZZ_SEED` picks the first seed).
-#[tokio::test]
-async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static PANICS: AtomicUsize = AtomicUsize::new(0);
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        PANICS.fetch_add(1, Ordering::SeqCst);
-        previous(info);
-    }));
-    let cases: u64 = std::env::var("MOQL_SESSION_FUZZ_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(24);
-    let first: u64 = std::env::var("MOQL_SESSION_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
-    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/session");
-    let mut scripts: Vec<(String, Vec<u8>)> = std::fs::read_dir(&corpus)
-        .expect("the session fuzz corpus")
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            (path.display().to_string(), std::fs::read(&path).unwrap())
-        })
-        .collect();
-    assert!(!scripts.is_empty(), "no seeds in {}", corpus.display());
-    for seed in first..first + cases {
-        let mut random = Script(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        let mut bytes = Vec::new();
-        for _ in 0..1 + random.below(5) {
-            let bidi = random.below(2);
-            let fin = random.below(2) << 1;
-            let mut body = random.stream_bytes(bidi == 0);
-            body.truncate(255);
-            bytes.extend([(bidi | fin) as u8, body.len() as u8]);
-            bytes.extend(body);
-        }
-        scripts.push((format!("random seed {seed}"), bytes));
-    }
-    let mut closed = 0;
-    for (name, script) in &scripts {
-        let h = harness().await;
-        let server = within("the server session", &mut { h.server })
-            .await
-            .unwrap();
-        let open = play(&h.client, script).await;
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        if let Some(err) = server.close_reason() {
-            closed += 1;
-            assert!(
-                ErrorCode(err.code()).name().is_some(),
-                "{name}: closed with a code outside the spec: {err:?}"
-            );
-        }
-        drop(open);
-        server.close(0, "case done");
-    }
-    eprintln!(
-        "{} scripted sessions, {closed} closed by the server",
-        scripts.len()
-    );
-    assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a session task panicked");
-}
-
 /// moq-lite-06.md 6.7, 9: on lite-06 a second ANNOUNCE_START for a path the stream already
 /// holds closes the session with PROTOCOL_VIOLATION (3 in the lite-06 session registry).
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_lite06_duplicate_announce_start_closes_the_session_with_3() {
     const V6: Version = Version::Lite06;
     let h = harness_at(V6).await;

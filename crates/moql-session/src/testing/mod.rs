@@ -1,0 +1,7 @@
+//! Test utilities (feature `test-util`): run the engine without sockets.
+//!
+//! [`mem::pair`] gives two connected [`web_transport_trait::Session`]s in memory, so
+//! [`Session::connect`](crate::Session::connect) and [`Accepting`](crate::Accepting) run on a
+//! paused tokio clock (`#[tokio::test(start_paused = true)]`).
+
+pub mod mem;
