@@ -4,5 +4,7 @@
 
 pub(crate) mod announce;
 pub(crate) mod announce_ids;
+pub(crate) mod downstream;
 pub(crate) mod expiry;
 pub(crate) mod priority;
+pub(crate) mod upstream;

@@ -18,6 +18,7 @@ use crate::context::Context;
 use crate::convert;
 use crate::error::StreamError;
 use crate::io::{Reader, Writer};
+use crate::proto::downstream::{Downstream, Event, Reply, resolved_start, shed};
 
 pub(crate) async fn serve<T: web_transport_trait::Session>(
     ctx: &Context<T>,
@@ -80,89 +81,84 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     };
     let mut groups: JoinSet<u64> = JoinSet::new();
     let mut inflight = InFlight::default();
-    let mut started = false;
-    let mut end_sent = false;
-    let mut track_done = false;
+    let mut downstream = Downstream::new(version);
     let end_watch = track.clone_unsubscribed();
+    // A group the track produced, dispatched once its step is carried out.
+    let mut arrived: Option<GroupConsumer> = None;
 
+    // The driver: waits for the next event, lets `Downstream` decide, carries out the step.
     loop {
-        tokio::select! {
-            update = reader.decode_maybe::<SubscribeUpdate>(version) => {
-                match update {
-                    Ok(Some(u)) => {
-                        let sub = convert::subscription_from_update(&u);
-                        current_tx.send_replace(sub);
-                        track.update(sub);
-                    }
-                    // Spec 4.4: "Unsubscribe = FIN"; a reset also cancels. In-flight groups are
-                    // abandoned (RESET 0) and we FIN our side.
-                    Ok(None) | Err(StreamError::Reset(_)) => {
-                        groups.shutdown().await;
-                        let _ = writer.finish();
-                        return Ok(());
-                    }
-                    Err(err) => {
-                        groups.shutdown().await;
-                        return Err(err.after_request());
-                    }
+        let event = tokio::select! {
+            update = reader.decode_maybe::<SubscribeUpdate>(version) => match update {
+                Ok(Some(u)) => {
+                    let sub = convert::subscription_from_update(&u);
+                    current_tx.send_replace(sub);
+                    track.update(sub);
+                    continue;
                 }
-            }
-            next = track.next_group(), if !track_done => {
-                match next {
-                    Ok(Some(group)) => {
-                        if !started && version.has_subscribe_start() {
-                            started = true;
-                            writer.encode(&SubscribeResponse::Ok(SubscribeOk { group: group.sequence() }), version).await?;
-                        }
-                        spawn_group(ctx, &mut groups, &mut inflight, &track, group, &options, current_rx.clone());
-                        shed(&mut inflight.groups, ctx.settings.max_buffered);
-                    }
-                    Ok(None) => {
-                        track_done = true;
-                        if version.has_subscribe_end() && !end_sent {
-                            end_sent = true;
-                            let end = track.end().unwrap_or(0);
-                            writer.encode(&SubscribeResponse::End(SubscribeEnd { group: end }), version).await?;
-                        }
-                    }
-                    Err(err) => {
-                        groups.shutdown().await;
-                        return Err(err.into());
-                    }
+                // Spec 4.4: "Unsubscribe = FIN"; a reset also cancels. In-flight groups are
+                // abandoned (RESET 0) and we FIN our side.
+                Ok(None) | Err(StreamError::Reset(_)) => {
+                    groups.shutdown().await;
+                    let _ = writer.finish();
+                    return Ok(());
                 }
-            }
-            end = end_of(&end_watch), if !end_sent && version.has_subscribe_end() => {
-                if let Ok(end) = end {
-                    end_sent = true;
-                    writer.encode(&SubscribeResponse::End(SubscribeEnd { group: end }), version).await?;
+                Err(err) => {
+                    groups.shutdown().await;
+                    return Err(err.after_request());
                 }
-            }
+            },
+            next = track.next_group(), if downstream.wants_groups() => match next {
+                Ok(Some(group)) => {
+                    let sequence = group.sequence();
+                    arrived = Some(group);
+                    Event::Group { sequence }
+                }
+                Ok(None) => Event::TrackEnded { end: track.end().unwrap_or(0) },
+                Err(err) => {
+                    groups.shutdown().await;
+                    return Err(err.into());
+                }
+            },
+            end = end_of(&end_watch), if downstream.wants_end() => match end {
+                Ok(end) => Event::EndKnown { end },
+                // The track failed: `next_group` reports it.
+                Err(_) => Event::EndLost,
+            },
             Some(done) = groups.join_next(), if !groups.is_empty() => {
                 if let Ok(sequence) = done {
                     inflight.groups.remove(&sequence);
                 }
+                Event::GroupDone
             }
+        };
+        let step = downstream.on(event);
+        if let Some(reply) = step.reply {
+            let response = match reply {
+                Reply::Ok { group } => SubscribeResponse::Ok(SubscribeOk { group }),
+                Reply::End { group } => SubscribeResponse::End(SubscribeEnd { group }),
+            };
+            writer.encode(&response, version).await?;
         }
-        // Spec 4.4: FIN "only after the track is finished and every Group stream it opened for
-        // this subscription has completed".
-        if track_done && groups.is_empty() {
+        // After SUBSCRIBE_OK, as the reference orders them.
+        if let Some(group) = arrived.take() {
+            spawn_group(
+                ctx,
+                &mut groups,
+                &mut inflight,
+                &track,
+                group,
+                &options,
+                current_rx.clone(),
+            );
+            inflight.shed(ctx.settings.max_buffered);
+        }
+        if step.finish {
             writer.finish()?;
             // Keep reading so a late FIN from the subscriber is consumed; then we are done.
             let _ = tokio::time::timeout(Duration::from_secs(1), reader.expect_end()).await;
             return Ok(());
         }
-    }
-}
-
-/// Where a lite-06 subscription starts, if not at the next group to arrive: the oldest cached
-/// group the max latency still accepts at or above the floor (`oldest`), unless that is the
-/// latest (already where a subscription without a start begins); with nothing cached at or
-/// above a named floor, the floor itself.
-fn resolved_start(floor: Option<u64>, oldest: Option<u64>, latest: Option<u64>) -> Option<u64> {
-    match oldest {
-        Some(oldest) if Some(oldest) == latest && floor.is_none() => None,
-        Some(oldest) => Some(oldest),
-        None => floor,
     }
 }
 
@@ -237,39 +233,21 @@ fn spawn_group<T: web_transport_trait::Session>(
     });
 }
 
-/// Keeps the bytes held by in-flight groups (written or waiting to be, not yet acknowledged)
-/// within `max`: while over, the oldest group is reset with 26 (Lagged). The newest group is
-/// always kept, so a subscriber that reads again resumes with fresh data.
-fn shed(inflight: &mut BTreeMap<u64, InFlightGroup>, max: usize) {
-    let mut held: usize = inflight.values().map(|g| g.group.byte_count()).sum();
-    while held > max && inflight.len() > 1 {
-        let Some((sequence, oldest)) = inflight.pop_first() else {
-            break;
-        };
-        held = held.saturating_sub(oldest.group.byte_count());
-        tracing::debug!(
-            sequence,
-            held,
-            max,
-            "subscriber lagging: dropping its oldest group"
-        );
-        let _ = oldest.lagged.send(());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resolved_start;
-
-    #[test]
-    fn a_lite06_start_is_the_oldest_fresh_group_at_or_above_the_floor() {
-        // Max latency reaches back to group 3 of 0..=9.
-        assert_eq!(resolved_start(None, Some(3), Some(9)), Some(3));
-        assert_eq!(resolved_start(Some(5), Some(5), Some(9)), Some(5));
-        // Only the latest is fresh (max latency 0): as any subscription without a start.
-        assert_eq!(resolved_start(None, Some(9), Some(9)), None);
-        // A named floor above everything cached waits for that group.
-        assert_eq!(resolved_start(Some(12), None, Some(9)), Some(12));
-        assert_eq!(resolved_start(None, None, None), None);
+impl InFlight {
+    /// Keeps the bytes held by in-flight groups (written or waiting to be, not yet
+    /// acknowledged) within `max`: the oldest groups [`shed`] picks are reset with 26 (Lagged).
+    fn shed(&mut self, max: usize) {
+        let held: Vec<usize> = self.groups.values().map(|g| g.group.byte_count()).collect();
+        for _ in 0..shed(&held, max) {
+            let Some((sequence, oldest)) = self.groups.pop_first() else {
+                break;
+            };
+            tracing::debug!(
+                sequence,
+                max,
+                "subscriber lagging: dropping its oldest group"
+            );
+            let _ = oldest.lagged.send(());
+        }
     }
 }

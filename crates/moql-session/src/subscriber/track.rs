@@ -12,31 +12,31 @@ use crate::context::{Context, Subscribed};
 use crate::convert;
 use crate::error::{StreamError, from_transport};
 use crate::io::{Reader, Writer};
+use crate::proto::upstream::{self, Action, Ending, Event, Upstream};
 
-/// Ends the track if the task ends without a verdict (the session closed under it): with
-/// [`Error::Transport`], so consumers get a clear error rather than a bare drop; or, if the
-/// publisher had already FINned the Subscribe stream, cleanly at its declared end. The FIN
-/// comes only after every group stream completed (spec 4.4), so a publisher that closes its
-/// session right after ending a track (as the released CLI does at the end of its input)
-/// still ends it cleanly downstream.
+/// Ends the track if the task ends without a verdict (the session closed under it), as
+/// [`Upstream::ending`] decides: with [`Error::Transport`], so consumers get a clear error
+/// rather than a bare drop; or, if the publisher had already FINned the Subscribe stream,
+/// cleanly at its declared end. The FIN comes only after every group stream completed
+/// (spec 4.4), so a publisher that closes its session right after ending a track (as the
+/// released CLI does at the end of its input) still ends it cleanly downstream.
 struct Guard {
     track: TrackProducer,
-    /// `Some(declared end)` once the publisher's FIN was read.
-    fin: std::sync::Mutex<Option<Option<u64>>>,
+    ending: std::sync::Mutex<Ending>,
 }
 
 impl Guard {
     fn new(track: TrackProducer) -> Self {
         Self {
             track,
-            fin: std::sync::Mutex::new(None),
+            ending: std::sync::Mutex::new(Ending::Abort),
         }
     }
 
-    /// Records the publisher's FIN and the end it declared, if any.
-    fn finned(&self, declared_end: Option<u64>) {
-        if let Ok(mut fin) = self.fin.lock() {
-            *fin = Some(declared_end);
+    /// Records how the track ends if its task stops now.
+    fn set(&self, ending: Ending) {
+        if let Ok(mut current) = self.ending.lock() {
+            *current = ending;
         }
     }
 }
@@ -44,15 +44,13 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         // A no-op if the task already ended the track itself.
-        let fin = self.fin.lock().ok().and_then(|fin| *fin);
-        match fin {
-            Some(Some(end)) if self.track.end().is_none() => {
-                let _ = self.track.finish_at(end);
-            }
-            Some(None) if self.track.end().is_none() => {
-                let _ = self.track.finish();
-            }
-            _ => {}
+        let ending = self.ending.lock().map_or(Ending::Abort, |e| *e);
+        if self.track.end().is_none() {
+            let _ = match ending {
+                Ending::FinishAt(end) => self.track.finish_at(end),
+                Ending::Finish => self.track.finish(),
+                Ending::Abort => Ok(()),
+            };
         }
         let _ = self.track.abort(Error::Transport);
     }
@@ -145,9 +143,10 @@ async fn track_info<T: web_transport_trait::Session>(
 struct Active<S: web_transport_trait::SendStream> {
     id: u64,
     writer: Writer<S>,
-    current: Subscription,
 }
 
+/// The driver: waits for the next [`Event`] (or a fetch to forward, which needs no
+/// decision), lets [`Upstream`] decide, and carries out its [`Action`].
 async fn serve<T: web_transport_trait::Session>(
     ctx: &Context<T>,
     broadcast: &Path,
@@ -157,91 +156,88 @@ async fn serve<T: web_transport_trait::Session>(
 ) -> Result<(), StreamError> {
     let track = &guard.track;
     let version = ctx.version;
+    let mut upstream = Upstream::default();
     let mut active: Option<Active<T::SendStream>> = None;
     let mut responses: Option<Reader<T::RecvStream>> = None;
-    let mut finished = false;
-    let mut declared_end: Option<u64> = None;
     // The combined subscription last acted on; compared against, so a change is seen once
     // even when there is nothing to do about it (e.g. the track already finished).
     let mut seen: Option<Subscription> = None;
     loop {
-        tokio::select! {
+        let event = tokio::select! {
             changed = track.subscription_changed(seen) => {
-                let wanted = changed?;
-                seen = wanted;
-                match (active.as_mut(), wanted) {
-                    (None, Some(sub)) if !finished => {
-                        let (a, r) = subscribe(ctx, broadcast, name, track, sub).await?;
-                        active = Some(a);
-                        responses = Some(r);
-                    }
-                    (Some(a), Some(sub)) if a.current != sub => {
-                        a.current = sub;
-                        a.writer.encode(&convert::subscribe_update(&sub), version).await?;
-                    }
-                    (Some(_), None) => {
-                        // Spec 4.4: "Unsubscribe = FIN of the subscriber's side".
-                        if let Some(mut a) = active.take() {
-                            let _ = a.writer.finish();
-                            ctx.unroute(a.id);
-                        }
-                        responses = None;
-                    }
-                    _ => {}
-                }
+                seen = changed?;
+                Event::Demand(seen)
             }
-            response = next_response(&mut responses, version) => {
-                match response {
-                    Ok(Some(SubscribeResponse::End(end))) => {
-                        // SUBSCRIBE_END is exclusive (spec 5.6) and "may arrive while groups
-                        // below it are still in flight": applied at the FIN, once they landed.
-                        declared_end = Some(end.group);
-                    }
-                    Ok(Some(SubscribeResponse::Ok(ok))) => tracing::trace!(group = ok.group, "subscription started"),
-                    Ok(Some(SubscribeResponse::OkLegacy(_))) => tracing::trace!("subscription accepted"),
-                    Ok(Some(SubscribeResponse::Drop(drop))) => {
-                        tracing::debug!(start = drop.start, end = drop.end, code = drop.error_code, "SUBSCRIBE_DROP");
-                    }
-                    Ok(None) => {
-                        // The publisher FINned after every group stream completed (spec 4.4);
-                        // let the ones still being read land, then end the track.
-                        finished = true;
-                        responses = None;
-                        guard.finned(declared_end);
-                        if let Some(a) = active.take() {
-                            settle(ctx, a.id).await;
-                            ctx.unroute(a.id);
-                        }
-                        if track.end().is_none() {
-                            let result = match declared_end {
-                                Some(end) => track.finish_at(end),
-                                None => track.finish(),
-                            };
-                            if let Err(err) = result {
-                                tracing::debug!(%err, "track end not applied");
-                            }
-                        }
-                    }
-                    Err(err) => {
-                        if let Some(a) = active.take() {
-                            ctx.unroute(a.id);
-                        }
-                        return Err(match err {
-                            // A RESET 0 means "no longer needed" (spec 3.2): the publisher
-                            // dropped the subscription.
-                            StreamError::Reset(0) => StreamError::Model(Error::Cancel),
-                            other => other,
-                        });
-                    }
+            response = next_response(&mut responses, version) => match response {
+                Ok(Some(SubscribeResponse::End(end))) => Event::Ended { group: end.group },
+                Ok(Some(SubscribeResponse::Ok(ok))) => {
+                    tracing::trace!(group = ok.group, "subscription started");
+                    continue;
                 }
-            }
+                Ok(Some(SubscribeResponse::OkLegacy(_))) => {
+                    tracing::trace!("subscription accepted");
+                    continue;
+                }
+                Ok(Some(SubscribeResponse::Drop(drop))) => {
+                    tracing::debug!(start = drop.start, end = drop.end, code = drop.error_code, "SUBSCRIBE_DROP");
+                    continue;
+                }
+                Ok(None) => Event::Finished,
+                Err(err) => {
+                    if let Some(a) = active.take() {
+                        ctx.unroute(a.id);
+                    }
+                    return Err(upstream::failure(err));
+                }
+            },
             request = track.requested_fetch() => {
                 let Some(request) = request else { return Ok(()) };
                 let fetch_ctx = ctx.clone();
                 let (broadcast, name) = (broadcast.clone(), name.to_string());
                 ctx.tasks.spawn(async move { fetch::run(fetch_ctx, broadcast, name, request).await });
+                continue;
             }
-            () = idle(track, linger) => {
+            () = idle(track, linger) => Event::Idle,
+        };
+        match upstream.on(event) {
+            Action::None => {}
+            Action::Open(sub) => {
+                let (a, r) = subscribe(ctx, broadcast, name, track, sub).await?;
+                active = Some(a);
+                responses = Some(r);
+            }
+            Action::Update(sub) => {
+                if let Some(a) = active.as_mut() {
+                    a.writer
+                        .encode(&convert::subscribe_update(&sub), version)
+                        .await?;
+                }
+            }
+            Action::Unsubscribe => {
+                if let Some(mut a) = active.take() {
+                    let _ = a.writer.finish();
+                    ctx.unroute(a.id);
+                }
+                responses = None;
+            }
+            Action::End { declared_end } => {
+                responses = None;
+                guard.set(upstream.ending());
+                if let Some(a) = active.take() {
+                    settle(ctx, a.id).await;
+                    ctx.unroute(a.id);
+                }
+                if track.end().is_none() {
+                    let result = match declared_end {
+                        Some(end) => track.finish_at(end),
+                        None => track.finish(),
+                    };
+                    if let Err(err) = result {
+                        tracing::debug!(%err, "track end not applied");
+                    }
+                }
+            }
+            Action::Close => {
                 if let Some(mut a) = active.take() {
                     let _ = a.writer.finish();
                     ctx.unroute(a.id);
@@ -269,14 +265,7 @@ async fn subscribe<T: web_transport_trait::Session>(
     let request = convert::subscribe(id, broadcast, name, &sub);
     writer.encode(&request, version).await?;
     tracing::debug!(id, %broadcast, track = name, "subscribed");
-    Ok((
-        Active {
-            id,
-            writer,
-            current: sub,
-        },
-        Reader::new(recv),
-    ))
+    Ok((Active { id, writer }, Reader::new(recv)))
 }
 
 /// The longest [`settle`] waits: a peer can FIN the Subscribe stream while it keeps a group
