@@ -72,17 +72,17 @@ use crate::{publisher, subscriber};
 /// let session = Session::connect(connected.session, connected.version, config).await?;
 /// let (_server_session, _server) = serving.await?.expect("server session");
 ///
-/// // The server subscribes to what the client announced.
+/// // The server subscribes to what the client announced, once it is announced.
+/// let mut announced = received.consume();
 /// let remote = loop {
-///     match received.broadcast(&Path::new("demo")?) {
-///         Some(remote) => break remote,
-///         None => tokio::time::sleep(Duration::from_millis(5)).await,
+///     if let Some(remote) = received.broadcast(&Path::new("demo")?) {
+///         break remote;
 ///     }
+///     announced.announced().await.expect("the origin is open");
 /// };
 /// let mut live = remote.subscribe_track("clock", Subscription::default())?;
-/// while track.subscription().is_none() {
-///     tokio::time::sleep(Duration::from_millis(5)).await;
-/// }
+/// // Publish once the subscription reached the client (it subscribes upstream on demand).
+/// track.subscription_changed(None).await?;
 /// let group = track.append_group()?;
 /// group.write(0, "tick")?;
 /// group.finish()?;
