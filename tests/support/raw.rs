@@ -2,13 +2,11 @@
 //! the tests that need to misbehave (hostile input) or to observe the wire itself (stream
 //! order, resets).
 
-use std::time::Duration;
-
 use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo, TrackProducer};
 use moql_native::{Client, ClientConfig, ClientTls, TransportKind};
-use moql_session::{Accepting, Session, SessionConfig};
-use moql_wire::{Encode, Setup, Subscribe, Version};
-use web_transport_trait::{Error as _, SendStream as _, Session as _};
+use moql_session::{Accepting, Session, SessionConfig, testing};
+use moql_wire::{Encode, Setup, Version};
+use web_transport_trait::{SendStream as _, Session as _};
 
 use super::{TestServer, WAIT, init_tracing, loopback, within};
 
@@ -96,22 +94,7 @@ pub async fn harness_at(version: Version) -> Harness<impl web_transport_trait::S
 
 /// `message` encoded at lite-05 ([`V`]).
 pub fn encode<M: Encode>(message: &M) -> Vec<u8> {
-    message.encode_to_vec(V).unwrap()
-}
-
-/// Reads until FIN or error; returns the bytes or the stream error code.
-pub async fn read_to_end<R: web_transport_trait::RecvStream>(
-    recv: &mut R,
-) -> Result<Vec<u8>, Option<u32>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match recv.read(&mut buf).await {
-            Ok(Some(n)) => out.extend_from_slice(&buf[..n]),
-            Ok(None) => return Ok(out),
-            Err(err) => return Err(err.stream_error()),
-        }
-    }
+    testing::raw::encode(message, V)
 }
 
 /// Opens a Subscribe stream for demo/clock with `max_latency` (ms) and waits until the
@@ -121,27 +104,12 @@ pub async fn subscribe<T: web_transport_trait::Session>(
     id: u64,
     max_latency: u64,
 ) -> (T::SendStream, T::RecvStream) {
-    let (mut send, recv) = h.client.open_bi().await.unwrap();
-    send.write_all(&[0x02]).await.unwrap();
-    send.write_all(&encode(&Subscribe {
-        id,
-        broadcast: Path::new("demo").unwrap(),
-        track: "clock".into(),
-        priority: 0,
-        ordered: false,
-        max_latency,
-        start: None,
-        end: None,
-        frame_start: 0,
-        frame_end: None,
-    }))
+    let streams = testing::raw::subscribe(&h.client, V, id, "demo", "clock", max_latency).await;
+    within(
+        "the subscription upstream",
+        h.track.subscription_changed(None),
+    )
     .await
-    .unwrap();
-    within("the subscription upstream", async {
-        while h.track.subscription().is_none() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    (send, recv)
+    .expect("the track is open");
+    streams
 }

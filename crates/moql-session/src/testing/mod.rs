@@ -5,3 +5,4 @@
 //! paused tokio clock (`#[tokio::test(start_paused = true)]`).
 
 pub mod mem;
+pub mod raw;

@@ -5,9 +5,9 @@
 
 use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo, TrackProducer};
 use moql_session::testing::mem::{self, Config, MemSession};
-use moql_session::{Accepting, Session, SessionConfig};
-use moql_wire::{Encode, Setup, Subscribe, Version};
-use web_transport_trait::{Error as _, SendStream as _, Session as _};
+use moql_session::{Accepting, Session, SessionConfig, testing};
+use moql_wire::{Encode, Setup, Version};
+use web_transport_trait::{SendStream as _, Session as _};
 
 use crate::support::{WAIT, init_tracing, subscribed};
 
@@ -83,43 +83,15 @@ pub async fn harness_with(version: Version, config: Config) -> Harness {
 
 /// `message` encoded at lite-05 ([`V`]).
 pub fn encode<M: Encode>(message: &M) -> Vec<u8> {
-    message.encode_to_vec(V).unwrap()
+    testing::raw::encode(message, V)
 }
 
-/// Reads until FIN or error; returns the bytes or the stream error code.
-pub async fn read_to_end<R: web_transport_trait::RecvStream>(
-    recv: &mut R,
-) -> Result<Vec<u8>, Option<u32>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match recv.read(&mut buf).await {
-            Ok(Some(n)) => out.extend_from_slice(&buf[..n]),
-            Ok(None) => return Ok(out),
-            Err(err) => return Err(err.stream_error()),
-        }
-    }
-}
+pub use testing::raw::read_to_end;
 
 /// Opens a Subscribe stream for demo/clock with `max_latency` (ms) and waits until the
 /// subscription reached the publisher. The streams stay open while the caller holds them.
 pub async fn subscribe(h: &Harness, id: u64, max_latency: u64) -> (mem::MemSend, mem::MemRecv) {
-    let (mut send, recv) = h.client.open_bi().await.unwrap();
-    send.write_all(&[0x02]).await.unwrap();
-    send.write_all(&encode(&Subscribe {
-        id,
-        broadcast: Path::new("demo").unwrap(),
-        track: "clock".into(),
-        priority: 0,
-        ordered: false,
-        max_latency,
-        start: None,
-        end: None,
-        frame_start: 0,
-        frame_end: None,
-    }))
-    .await
-    .unwrap();
+    let streams = testing::raw::subscribe(&h.client, V, id, "demo", "clock", max_latency).await;
     subscribed(&h.track).await;
-    (send, recv)
+    streams
 }
