@@ -1,7 +1,7 @@
 //! The moq-lite wire codec (moq-lite-06, -05, -04 and -03): every message, the primitive
 //! encodings, broadcast paths and error codes. No IO, no async runtime.
 //!
-//! lite-06 follows `moq-lite-06.md` (../shared/spec relative to the repository), a
+//! lite-06 follows `moq-lite-06.md` (in the repository's `docs/spec/`), a
 //! difference list against `moq-lite-05.md`; every difference is a predicate on [`Version`]
 //! ([`Version::has_announce_ids`], [`Version::has_frame_bounds`], …).
 //!

@@ -374,7 +374,7 @@ mod tests {
             cost.encode_to_vec(v).unwrap(),
             [0x05, 0x01, 0x04, 0x02, 0x40, 0x64]
         );
-        // Cost with trailing bytes is a SETUP decode error (section 6.1).
+        // Cost with trailing bytes is a SETUP decode error (moq-lite-06.md 6.1).
         assert_eq!(
             Setup::decode_exact(&[0x05, 0x01, 0x04, 0x02, 0x01, 0x00], v),
             Err(DecodeError::Trailing)
