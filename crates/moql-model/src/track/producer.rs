@@ -172,6 +172,11 @@ impl TrackProducer {
     /// # Errors
     ///
     /// The track's close error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only compares the subscription with `current` and consumes nothing; a
+    /// change that happens while no future is polled is seen by the next call.
     pub async fn subscription_changed(
         &self,
         current: Option<Subscription>,
@@ -291,6 +296,10 @@ impl TrackProducer {
     }
 
     /// Waits until no consumer of the track is left.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the consumer count.
     pub async fn unused(&self) {
         self.inner.unused().await
     }
