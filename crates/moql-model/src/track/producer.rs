@@ -231,8 +231,8 @@ impl TrackProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::Duplicate`] if a healthy copy is cached, [`Error::BoundsExceeded`] past the
-    /// end, or the track's close error.
+    /// [`Error::Duplicate`] if a healthy copy is cached, [`Error::BoundsExceeded`] for a
+    /// timescale of 0 or a sequence at or past the end, or the track's close error.
     pub fn serve_fetch(&self, sequence: u64, timescale: u64) -> Result<GroupProducer, Error> {
         if timescale == 0 {
             return Err(Error::BoundsExceeded);
