@@ -105,7 +105,7 @@ pub struct Frame {
 /// The timestamp and size of a frame whose header has been read but whose payload has not.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FrameInfo {
-    /// Absolute timestamp (0 before lite-05).
+    /// Absolute timestamp (lite-05 and later; 0 before lite-05).
     pub timestamp: u64,
     /// Payload bytes that follow.
     pub size: u64,

@@ -59,7 +59,7 @@ pub enum Role {
     Subscriber,
 }
 
-/// SETUP: each endpoint's declaration, sent once on its Setup stream (lite-05 only).
+/// SETUP: each endpoint's declaration, sent once on its Setup stream (lite-05 and later).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Setup {
     /// Probe level offered by the sender (param 0x1).
