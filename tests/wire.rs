@@ -7,7 +7,7 @@
 //! * `invalid.json`: every listed version must fail with the mapped error kind (table in
 //!   [`expected_error`]); every `accepted_by` version must decode to the given fields.
 //! * `lite-06.json`, `lite-06-streams.json`, `lite-06-invalid.json`: the same three checks for
-//!   lite-06, hand-made from moq-lite-06.md section 8 (examples) and section 9 (invalid).
+//!   lite-06, hand-made from moq-lite-06.md sections 8 (examples) and 9 (invalid).
 //! * The lite-06 error-code translation (moq-lite-06.md section 7.3) as a table.
 //!
 //! Each test asserts how many vectors it ran, so a skipped or truncated file fails.
@@ -478,7 +478,7 @@ fn lite06_error_code_translation() {
             );
         }
     }
-    // Reading: section 10.6 "Code 2 decodes as DELIVERY_TIMEOUT; OLD is 0x34".
+    // Reading: moq-lite-06.md section 10.6 "Code 2 decodes as DELIVERY_TIMEOUT; OLD is 0x34".
     let read = |code, scope| ErrorCode::from_wire(code, Version::Lite06, scope);
     assert_eq!(read(2, CodeScope::Stream), ErrorCode::TIMEOUT);
     assert_eq!(read(0x34, CodeScope::Stream), ErrorCode::OLD);

@@ -9,7 +9,7 @@
 //!   (`moql_wire::limits::MAX_MESSAGE_LEN`, our choice); the release accepts up to 64 MiB for
 //!   control messages (moq-lite-06.md section 2 row 9). Only reachable with the bytes present.
 //! * **Repeated hop IDs before lite-06.** The release refuses a non-zero Hop ID twice in one
-//!   ANNOUNCE hop list on every version (section 2 row 10); we do on lite-06 only
+//!   ANNOUNCE hop list on every version (moq-lite-06.md 2, row 10); we do on lite-06 only
 //!   (`Version::rejects_repeated_hops`), keeping lite-03/04/05 as moq-lite-05.md describes.
 //!
 //! Anything else fails the test with the input in hex.

@@ -20,6 +20,7 @@ mod fuzz;
 mod interop;
 mod load;
 mod run;
+mod spec_refs;
 mod test;
 mod tidy;
 mod web;

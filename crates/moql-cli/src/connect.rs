@@ -180,6 +180,11 @@ pub(crate) async fn close(session: &Session, reason: &str) {
 /// # Errors
 ///
 /// [`Failure::NotFound`] after `timeout`; [`Failure::Transport`] if the session closes first.
+///
+/// # Cancel safety
+///
+/// Cancel safe: it only watches `received`, and a later call sees a broadcast announced
+/// meanwhile. (A retried call starts a new `timeout`.)
 pub(crate) async fn wait_broadcast(
     session: &Session,
     received: &OriginProducer,

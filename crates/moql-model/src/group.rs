@@ -96,7 +96,8 @@ impl GroupProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] after `finish`, or the abort error after `abort`.
+    /// [`Error::Closed`] once the group has ended, however it ended (finished, aborted, or
+    /// dropped by every other clone): the abort's reason is what consumers see, not writers.
     pub fn write_frame(&self, frame: Frame) -> Result<(), Error> {
         let mut state = self.inner.write().map_err(closed_error)?;
         state.bytes += frame.len();

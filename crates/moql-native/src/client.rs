@@ -149,7 +149,8 @@ impl Client {
     /// # Errors
     ///
     /// [`TransportError::Bind`] if the socket cannot be bound or there is no tokio runtime;
-    /// [`TransportError::Certificate`] for a malformed fingerprint; [`TransportError::Tls`] if
+    /// [`TransportError::Certificate`] for a malformed fingerprint or an empty
+    /// [`ClientTls::Fingerprints`] list; [`TransportError::Tls`] if
     /// [`ClientTls::System`] finds no roots; [`TransportError::Config`] for an empty version
     /// list or an out-of-range timeout.
     pub fn new(config: ClientConfig) -> Result<Self, TransportError> {
@@ -195,6 +196,9 @@ impl Client {
     ///
     /// - [`TransportError::InvalidUrl`] / [`TransportError::UnsupportedScheme`] for a bad URL;
     /// - [`TransportError::Connect`] if the host does not resolve or the dial cannot start;
+    /// - `http://` only: [`TransportError::Certificate`] if `/certificate.sha256` answers 404
+    ///   or not a fingerprint, [`TransportError::Connect`] for another status,
+    ///   [`TransportError::Io`] if its TCP connection fails;
     /// - [`TransportError::NoCommonVersion`] if the server speaks none of our versions: TLS
     ///   `no_application_protocol` on raw QUIC, or a WebTransport `200` without a
     ///   `wt-protocol` we offered (spec 1.3: "A lite-05 client must therefore check that the

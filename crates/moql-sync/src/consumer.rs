@@ -117,6 +117,10 @@ impl<T, E> Consumer<T, E> {
     }
 
     /// Waits until the channel has closed and returns why.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only discards the wait.
     pub async fn wait_closed(&self) -> Closed<E>
     where
         E: Clone,

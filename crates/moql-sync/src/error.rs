@@ -1,4 +1,4 @@
-//! Why a channel or queue stopped: [`Closed`] and [`PushError`].
+//! Why a channel stopped: [`Closed`].
 
 use std::convert::Infallible;
 use std::fmt;
@@ -36,42 +36,3 @@ impl<E: fmt::Display> fmt::Display for Closed<E> {
 }
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for Closed<E> {}
-
-/// A value that could not be pushed onto a [`Queue`](crate::Queue); the value is handed back.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PushError<T> {
-    /// A bounded queue is at capacity.
-    Full(T),
-    /// The queue is closed: every receiver is gone or one called `close`.
-    Closed(T),
-}
-
-impl<T> PushError<T> {
-    /// Returns the value that was not pushed.
-    pub fn into_inner(self) -> T {
-        match self {
-            Self::Full(v) | Self::Closed(v) => v,
-        }
-    }
-}
-
-impl<T> fmt::Debug for PushError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Full(_) => f.write_str("Full(..)"),
-            Self::Closed(_) => f.write_str("Closed(..)"),
-        }
-    }
-}
-
-impl<T> fmt::Display for PushError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Full(_) => f.write_str("queue is full"),
-            Self::Closed(_) => f.write_str("queue is closed"),
-        }
-    }
-}
-
-impl<T> std::error::Error for PushError<T> {}

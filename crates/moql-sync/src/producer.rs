@@ -132,6 +132,10 @@ impl<T, E> Producer<T, E> {
     }
 
     /// Waits until no consumer is left; see [`poll_unused`](Self::poll_unused).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only discards the wait.
     pub async fn unused(&self) {
         poll_fn(|waiter| self.poll_unused(waiter)).await
     }

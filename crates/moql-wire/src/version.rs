@@ -4,7 +4,7 @@
 //! This is the only file that matches on [`Version`] variants: everything else asks a
 //! predicate such as [`Version::has_setup`], so adding a version means editing this file and
 //! following the compiler. Sources: moq-lite-05.md section 1.1, older-versions.md, and for
-//! lite-06 moq-lite-06.md (../shared/spec relative to the repository) sections 1 and 3.
+//! lite-06 moq-lite-06.md sections 1 and 3 (all in `docs/spec/`).
 
 use std::fmt;
 

@@ -40,7 +40,7 @@ impl Moql {
     }
 
     /// Starts `moql publish --clock` (a frame every 100 ms, a group per second) and waits
-    /// for its "publishing … on <version>" line; fails unless the version is ours.
+    /// for its "publishing … on `<version>`" line; fails unless the version is ours.
     pub(crate) fn publish_clock(&self, url: &str, broadcast: &str) -> anyhow::Result<Proc> {
         let mut publisher = Proc::spawn(
             &format!("moql publish {broadcast}"),

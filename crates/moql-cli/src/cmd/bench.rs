@@ -10,8 +10,8 @@
 //! Measured, every `--interval` (stderr, silenced by `-q`) and at the end (stdout), and as
 //! JSON lines in `--output`:
 //! - send and receive throughput (groups, frames, bytes);
-//! - groups received and lost ([`Loss`]: skipped once a newer group arrived, unless it shows
-//!   up late);
+//! - groups received and lost ([`Loss`](crate::stats::Loss): skipped once a newer group
+//!   arrived, unless it shows up late);
 //! - end-to-end latency p50/p90/p99/max: each group's first frame starts with the sender's
 //!   wall clock in microseconds (8 bytes, big-endian), compared with the receiver's clock on
 //!   arrival. Sender and receiver are this process, so the clocks agree.

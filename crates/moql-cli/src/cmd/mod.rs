@@ -104,6 +104,12 @@ pub(crate) fn parse_path(text: &str) -> anyhow::Result<Path> {
 /// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM, so `kill` and service managers also
 /// get a clean end (the track finished, the session closed) rather than a relay that keeps
 /// the broadcast until its idle timeout. Never resolves if no handler can be installed.
+///
+/// # Cancel safety
+///
+/// Dropping it loses no data, but a signal that arrives while no `interrupted()` future is
+/// polled is not seen by a later one (tokio's handler, once installed, replaces the default
+/// action and only wakes listeners that exist): keep one future alive across a loop.
 pub(crate) async fn interrupted() {
     #[cfg(unix)]
     let terminate = async {

@@ -45,6 +45,12 @@ enum Kind {
 }
 
 /// The pending handle [`TrackConsumer::fetch`](crate::TrackConsumer::fetch) returns.
+///
+/// # Cancel safety
+///
+/// Polling it by reference (`&mut pending` in a `select!`) and dropping that poll loses
+/// nothing. Dropping the handle itself withdraws the demand (see [`TrackFetch`]): the group
+/// is not lost (a producer that already served it keeps it in the cache), but this fetch is.
 pub type TrackFetchPending = Pending<TrackFetch>;
 
 impl TrackFetch {
@@ -215,6 +221,11 @@ impl FetchRequest {
     }
 
     /// Waits until no fetcher wants this group any more.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the fetchers' demand; the request stays unanswered and
+    /// can still be served or rejected.
     pub async fn unused(&self) {
         poll_fn(|waiter| self.poll_unused(waiter)).await
     }

@@ -172,6 +172,11 @@ impl TrackProducer {
     /// # Errors
     ///
     /// The track's close error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only compares the subscription with `current` and consumes nothing; a
+    /// change that happens while no future is polled is seen by the next call.
     pub async fn subscription_changed(
         &self,
         current: Option<Subscription>,
@@ -226,8 +231,8 @@ impl TrackProducer {
     ///
     /// # Errors
     ///
-    /// [`Error::Duplicate`] if a healthy copy is cached, [`Error::BoundsExceeded`] past the
-    /// end, or the track's close error.
+    /// [`Error::Duplicate`] if a healthy copy is cached, [`Error::BoundsExceeded`] for a
+    /// timescale of 0 or a sequence at or past the end, or the track's close error.
     pub fn serve_fetch(&self, sequence: u64, timescale: u64) -> Result<GroupProducer, Error> {
         if timescale == 0 {
             return Err(Error::BoundsExceeded);
@@ -291,6 +296,10 @@ impl TrackProducer {
     }
 
     /// Waits until no consumer of the track is left.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the consumer count.
     pub async fn unused(&self) {
         self.inner.unused().await
     }

@@ -54,6 +54,12 @@ impl<R: RecvStream> Reader<R> {
     ///
     /// A FIN inside a message is [`StreamError::UnexpectedEnd`]; every other decode error is
     /// final.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe if the stream's `read_buf` is (quinn's and `testing::mem`'s are): bytes
+    /// already read stay in the buffer, and a message is removed from it only when returned,
+    /// so the next call resumes where this one stopped.
     pub(crate) async fn decode_maybe<M: Decode>(
         &mut self,
         version: Version,
@@ -87,6 +93,11 @@ impl<R: RecvStream> Reader<R> {
     }
 
     /// Decodes the next frame of a group or fetch stream, or `None` at the stream's end.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`decode_maybe`](Self::decode_maybe): bytes read stay buffered and
+    /// `decoder` only advances past a frame it returns.
     pub(crate) async fn frame(
         &mut self,
         decoder: &mut FrameDecoder,
@@ -111,6 +122,11 @@ impl<R: RecvStream> Reader<R> {
     }
 
     /// Waits for the peer to finish its side, failing if it sends anything first.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`decode_maybe`](Self::decode_maybe): a byte read stays buffered (and
+    /// fails the next call).
     pub(crate) async fn expect_end(&mut self) -> Result<(), StreamError> {
         loop {
             if !self.buf.is_empty() {

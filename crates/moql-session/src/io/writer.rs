@@ -26,6 +26,10 @@ impl<S: SendStream> Writer<S> {
     }
 
     /// Encodes `message` and writes it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`write`](Self::write).
     pub(crate) async fn encode<M: Encode>(
         &mut self,
         message: &M,
@@ -38,6 +42,11 @@ impl<S: SendStream> Writer<S> {
     }
 
     /// Writes `bytes` in full.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: when the future is dropped a prefix of `bytes` may already be on the
+    /// stream, and the rest is lost, so the stream must then be reset, not written on.
     pub(crate) async fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
         self.stream.write_chunk(bytes).await.map_err(from_transport)
     }
@@ -60,6 +69,10 @@ impl<S: SendStream> Writer<S> {
     }
 
     /// Waits until the stream is closed: FIN acknowledged, reset, or stopped by the peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the stream.
     pub(crate) async fn closed(&mut self) -> Result<(), StreamError> {
         self.stream.closed().await.map_err(from_transport)
     }

@@ -98,6 +98,7 @@ pub fn pair_with(config: Config) -> (MemSession, MemSession) {
 
 /// An error of the in-memory transport.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MemError {
     /// The peer closed the connection (or dropped its last handle: code 0, empty reason).
     #[error("closed by the peer: code {code}: {reason}")]

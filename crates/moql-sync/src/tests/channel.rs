@@ -297,8 +297,6 @@ fn handles_are_send_sync_and_unpin() {
     fn check<T: Send + Sync + Unpin>() {}
     check::<crate::Producer<Vec<u8>, String>>();
     check::<crate::Consumer<Vec<u8>, String>>();
-    check::<crate::QueueSender<Vec<u8>>>();
-    check::<crate::QueueReceiver<Vec<u8>>>();
     check::<Waiter>();
     check::<crate::WaiterList>();
     check::<Pending<AtLeast>>();

@@ -8,7 +8,7 @@ use std::task::Poll;
 use loom::future::block_on;
 use loom::thread;
 
-use crate::{Closed, Producer, Queue, channel};
+use crate::{Closed, Producer, channel};
 
 /// A write racing a consumer's check-then-register is never lost.
 #[test]
@@ -69,24 +69,5 @@ fn consumer_write_is_never_lost() {
         }));
         assert_eq!(got, Ok(5));
         requester.join().unwrap();
-    });
-}
-
-/// A push always wakes a receiver parked on an empty queue; a pop always wakes a sender
-/// parked on a full one.
-#[test]
-fn queue_push_and_pop_wake_each_other() {
-    loom::model(|| {
-        let (tx, rx) = Queue::bounded::<u32>(1);
-        let sender = thread::spawn(move || {
-            block_on(async {
-                tx.push(1).await.unwrap();
-                tx.push(2).await.unwrap();
-            })
-        });
-        assert_eq!(block_on(rx.pop()), Some(1));
-        assert_eq!(block_on(rx.pop()), Some(2));
-        assert_eq!(block_on(rx.pop()), None);
-        sender.join().unwrap();
     });
 }

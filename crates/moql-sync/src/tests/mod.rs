@@ -4,5 +4,3 @@
 mod channel;
 #[cfg(loom)]
 mod loom;
-#[cfg(not(loom))]
-mod queue;

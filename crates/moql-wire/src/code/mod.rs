@@ -1,5 +1,5 @@
 //! Wire error codes (moq-lite-05.md section 10.1), their per-version translation, and the
-//! HTTP/3 WebTransport mapping (section 10.2).
+//! HTTP/3 WebTransport mapping (moq-lite-05.md section 10.2).
 //!
 //! Codes are 32-bit values carried in RESET_STREAM / STOP_SENDING and in the session close.
 //! The constants below come from one table ([`error_codes!`]) so the names, numbers and docs

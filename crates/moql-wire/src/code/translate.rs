@@ -10,21 +10,21 @@
 //!   lite-05-only peer (the older reference head) reads. moq-lite-06.md section 2 row 1 says
 //!   the *released* reference uses its new registries on lite-05 too; we do not follow it
 //!   there, because a lite-05 session does not tell us which of the two a peer is, and
-//!   section 7.3 notes the harm of the mismatch is limited (an old-style 0 reads as INTERNAL,
-//!   which a release peer handles like any group abort; it is fatal only on announce streams,
-//!   where every reset already is).
+//!   moq-lite-06.md section 7.3 notes the harm of the mismatch is limited (an old-style 0
+//!   reads as INTERNAL, which a release peer handles like any group abort; it is fatal only
+//!   on announce streams, where every reset already is).
 //! * **lite-06: the release's two disjoint registries** (moq-lite-06.md section 7.1 session
 //!   codes, 7.2 stream codes), translated at the wire edge with [`ErrorCode::to_wire`] and
 //!   [`ErrorCode::from_wire`]. Only a release peer speaks lite-06, so there is no ambiguity.
 //!   The switch is [`Version::uses_release_error_codes`].
 //!
-//! The lite-06 translation (section 7.3 rows marked †; the rest are our choice, reasoned in
-//! the right-hand column):
+//! The lite-06 translation (moq-lite-06.md section 7.3 rows marked †; the rest are our
+//! choice, reasoned in the right-hand column):
 //!
 //! | canonical | stream | session | why |
 //! |---|---:|---:|---|
 //! | Cancel 0 | 1 † | 0 † | routine cancel / normal close |
-//! | RequiredExtension 1 | 0 | 1 | our session code for "the transport failed" (section 7.3 †: session 1) |
+//! | RequiredExtension 1 | 0 | 1 | our session code for "the transport failed" (moq-lite-06.md 7.3 †: session 1) |
 //! | Old 2 | 0x34 † | 1 | stream-scoped: "any stream-scoped error that reaches the session" is INTERNAL (7.1) |
 //! | Timeout 3 | 2 | 0x11 | DELIVERY_TIMEOUT is "a local timeout" (7.2); TIMEOUT (7.1) |
 //! | Transport 4 | 3 | 1 | SESSION_CLOSED "the session is ending" (7.2); INTERNAL "the transport failed" (7.1) |
@@ -55,7 +55,7 @@
 //!
 //! Reading (release → canonical): every registered release code maps to the canonical code
 //! that writes it back, so a relay re-sends a registered code unchanged between lite-06
-//! peers (section 7.3: "Relays re-send a received stream code unchanged"), except for four
+//! peers (moq-lite-06.md 7.3: "Relays re-send a received stream code unchanged"), except for four
 //! codes with no canonical equivalent, which read as the closest one (an alias):
 //!
 //! | scope | release code | reads as | writes back as |
@@ -280,10 +280,10 @@ mod tests {
                 assert_eq!(code.to_wire(V6, Session), wire, "{what} (session)");
             }
         }
-        // Section 1.2: a refused version closes with session code 0x15.
+        // moq-lite-06.md section 1.2: a refused version closes with session code 0x15.
         assert_eq!(ErrorCode::VERSION.to_wire(V6, Session), 0x15);
         assert_eq!(ErrorCode::UNKNOWN_ALPN.to_wire(V6, Session), 0x15);
-        // Section 10.6: stream code 2 reads as a timeout, not Old.
+        // moq-lite-06.md section 10.6: stream code 2 reads as a timeout, not Old.
         assert_eq!(ErrorCode::from_wire(2, V6, Stream), ErrorCode::TIMEOUT);
         assert_eq!(ErrorCode::from_wire(0x34, V6, Stream), ErrorCode::OLD);
     }

@@ -1,4 +1,5 @@
-//! ANNOUNCE_OK (spec 5.3): the publisher's first message on an Announce stream. lite-05 only.
+//! ANNOUNCE_OK (spec 5.3): the publisher's first message on an Announce stream. lite-05 and
+//! later.
 //!
 //! ```text
 //! ANNOUNCE_OK {

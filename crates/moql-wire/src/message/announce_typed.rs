@@ -14,13 +14,13 @@
 //! ```
 //!
 //! * Announce IDs are never on the wire in ANNOUNCE_START: both sides count STARTs from 0 per
-//!   stream (section 5.1). Tracking them is the session's job.
+//!   stream (moq-lite-06.md section 5.1). Tracking them is the session's job.
 //! * Hop lists: at most 32 entries ([`DecodeError::BoundsExceeded`]), origin publisher first,
 //!   the sender's own ID (ANNOUNCE_OK's Hop ID) not included; a non-zero ID repeated in one
-//!   list is [`DecodeError::Duplicate`] (section 6.4; section 2 row 10).
-//! * Leftover bytes inside a body are [`DecodeError::Trailing`] (section 4). A body shorter
-//!   than its fields is [`DecodeError::Underflow`] at once: the reference waits for the
-//!   stream to end, section 9 recommends failing promptly.
+//!   list is [`DecodeError::Duplicate`] (moq-lite-06.md sections 6.4 and 2, row 10).
+//! * Leftover bytes inside a body are [`DecodeError::Trailing`] (moq-lite-06.md section 4).
+//!   A body shorter than its fields is [`DecodeError::Underflow`] at once: the reference
+//!   waits for the stream to end, moq-lite-06.md section 9 recommends failing promptly.
 //! * The Message Length is capped at [`MAX_MESSAGE_LEN`](crate::limits::MAX_MESSAGE_LEN)
 //!   for every type, including unknown ones (we must hold a body to skip it).
 
@@ -57,20 +57,21 @@ impl RouteCost {
     pub const MAX: u64 = VarInt::MAX.into_inner();
 
     /// A route learned over a pre-lite-06 link: warm 0, cold [`MAX`](Self::MAX) ("unknown",
-    /// section 10.2).
+    /// moq-lite-06.md section 10.2).
     pub const UNKNOWN: Self = Self {
         warm: 0,
         cold: Self::MAX,
     };
 
-    /// A route through a peer that sent GOAWAY: both costs [`MAX`](Self::MAX) (section 10.2).
+    /// A route through a peer that sent GOAWAY: both costs [`MAX`](Self::MAX) (moq-lite-06.md
+    /// section 10.2).
     pub const DRAINING: Self = Self {
         warm: Self::MAX,
         cold: Self::MAX,
     };
 
     /// Both costs plus `link`, saturating at [`MAX`](Self::MAX): what a receiver stores
-    /// (section 6.7 step 6; section 10.2 "Charging on receipt").
+    /// (moq-lite-06.md section 6.7 step 6 and 10.2, "Charging on receipt").
     pub const fn charge(self, link: u64) -> Self {
         const fn add(a: u64, b: u64) -> u64 {
             let sum = a.saturating_add(b);
@@ -130,8 +131,8 @@ pub enum AnnounceMessage {
     End(AnnounceEnd),
     /// Type 2.
     Update(AnnounceUpdate),
-    /// Any other type: the body was skipped (section 4, "Unknown announce types … are skipped
-    /// by their length and do not assign an Announce ID; the stream stays up").
+    /// Any other type: the body was skipped (moq-lite-06.md 4, "Unknown announce types … are
+    /// skipped by their length and do not assign an Announce ID; the stream stays up").
     ///
     /// Encoding one writes the type, the length and `len` zero bytes (for tests; a real peer
     /// has nothing to send). `kind` must not be 0, 1 or 2 and `len` at most the message cap.
@@ -236,7 +237,7 @@ fn put_route<B: BufMut>(buf: &mut B, hops: &[u64], cost: RouteCost) -> Result<()
 
 fn read_route<B: Buf>(buf: &mut B, version: Version) -> Result<(Vec<u64>, RouteCost), DecodeError> {
     let count = decode_varint(buf)?;
-    // section 6.4: "Count > 32 → decode error" — checked before reading or allocating.
+    // moq-lite-06.md 6.4: "Count > 32 → decode error" — checked before reading or allocating.
     if count > MAX_HOPS as u64 {
         return Err(DecodeError::BoundsExceeded);
     }
@@ -245,7 +246,7 @@ fn read_route<B: Buf>(buf: &mut B, version: Version) -> Result<(Vec<u64>, RouteC
     for _ in 0..count {
         hops.push(decode_varint(buf)?);
     }
-    // section 6.4: "a repeated non-zero ID in the list → decode error".
+    // moq-lite-06.md 6.4: "a repeated non-zero ID in the list → decode error".
     if version.rejects_repeated_hops() && has_repeated_hop(&hops) {
         return Err(DecodeError::Duplicate);
     }

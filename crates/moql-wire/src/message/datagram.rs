@@ -1,4 +1,5 @@
-//! DATAGRAM body (spec 5.14): one QUIC datagram = one single-frame group. lite-05 only.
+//! DATAGRAM body (spec 5.14): one QUIC datagram = one single-frame group. lite-05 and
+//! later.
 //!
 //! ```text
 //! DATAGRAM {

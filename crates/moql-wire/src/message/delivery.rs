@@ -9,13 +9,13 @@
 //! moq-lite-06.md sections 6.9 and 6.10. On lite-06:
 //!
 //! * there is no Ordered byte: `ordered` is ignored on encode and decodes as `false`
-//!   (the release always delivers newest first, section 2 row 5);
-//! * Group Start is a **raw** sequence where `0` means "no floor" (section 4): `start: None`
+//!   (the release always delivers newest first, moq-lite-06.md section 2 row 5);
+//! * Group Start is a **raw** sequence where `0` means "no floor" (moq-lite-06.md 4): `start: None`
 //!   encodes as `0` and `0` decodes as `None`; `Some(n)` encodes as `n`, so `Some(0)` also
 //!   encodes as `0` and comes back as `None` (both mean "group 0 / no floor" on lite-06);
 //! * Frame End without Group End is invalid: [`EncodeError::InvalidValue`] /
-//!   [`DecodeError::InvalidValue`] (section 6.9, "Frame End present while Group End is absent
-//!   → decode error").
+//!   [`DecodeError::InvalidValue`] (moq-lite-06.md 6.9, "Frame End present while Group End
+//!   is absent → decode error").
 //!
 //! Before lite-06 the frame fields do not exist: a non-zero `frame_start` or a `frame_end`
 //! fails to encode with [`EncodeError::Version`] rather than being silently dropped.

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! FRAME {
-//!   Timestamp Delta (z)        // lite-05 only: zigzag, BEFORE the length
+//!   Timestamp Delta (z)        // lite-05 and later: zigzag, BEFORE the length
 //!   Payload Length (i)
 //!   Payload (b)
 //! }
@@ -95,7 +95,8 @@ impl Decode for FrameHeader {
 /// One decoded frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Frame {
-    /// Absolute timestamp in the track's timescale (lite-05); 0 and ignored before lite-05.
+    /// Absolute timestamp in the track's timescale (lite-05 and later); 0 and ignored before
+    /// lite-05.
     pub timestamp: u64,
     /// The payload.
     pub payload: Bytes,
@@ -104,7 +105,7 @@ pub struct Frame {
 /// The timestamp and size of a frame whose header has been read but whose payload has not.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FrameInfo {
-    /// Absolute timestamp (0 before lite-05).
+    /// Absolute timestamp (lite-05 and later; 0 before lite-05).
     pub timestamp: u64,
     /// Payload bytes that follow.
     pub size: u64,
@@ -129,8 +130,9 @@ impl FrameEncoder {
     ///
     /// # Errors
     ///
-    /// [`EncodeError::BoundsExceeded`] if `size` does not fit a varint, or (lite-05) if
-    /// `timestamp` is above 2^62 − 1 or more than 2^61 away from the previous one.
+    /// [`EncodeError::BoundsExceeded`] if `size` does not fit a varint, or (lite-05 and later,
+    /// [`Version::has_timestamps`]) if `timestamp` is above 2^62 − 1 or more than 2^61 away
+    /// from the previous one.
     pub fn header(
         &self,
         timestamp: u64,

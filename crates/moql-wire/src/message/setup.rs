@@ -59,7 +59,7 @@ pub enum Role {
     Subscriber,
 }
 
-/// SETUP: each endpoint's declaration, sent once on its Setup stream (lite-05 only).
+/// SETUP: each endpoint's declaration, sent once on its Setup stream (lite-05 and later).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Setup {
     /// Probe level offered by the sender (param 0x1).
@@ -374,7 +374,7 @@ mod tests {
             cost.encode_to_vec(v).unwrap(),
             [0x05, 0x01, 0x04, 0x02, 0x40, 0x64]
         );
-        // Cost with trailing bytes is a SETUP decode error (section 6.1).
+        // Cost with trailing bytes is a SETUP decode error (moq-lite-06.md 6.1).
         assert_eq!(
             Setup::decode_exact(&[0x05, 0x01, 0x04, 0x02, 0x01, 0x00], v),
             Err(DecodeError::Trailing)

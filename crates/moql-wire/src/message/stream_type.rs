@@ -84,7 +84,7 @@ stream_enum! {
     UniStream, "unknown unidirectional stream type" {
         /// 0x0: one group (GROUP, FRAME*).
         Group = 0,
-        /// 0x1: the endpoint's SETUP (lite-05).
+        /// 0x1: the endpoint's SETUP (lite-05 and later).
         Setup = 1,
     }
 }

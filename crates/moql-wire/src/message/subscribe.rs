@@ -314,7 +314,7 @@ mod tests {
             };
             assert_eq!(sub.encode_to_vec(v), Err(EncodeError::Version));
         }
-        // The lite-05 bytes of the same request do not decode as lite-06 (section 8.3).
+        // The lite-05 bytes of the same request do not decode as lite-06 (moq-lite-06.md 8.3).
         let lite05 = hex("12 00 04 64 65 6d 6f 05 63 6c 6f 63 6b 02 00 41 f4 00 00");
         assert_eq!(
             Subscribe::decode_exact(&lite05, Version::Lite06),

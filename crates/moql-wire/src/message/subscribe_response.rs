@@ -39,7 +39,7 @@ pub struct SubscribeOk {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SubscribeEnd {
     /// **Exclusive** end: the first sequence that will never exist; 0 = no groups at all
-    /// (spec 5.6, and section 12: the draft's inclusive reading is wrong).
+    /// (spec 5.6, and moq-lite-05.md section 12: the draft's inclusive reading is wrong).
     pub group: u64,
 }
 

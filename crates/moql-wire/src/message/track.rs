@@ -1,4 +1,4 @@
-//! TRACK (spec 5.8): the subscriber's request on a Track stream. lite-05 only.
+//! TRACK (spec 5.8): the subscriber's request on a Track stream. lite-05 and later.
 //!
 //! ```text
 //! TRACK {
