@@ -178,7 +178,7 @@ pub struct SessionStats {
 impl Session {
     /// Starts a client session over `transport`, which negotiated `version`.
     ///
-    /// Sends our SETUP at once (lite-05) and serves the peer as soon as its SETUP arrives.
+    /// Sends our SETUP at once (lite-05 and later) and serves the peer as soon as its SETUP arrives.
     ///
     /// # Errors
     ///
@@ -219,6 +219,10 @@ impl Session {
     }
 
     /// Waits until the session has closed and returns why.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the close; nothing is consumed.
     pub async fn closed(&self) -> SessionError {
         let mut rx = self.shared.closed.clone();
         match rx.wait_for(Option::is_some).await {
@@ -258,7 +262,8 @@ impl Session {
         *self.shared.probe.borrow()
     }
 
-    /// Counters: running tasks and routed subscriptions.
+    /// Counters: running tasks, routed and served subscriptions, bytes and datagrams sent
+    /// and received.
     pub fn stats(&self) -> SessionStats {
         let (datagrams_sent, datagrams_received) = self.shared.control.datagrams();
         let (bytes_sent, bytes_received) = self.shared.control.bytes();
