@@ -133,7 +133,6 @@ impl Shared {
         config.max_subscriptions = self.limits.max_subscriptions;
         config.max_announcements = self.limits.max_announcements;
         config.max_buffered = self.limits.max_buffered_bytes;
-        config.setup_timeout = self.setup_timeout;
         config
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use web_transport_trait::Session as _;
 
 use crate::config::SessionConfig;
-use crate::context::{Context, Inner, Settings};
+use crate::context::{Context, Inner};
 use crate::error::SessionError;
 use crate::io::{CodeMapped, Reader, Writer};
 use crate::tasks::Tasks;
@@ -416,24 +416,8 @@ fn context<T: web_transport_trait::Session>(
         inner: Arc::new(Inner {
             transport,
             version,
-            settings: Settings {
-                origin_id: config.origin_id,
-                stamp: crate::config::random_origin_id(),
-                root: config.root,
-                announce_prefix: config.announce_prefix,
-                datagram_max: config.datagram_max,
-                probe: config.probe,
-                setup_path: config.setup_path,
-                allow_subscribe: config.allow_subscribe,
-                allow_publish: config.allow_publish,
-                cache_ceiling: config.cache_ceiling,
-                cache_limits: config.cache_limits,
-                max_subscriptions: config.max_subscriptions,
-                max_announcements: config.max_announcements,
-                max_buffered: config.max_buffered,
-            },
-            publish: config.publish,
-            subscribe: config.subscribe,
+            stamp: crate::config::random_origin_id(),
+            config,
             tasks: Tasks::new(),
             peer_setup,
             peer_setup_rx,
@@ -466,11 +450,11 @@ fn local_setup<T: web_transport_trait::Session>(ctx: &Context<T>, client: bool) 
             ProbeLevel::None
         },
         path: if client {
-            ctx.settings.setup_path.clone()
+            ctx.config.setup_path.clone()
         } else {
             None
         },
-        origin: Some(ctx.settings.origin_id),
+        origin: Some(ctx.config.origin_id),
         ..Setup::default()
     }
 }

@@ -98,10 +98,10 @@ async fn receive_goaway<T: web_transport_trait::Session>(
 /// Resolves a wire broadcast path against the publish origin (paths are relative to the
 /// session's root, spec 1.4).
 pub(crate) fn resolve<T>(ctx: &Context<T>, path: &Path) -> Result<BroadcastConsumer, Error> {
-    if !crate::config::allowed(ctx.settings.allow_subscribe.as_deref(), path) {
+    if !crate::config::allowed(ctx.config.allow_subscribe.as_deref(), path) {
         return Err(Error::Unauthorized);
     }
-    let origin = ctx.publish.as_ref().ok_or(Error::Unroutable)?;
+    let origin = ctx.config.publish.as_ref().ok_or(Error::Unroutable)?;
     let full = origin.prefix().join(path).map_err(|_| Error::NotFound)?;
     origin.broadcast(&full).ok_or(Error::Unroutable)
 }

@@ -27,12 +27,12 @@ pub(crate) fn start<T: web_transport_trait::Session>(ctx: &Context<T>, peer_know
         ctx.tasks
             .spawn(async move { group::receive_datagrams(datagrams).await });
     }
-    if ctx.subscribe.is_some() {
+    if ctx.config.subscribe.is_some() {
         let announce = ctx.clone();
         ctx.tasks
             .spawn(async move { announce::run(announce).await });
     }
-    if ctx.settings.probe {
+    if ctx.config.probe {
         let probe = ctx.clone();
         ctx.tasks.spawn(async move { probe::run(probe).await });
     }
