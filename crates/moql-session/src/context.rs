@@ -206,8 +206,8 @@ impl<T: web_transport_trait::Session> Context<T> {
             }
         });
         if first {
-            tracing::debug!(code, %reason, "session closing");
-            self.transport.close(code, &reason);
+            tracing::debug!(code = code.0, %reason, "session closing");
+            self.transport.close(code.0, &reason);
         }
         self.tasks.cancel();
         // Cancelled tasks cannot unroute their subscriptions: drop the routes here.

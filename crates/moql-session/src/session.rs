@@ -88,7 +88,7 @@ use crate::{publisher, subscriber};
 /// group.finish()?;
 /// let mut got = live.next_group().await?.expect("a group");
 /// assert_eq!(got.next_frame().await?.expect("a frame").payload, "tick");
-/// session.close(0, "done");
+/// session.close(moql_wire::ErrorCode::CANCEL, "done");
 /// # Ok(())
 /// # }
 /// ```
@@ -210,8 +210,8 @@ impl Session {
         self.shared.peer_setup.read().clone()
     }
 
-    /// Closes the session with `code` (0 = normal) and `reason`.
-    pub fn close(&self, code: u32, reason: &str) {
+    /// Closes the session with `code` ([`ErrorCode::CANCEL`] = normal) and `reason`.
+    pub fn close(&self, code: ErrorCode, reason: &str) {
         self.shared.control.shutdown(SessionError::Closed {
             code,
             reason: reason.to_string(),
@@ -277,7 +277,7 @@ impl Session {
 impl Drop for Handle {
     fn drop(&mut self) {
         self.control.shutdown(SessionError::Closed {
-            code: ErrorCode::CANCEL.0,
+            code: ErrorCode::CANCEL,
             reason: "dropped".into(),
         });
     }
@@ -341,8 +341,8 @@ impl<T: web_transport_trait::Session> Accepting<T> {
                             }
                         });
                     }
-                    Ok(_) => reader.stop(ErrorCode::UNEXPECTED_STREAM.0),
-                    Err(_) => reader.stop(ErrorCode::DECODE.0),
+                    Ok(_) => reader.stop(ErrorCode::UNEXPECTED_STREAM),
+                    Err(_) => reader.stop(ErrorCode::DECODE),
                 }
             }
         };
@@ -353,7 +353,7 @@ impl<T: web_transport_trait::Session> Accepting<T> {
                 peer,
             }),
             Ok(Err(err)) => {
-                transport.close(err.code(), &err.to_string());
+                transport.close(err.code().0, &err.to_string());
                 Err(err)
             }
             Err(_) => {
@@ -361,7 +361,7 @@ impl<T: web_transport_trait::Session> Accepting<T> {
                     code: ErrorCode::TIMEOUT,
                     reason: "no SETUP from the client".into(),
                 };
-                transport.close(err.code(), &err.to_string());
+                transport.close(err.code().0, &err.to_string());
                 Err(err)
             }
         }
@@ -394,8 +394,8 @@ impl<T: web_transport_trait::Session> Accepting<T> {
 
     /// Refuses the session: closes it with `code` (6 Unauthorized, or 64 + an HTTP status,
     /// spec 1.4) and `reason`.
-    pub fn reject(self, code: u32, reason: &str) {
-        self.ctx_transport.close(code, reason);
+    pub fn reject(self, code: ErrorCode, reason: &str) {
+        self.ctx_transport.close(code.0, reason);
     }
 }
 
@@ -489,7 +489,10 @@ fn start<T: web_transport_trait::Session>(ctx: Context<T>, peer_known: bool) -> 
     ctx.tasks.spawn(async move {
         let err = watcher.transport.closed().await;
         let err = match web_transport_trait::Error::session_error(&err) {
-            Some((code, reason)) => SessionError::Closed { code, reason },
+            Some((code, reason)) => SessionError::Closed {
+                code: ErrorCode(code),
+                reason,
+            },
             None => SessionError::transport(err),
         };
         watcher.close(err);

@@ -48,12 +48,12 @@ async fn serve<T: web_transport_trait::Session>(
         // dropped: RESET 0 on our side (and STOP 0 on theirs).
         Ok(kind) => {
             tracing::debug!(?kind, %version, "stream type not valid in this version");
-            reader.stop(ErrorCode::CANCEL.0);
+            reader.stop(ErrorCode::CANCEL);
             return;
         }
         Err(err) => {
             tracing::debug!(%err, "unknown or unreadable stream type");
-            reader.stop(ErrorCode::CANCEL.0);
+            reader.stop(ErrorCode::CANCEL);
             return;
         }
     };
@@ -72,10 +72,10 @@ async fn serve<T: web_transport_trait::Session>(
         // an unknown type.
         Err(err @ (StreamError::Decode(_) | StreamError::UnexpectedEnd)) => {
             tracing::debug!(?kind, %err, "request did not decode");
-            reader.stop(ErrorCode::CANCEL.0);
+            reader.stop(ErrorCode::CANCEL);
         }
         Err(StreamError::Reset(code)) => {
-            tracing::trace!(?kind, code, "peer cancelled the stream");
+            tracing::trace!(?kind, code = code.0, "peer cancelled the stream");
         }
         Err(err) => {
             tracing::debug!(?kind, %err, code = %err.code(), "stream failed");

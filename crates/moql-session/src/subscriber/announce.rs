@@ -49,7 +49,7 @@ pub(crate) async fn run<T: web_transport_trait::Session>(ctx: Context<T>) {
         }
         Err(err) => {
             let code = match &err {
-                StreamError::Reset(code) => ErrorCode(*code),
+                StreamError::Reset(code) => *code,
                 other => other.code(),
             };
             ctx.close(SessionError::Protocol {

@@ -229,7 +229,7 @@ async fn serve<T: web_transport_trait::Session>(
                         return Err(match err {
                             // A RESET 0 means "no longer needed" (spec 3.2): the publisher
                             // dropped the subscription.
-                            StreamError::Reset(0) => StreamError::Model(Error::Cancel),
+                            StreamError::Reset(moql_wire::ErrorCode::CANCEL) => StreamError::Model(Error::Cancel),
                             other => other,
                         });
                     }
