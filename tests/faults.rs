@@ -64,7 +64,9 @@ async fn a_publisher_vanishing_mid_group_aborts_the_group_ends_the_track_and_kee
         .await
         .unwrap();
     assert_eq!(&first.expect("a frame").payload[..], b"4:0");
-    publisher.session.close(1, "publisher crashed");
+    publisher
+        .session
+        .close(moql_wire::ErrorCode(1), "publisher crashed");
 
     let err = within("group 4 to end", partial.next_frame()).await;
     assert!(
@@ -160,7 +162,9 @@ async fn a_publisher_reconnecting_with_the_same_broadcast_replaces_it() {
     assert_eq!(read_group(&mut sub).await.0, 1);
 
     // The publisher's connection drops; it reconnects and publishes the broadcast again.
-    first.session.close(0, "network change");
+    first
+        .session
+        .close(moql_wire::ErrorCode::CANCEL, "network change");
     let second = relay.client("moql", "/").await;
     let (_new, new_track) = publish(&second, "fault/reconnect");
 

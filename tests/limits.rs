@@ -110,7 +110,9 @@ async fn sessions_over_the_limit_are_refused_with_503_while_the_others_carry_on(
 
     // A slot frees when a session leaves.
     drop(sub);
-    subscriber.session.close(0, "bye");
+    subscriber
+        .session
+        .close(moql_wire::ErrorCode::CANCEL, "bye");
     within("a slot to free", async {
         loop {
             let next = silent_connection(&relay, &relay.url("moql", "/")).await;
@@ -160,7 +162,7 @@ async fn a_session_announcing_too_many_broadcasts_is_closed_with_493() {
         .map(|i| publish(&flood, &format!("flood/{i}"), &["video"]))
         .collect();
     let err = within("the close", flood.session.closed()).await;
-    assert_eq!(err.code(), ErrorCode::TOO_MANY_REQUESTS.0, "{err}");
+    assert_eq!(err.code(), ErrorCode::TOO_MANY_REQUESTS, "{err}");
 
     let viewer = relay.client("https", "/").await;
     let mut sub = subscribe(&viewer, "honest", "video").await;

@@ -292,7 +292,7 @@ async fn auth_accepts_granted_sessions_and_refuses_the_rest() {
     // No token: closed with 6 (Unauthorized) right after SETUP.
     let anonymous = relay.client("moql", "/room").await;
     let err = within("the refusal", anonymous.session.closed()).await;
-    assert_eq!(err.code(), 6, "{err}");
+    assert_eq!(err.code(), moql_wire::ErrorCode::UNAUTHORIZED, "{err}");
 
     // A token signed with another secret: refused the same way.
     let forged = token(
@@ -305,7 +305,7 @@ async fn auth_accepts_granted_sessions_and_refuses_the_rest() {
     let client = relay.client("https", &format!("/room?jwt={forged}")).await;
     assert_eq!(
         within("the refusal", client.session.closed()).await.code(),
-        6
+        moql_wire::ErrorCode::UNAUTHORIZED
     );
 
     // An expired token.
@@ -313,7 +313,7 @@ async fn auth_accepts_granted_sessions_and_refuses_the_rest() {
     let client = relay.client("moql", &format!("/room?jwt={expired}")).await;
     assert_eq!(
         within("the refusal", client.session.closed()).await.code(),
-        6
+        moql_wire::ErrorCode::UNAUTHORIZED
     );
 
     // Alice may publish under alice/ and subscribe to everything in the room.
@@ -390,7 +390,9 @@ async fn a_track_ended_just_before_its_publisher_leaves_ends_cleanly_downstream(
         track.finish().unwrap();
         // The released CLI closes 1–4 ms after its FIN; the relay's own settling takes longer.
         tokio::time::sleep(Duration::from_millis(5)).await;
-        publisher.session.close(0, "end of input");
+        publisher
+            .session
+            .close(moql_wire::ErrorCode::CANCEL, "end of input");
         assert_eq!(
             within("the end of the track", sub.next_group())
                 .await

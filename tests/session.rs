@@ -223,12 +223,12 @@ async fn the_peer_learns_the_close_code_and_reason_before_any_stream_reset() {
             })
             .await;
 
-            pair.server.close(42, "maintenance");
+            pair.server.close(moql_wire::ErrorCode(42), "maintenance");
             let err = within("the client to see the close", pair.client.closed()).await;
             assert!(
                 matches!(
                     &err,
-                    moql_session::SessionError::Closed { code: 42, reason } if reason == "maintenance"
+                    moql_session::SessionError::Closed { code: moql_wire::ErrorCode(42), reason } if reason == "maintenance"
                 ),
                 "{kind:?} round {round}: the client ended with {err:?}, not the server's close"
             );

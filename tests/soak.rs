@@ -108,7 +108,9 @@ async fn connect_subscribe_fetch_disconnect_cycles_return_to_baseline() {
                 .expect("a frame");
             assert_eq!(frame.payload, format!("tick {past}").as_bytes());
             drop((sub, fetched, group, remote));
-            client.session.close(0, "cycle done");
+            client
+                .session
+                .close(moql_wire::ErrorCode::CANCEL, "cycle done");
             within("the session to close", client.session.closed()).await;
         }
     };

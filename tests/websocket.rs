@@ -120,7 +120,11 @@ async fn auth_refuses_bad_tokens_over_websocket_and_admits_good_ones() {
     ] {
         let client = relay.client("ws", &path).await;
         let err = within("the refusal", client.session.closed()).await;
-        assert_eq!(err.code(), 6, "{path}: {err}");
+        assert_eq!(
+            err.code(),
+            moql_wire::ErrorCode::UNAUTHORIZED,
+            "{path}: {err}"
+        );
     }
 
     // A good token: a working session (the relay's SETUP arrives, nothing closes it).
@@ -321,7 +325,7 @@ async fn plain_qmux_over_tcp_carries_the_path_in_setup() {
     .await
     .unwrap();
     let err = within("the refusal", refused.session.closed()).await;
-    assert_eq!(err.code(), 6, "{err}");
+    assert_eq!(err.code(), moql_wire::ErrorCode::UNAUTHORIZED, "{err}");
 
     let _ = stop.send(());
     within("the relay to stop", running)
@@ -343,7 +347,7 @@ async fn websocket_sessions_count_toward_max_sessions() {
     // Over the limit: the upgraded session is closed with 567 (App(503)), as raw QUIC is.
     let second = relay.client("ws", "/").await;
     let err = within("the refusal", second.session.closed()).await;
-    assert_eq!(err.code(), 567, "{err}");
+    assert_eq!(err.code(), moql_wire::ErrorCode(567), "{err}");
     assert!(first.session.close_reason().is_none());
     relay.shutdown().await;
 }

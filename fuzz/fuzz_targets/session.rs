@@ -1,22 +1,22 @@
 //! Fuzz target: a whole session fed random bytes on each stream.
 //!
 //! One server runs our session engine on loopback (raw QUIC, lite-05) for the whole run. A
-//! client connects and sends a valid SETUP; each input is played on that session as a script
-//! of streams: per stream one control byte (bit 0: bidirectional, bit 1: FIN after the bytes),
-//! one length byte, and that many bytes. The session is reused by later inputs until the
-//! server closes it (then the next input connects again), which keeps the run at hundreds of
-//! inputs a second and lets state build up across inputs, as in a long hostile session.
-//! The server must never panic (libFuzzer aborts on a panic in any thread) and may only close
-//! the session with a spec error code.
+//! client connects and sends a valid SETUP; each input is a session fuzz script, played on
+//! that session by `moql_session::testing::script::play` (the format is documented there).
+//! The session is reused by later inputs until the server closes it (then the next input
+//! connects again), which keeps the run at hundreds of inputs a second and lets state build
+//! up across inputs, as in a long hostile session. The server must never panic (libFuzzer
+//! aborts on a panic in any thread) and may only close the session with a spec error code.
 #![no_main]
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo};
-use moql_session::quic::{Certificate, Client, ClientConfig, ClientTls, Server, ServerConfig};
+use moql_native::{Certificate, Client, ClientConfig, ClientTls, Connection, Server, ServerConfig};
+use moql_session::testing::script::play;
 use moql_session::{Accepting, Session, SessionConfig};
-use moql_wire::{Encode, ErrorCode, Setup, Version};
+use moql_wire::{Encode, Setup, Version};
 use tokio::sync::mpsc;
 use web_transport_trait::{SendStream as _, Session as _};
 
@@ -28,7 +28,7 @@ struct World {
     url: String,
     sessions: tokio::sync::Mutex<mpsc::Receiver<Session>>,
     /// The live client transport and the server's session for it.
-    current: tokio::sync::Mutex<Option<(moql_session::quic::Transport, Session)>>,
+    current: tokio::sync::Mutex<Option<(Connection, Session)>>,
 }
 
 fn world() -> &'static World {
@@ -99,7 +99,7 @@ fn world() -> &'static World {
 }
 
 /// Connects a client and sends a valid SETUP; returns it with the server's session.
-async fn connect(world: &World) -> Option<(moql_session::quic::Transport, Session)> {
+async fn connect(world: &World) -> Option<(Connection, Session)> {
     let connected = world.client.connect(&world.url).await.ok()?;
     let client = connected.session;
     let mut setup = client.open_uni().await.ok()?;
@@ -131,36 +131,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             return;
         };
 
-        let mut rest = data;
-        let mut streams = Vec::new();
-        while rest.len() >= 2 && streams.len() < 8 {
-            let (control, len) = (rest[0], rest[1] as usize);
-            let body = &rest[2..(2 + len).min(rest.len())];
-            rest = &rest[2 + body.len()..];
-            if control & 1 == 1 {
-                let Ok((mut send, recv)) = client.open_bi().await else {
-                    break;
-                };
-                let _ = send.write_all(body).await;
-                if control & 2 == 2 {
-                    let _ = send.finish();
-                }
-                streams.push((send, Some(recv)));
-            } else {
-                let Ok(mut send) = client.open_uni().await else {
-                    break;
-                };
-                let _ = send.write_all(body).await;
-                if control & 2 == 2 {
-                    let _ = send.finish();
-                }
-                streams.push((send, None));
-            }
-        }
+        let _open = play(client, data).await;
         tokio::time::sleep(Duration::from_millis(2)).await;
         if let Some(err) = server.close_reason() {
             assert!(
-                ErrorCode(err.code()).name().is_some(),
+                err.code().name().is_some(),
                 "closed outside the spec: {err:?}"
             );
         }

@@ -168,7 +168,7 @@ pub(crate) async fn subscriber(
 /// The client does not expose quinn's `Endpoint::wait_idle`; the CONNECTION_CLOSE goes out on
 /// the endpoint driver's next turn, which 50 ms covers with a wide margin on any host.
 pub(crate) async fn close(session: &Session, reason: &str) {
-    session.close(0, reason);
+    session.close(moql_wire::ErrorCode::CANCEL, reason);
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 

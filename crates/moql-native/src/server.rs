@@ -173,18 +173,18 @@ impl Server {
         self.incoming.recv().await
     }
 
-    /// Close every connection of this endpoint immediately with `code` (sent unmapped as the
-    /// QUIC application error code) and `reason`, and stop accepting. Later [`accept`]
+    /// Close every connection of this endpoint immediately with `code` (its number sent
+    /// unmapped as the QUIC application error code: an endpoint spans versions) and `reason`, and stop accepting. Later [`accept`]
     /// calls return `None`.
     ///
     /// This is abrupt: WebTransport peers get no CLOSE_WEBTRANSPORT_SESSION capsule. For a
     /// graceful shutdown close each session first.
     ///
     /// [`accept`]: Self::accept
-    pub fn close(&self, code: u32, reason: &str) {
+    pub fn close(&self, code: ErrorCode, reason: &str) {
         self.closed.store(true, Ordering::Release);
         self.endpoint
-            .close(quinn::VarInt::from_u32(code), reason.as_bytes());
+            .close(quinn::VarInt::from_u32(code.0), reason.as_bytes());
     }
 
     /// Waits until every connection of this endpoint has finished closing (QUIC's draining
@@ -205,7 +205,7 @@ impl Server {
     /// `reason`. Closing the endpoint at once instead cuts the capsules off: peers see the
     /// endpoint's code. Follow with [`wait_idle`](Self::wait_idle) before exiting so the
     /// final frames are sent.
-    pub async fn close_gracefully(&self, code: u32, reason: &str, grace: Duration) {
+    pub async fn close_gracefully(&self, code: ErrorCode, reason: &str, grace: Duration) {
         /// How often the open connections are counted while waiting.
         const POLL: Duration = Duration::from_millis(10);
         let deadline = tokio::time::Instant::now() + grace;

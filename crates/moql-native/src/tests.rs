@@ -548,7 +548,7 @@ async fn close_ends_accept_and_the_sessions() {
     let client = pinned_client(&server, &Version::ALL);
     let (c, _s, _) = establish(&mut server, &client, "moql", "127.0.0.1", "/").await;
 
-    server.close(7, "shutting down");
+    server.close(moql_wire::ErrorCode(7), "shutting down");
     assert!(
         timeout(WAIT, server.accept())
             .await
@@ -574,7 +574,11 @@ async fn close_gracefully_lets_closed_webtransport_sessions_send_their_capsule_f
     web_transport_trait::Session::close(&wt_server, 5, "going");
     timeout(WAIT, async {
         server
-            .close_gracefully(9, "shutting down", Duration::from_secs(1))
+            .close_gracefully(
+                moql_wire::ErrorCode(9),
+                "shutting down",
+                Duration::from_secs(1),
+            )
             .await;
         server.wait_idle().await;
     })

@@ -73,7 +73,7 @@ pub(crate) async fn peer(
                 tokio::select! {
                     err = session.closed() => tracing::warn!(%url, %err, "peer session ended"),
                     _ = stop.wait_for(|s| *s) => {
-                        session.close(0, "relay shutting down");
+                        session.close(moql_wire::ErrorCode::CANCEL, "relay shutting down");
                         return;
                     }
                 }

@@ -133,7 +133,6 @@ impl Shared {
         config.max_subscriptions = self.limits.max_subscriptions;
         config.max_announcements = self.limits.max_announcements;
         config.max_buffered = self.limits.max_buffered_bytes;
-        config.setup_timeout = self.setup_timeout;
         config
     }
 }
@@ -370,13 +369,13 @@ impl Relay {
         };
         let _ = tokio::time::timeout(drain, all_closed).await;
         for session in self.shared.sessions() {
-            session.close(ErrorCode::CANCEL.0, "relay shutting down");
+            session.close(ErrorCode::CANCEL, "relay shutting down");
         }
         // Let the closes reach the peers (WebTransport's capsule, QUIC's CONNECTION_CLOSE)
         // before the endpoint goes away: browsers stay through GOAWAY, and exiting at once
         // would leave them to notice by their idle timeout.
         self.server
-            .close_gracefully(ErrorCode::CANCEL.0, "relay shutting down", CLOSE_GRACE)
+            .close_gracefully(ErrorCode::CANCEL, "relay shutting down", CLOSE_GRACE)
             .await;
         // Let closing connections drain so the UDP port is free when `run` returns.
         if tokio::time::timeout(IDLE_WAIT, self.server.wait_idle())
@@ -449,7 +448,7 @@ async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, admitte
 /// starting its side is not reliably reported with its code.
 async fn refuse_busy(shared: &Shared, transport: Connection, version: Version) {
     if let Ok(accepting) = Accepting::new(transport, version, shared.setup_timeout).await {
-        accepting.reject(ErrorCode::SERVICE_UNAVAILABLE.0, "Service Unavailable");
+        accepting.reject(ErrorCode::SERVICE_UNAVAILABLE, "Service Unavailable");
     }
 }
 
@@ -538,7 +537,7 @@ async fn run_session(
         err = session.closed() => tracing::info!(%remote, %err, "session ended"),
         () = sleep_or_forever(expiry) => {
             // The credential expired: spec 6 step 9, close with 6 Unauthorized.
-            session.close(ErrorCode::UNAUTHORIZED.0, "credential expired");
+            session.close(ErrorCode::UNAUTHORIZED, "credential expired");
             tracing::info!(%remote, "credential expired");
         }
     }

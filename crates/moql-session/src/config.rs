@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use moql_model::{CacheLimits, OriginConsumer, OriginProducer, Path};
 
-/// Default [`SessionConfig::setup_timeout`]: 10 s, ample for a SETUP sent right after the
+/// A default for [`Accepting::new`](crate::Accepting::new)'s SETUP timeout: 10 s, ample for a SETUP sent right after the
 /// handshake even over a lossy path, short enough that idle half-open sessions do not pile up.
 pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -44,10 +44,6 @@ pub struct SessionConfig {
     pub datagram_max: Option<usize>,
     /// Open a probe stream when the peer offers estimates, and keep the latest report.
     pub probe: bool,
-    /// How long the server waits for the client's SETUP (see
-    /// [`Accepting::new`](crate::Accepting::new), which takes it as an argument); default
-    /// [`DEFAULT_SETUP_TIMEOUT`]. A client that is too slow is closed with 3 (Timeout).
-    pub setup_timeout: Duration,
     /// Byte limits on the caches of the peer's tracks (none by default: the publisher's max
     /// latency alone bounds them). A relay shares one total budget across all its sessions.
     pub cache_limits: CacheLimits,
@@ -91,7 +87,6 @@ impl SessionConfig {
             setup_path: None,
             datagram_max: None,
             probe: false,
-            setup_timeout: DEFAULT_SETUP_TIMEOUT,
             cache_limits: CacheLimits::default(),
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             max_announcements: DEFAULT_MAX_ANNOUNCEMENTS,

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Instant;
 
-use moql_model::{OriginConsumer, OriginProducer, Path, TrackProducer};
+use moql_model::TrackProducer;
 use moql_sync::{Consumer, Producer};
 use moql_wire::{Setup, Version};
 use tokio::sync::watch;
 
+use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::tasks::Tasks;
 
@@ -18,27 +19,6 @@ use crate::tasks::Tasks;
 /// for the transport to be down: WebTransport's graceful close waits for the peer up to about
 /// 3 RTT before it closes the connection itself.
 const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Settings copied out of the [`SessionConfig`](crate::SessionConfig).
-pub(crate) struct Settings {
-    pub(crate) origin_id: u64,
-    /// A random ID this session puts in place of a peer that names no hop ID of its own
-    /// (lite-03, or a zero ANNOUNCE_OK Hop ID), so routes learned from that peer carry an
-    /// identity and are never announced back to it.
-    pub(crate) stamp: u64,
-    pub(crate) root: Path,
-    pub(crate) announce_prefix: Path,
-    pub(crate) datagram_max: Option<usize>,
-    pub(crate) probe: bool,
-    pub(crate) setup_path: Option<String>,
-    pub(crate) allow_subscribe: Option<Vec<Path>>,
-    pub(crate) allow_publish: Option<Vec<Path>>,
-    pub(crate) cache_ceiling: Option<std::time::Duration>,
-    pub(crate) cache_limits: moql_model::CacheLimits,
-    pub(crate) max_subscriptions: usize,
-    pub(crate) max_announcements: usize,
-    pub(crate) max_buffered: usize,
-}
 
 /// An outgoing subscription, found by its Subscribe ID when group streams and datagrams
 /// arrive.
@@ -103,10 +83,14 @@ impl Drop for Counted {
 
 pub(crate) struct Inner<T> {
     pub(crate) transport: T,
+    /// The negotiated version.
     pub(crate) version: Version,
-    pub(crate) settings: Settings,
-    pub(crate) publish: Option<OriginConsumer>,
-    pub(crate) subscribe: Option<OriginProducer>,
+    /// The configuration the session was started with, read where it is needed.
+    pub(crate) config: SessionConfig,
+    /// A random ID this session puts in place of a peer that names no hop ID of its own
+    /// (lite-03, or a zero ANNOUNCE_OK Hop ID), so routes learned from that peer carry an
+    /// identity and are never announced back to it. Drawn per session, not configured.
+    pub(crate) stamp: u64,
     pub(crate) tasks: Tasks,
     /// The peer's SETUP once read (always `Some(default)` on versions without SETUP).
     pub(crate) peer_setup: Producer<Option<Setup>>,
@@ -222,8 +206,8 @@ impl<T: web_transport_trait::Session> Context<T> {
             }
         });
         if first {
-            tracing::debug!(code, %reason, "session closing");
-            self.transport.close(code, &reason);
+            tracing::debug!(code = code.0, %reason, "session closing");
+            self.transport.close(code.0, &reason);
         }
         self.tasks.cancel();
         // Cancelled tasks cannot unroute their subscriptions: drop the routes here.

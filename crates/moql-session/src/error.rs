@@ -20,10 +20,10 @@ pub enum SessionError {
         reason: String,
     },
     /// The session was closed (by either side) with this application code and reason.
-    #[error("session closed with code {code}: {reason}")]
+    #[error("session closed with code {}: {reason}", .code.0)]
     Closed {
-        /// The moq-lite close code (0 = normal close).
-        code: u32,
+        /// The close code ([`ErrorCode::CANCEL`] = normal close).
+        code: ErrorCode,
         /// The close reason text.
         reason: String,
     },
@@ -37,12 +37,11 @@ pub enum SessionError {
 
 impl SessionError {
     /// The code to close a session with for this error.
-    pub fn code(&self) -> u32 {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Protocol { code, .. } => code.0,
-            Self::Closed { code, .. } => *code,
-            Self::Transport(_) => ErrorCode::REQUIRED_EXTENSION.0,
-            Self::Config(_) => ErrorCode::CANCEL.0,
+            Self::Protocol { code, .. } | Self::Closed { code, .. } => *code,
+            Self::Transport(_) => ErrorCode::REQUIRED_EXTENSION,
+            Self::Config(_) => ErrorCode::CANCEL,
         }
     }
 
@@ -68,9 +67,9 @@ pub(crate) enum StreamError {
     /// The model refused or failed (not found, dropped, …) — carried to the peer as its code.
     #[error("{0}")]
     Model(#[from] moql_model::Error),
-    /// The peer reset or stopped the stream with this (unmapped) code.
-    #[error("reset by the peer with code {0}")]
-    Reset(u32),
+    /// The peer reset or stopped the stream with this code.
+    #[error("reset by the peer with code {}", .0.0)]
+    Reset(ErrorCode),
     /// The stream ended before a complete message.
     #[error("stream ended early")]
     UnexpectedEnd,
@@ -97,7 +96,7 @@ impl StreamError {
             Self::Decode(err) | Self::Malformed(err) => err.code(),
             Self::Encode(_) => ErrorCode::ENCODE,
             Self::Model(err) => err.code(),
-            Self::Reset(code) => ErrorCode(*code),
+            Self::Reset(code) => *code,
             Self::UnexpectedEnd => ErrorCode::DECODE,
             Self::UnexpectedData => ErrorCode::DECODE,
             Self::Transport(_) => ErrorCode::TRANSPORT,
@@ -110,7 +109,7 @@ impl StreamError {
     pub(crate) fn to_model(&self) -> moql_model::Error {
         match self {
             Self::Model(err) => err.clone(),
-            Self::Reset(code) => moql_model::Error::from_code(ErrorCode(*code)),
+            Self::Reset(code) => moql_model::Error::from_code(*code),
             Self::Transport(_) => moql_model::Error::Transport,
             other => moql_model::Error::from_code(other.code()),
         }
@@ -132,7 +131,7 @@ impl StreamError {
 /// Turns a transport error into a stream error, keeping the peer's stream code if it has one.
 pub(crate) fn from_transport<E: web_transport_trait::Error>(err: E) -> StreamError {
     match err.stream_error() {
-        Some(code) => StreamError::Reset(code),
+        Some(code) => StreamError::Reset(ErrorCode(code)),
         None => StreamError::transport(err),
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use web_transport_trait::Session as _;
 
 use crate::config::SessionConfig;
-use crate::context::{Context, Inner, Settings};
+use crate::context::{Context, Inner};
 use crate::error::SessionError;
 use crate::io::{CodeMapped, Reader, Writer};
 use crate::tasks::Tasks;
@@ -88,7 +88,7 @@ use crate::{publisher, subscriber};
 /// group.finish()?;
 /// let mut got = live.next_group().await?.expect("a group");
 /// assert_eq!(got.next_frame().await?.expect("a frame").payload, "tick");
-/// session.close(0, "done");
+/// session.close(moql_wire::ErrorCode::CANCEL, "done");
 /// # Ok(())
 /// # }
 /// ```
@@ -210,8 +210,8 @@ impl Session {
         self.shared.peer_setup.read().clone()
     }
 
-    /// Closes the session with `code` (0 = normal) and `reason`.
-    pub fn close(&self, code: u32, reason: &str) {
+    /// Closes the session with `code` ([`ErrorCode::CANCEL`] = normal) and `reason`.
+    pub fn close(&self, code: ErrorCode, reason: &str) {
         self.shared.control.shutdown(SessionError::Closed {
             code,
             reason: reason.to_string(),
@@ -282,7 +282,7 @@ impl Session {
 impl Drop for Handle {
     fn drop(&mut self) {
         self.control.shutdown(SessionError::Closed {
-            code: ErrorCode::CANCEL.0,
+            code: ErrorCode::CANCEL,
             reason: "dropped".into(),
         });
     }
@@ -346,8 +346,8 @@ impl<T: web_transport_trait::Session> Accepting<T> {
                             }
                         });
                     }
-                    Ok(_) => reader.stop(ErrorCode::UNEXPECTED_STREAM.0),
-                    Err(_) => reader.stop(ErrorCode::DECODE.0),
+                    Ok(_) => reader.stop(ErrorCode::UNEXPECTED_STREAM),
+                    Err(_) => reader.stop(ErrorCode::DECODE),
                 }
             }
         };
@@ -358,7 +358,7 @@ impl<T: web_transport_trait::Session> Accepting<T> {
                 peer,
             }),
             Ok(Err(err)) => {
-                transport.close(err.code(), &err.to_string());
+                transport.close(err.code().0, &err.to_string());
                 Err(err)
             }
             Err(_) => {
@@ -366,7 +366,7 @@ impl<T: web_transport_trait::Session> Accepting<T> {
                     code: ErrorCode::TIMEOUT,
                     reason: "no SETUP from the client".into(),
                 };
-                transport.close(err.code(), &err.to_string());
+                transport.close(err.code().0, &err.to_string());
                 Err(err)
             }
         }
@@ -399,8 +399,8 @@ impl<T: web_transport_trait::Session> Accepting<T> {
 
     /// Refuses the session: closes it with `code` (6 Unauthorized, or 64 + an HTTP status,
     /// spec 1.4) and `reason`.
-    pub fn reject(self, code: u32, reason: &str) {
-        self.ctx_transport.close(code, reason);
+    pub fn reject(self, code: ErrorCode, reason: &str) {
+        self.ctx_transport.close(code.0, reason);
     }
 }
 
@@ -421,24 +421,8 @@ fn context<T: web_transport_trait::Session>(
         inner: Arc::new(Inner {
             transport,
             version,
-            settings: Settings {
-                origin_id: config.origin_id,
-                stamp: crate::config::random_origin_id(),
-                root: config.root,
-                announce_prefix: config.announce_prefix,
-                datagram_max: config.datagram_max,
-                probe: config.probe,
-                setup_path: config.setup_path,
-                allow_subscribe: config.allow_subscribe,
-                allow_publish: config.allow_publish,
-                cache_ceiling: config.cache_ceiling,
-                cache_limits: config.cache_limits,
-                max_subscriptions: config.max_subscriptions,
-                max_announcements: config.max_announcements,
-                max_buffered: config.max_buffered,
-            },
-            publish: config.publish,
-            subscribe: config.subscribe,
+            stamp: crate::config::random_origin_id(),
+            config,
             tasks: Tasks::new(),
             peer_setup,
             peer_setup_rx,
@@ -471,11 +455,11 @@ fn local_setup<T: web_transport_trait::Session>(ctx: &Context<T>, client: bool) 
             ProbeLevel::None
         },
         path: if client {
-            ctx.settings.setup_path.clone()
+            ctx.config.setup_path.clone()
         } else {
             None
         },
-        origin: Some(ctx.settings.origin_id),
+        origin: Some(ctx.config.origin_id),
         ..Setup::default()
     }
 }
@@ -510,7 +494,10 @@ fn start<T: web_transport_trait::Session>(ctx: Context<T>, peer_known: bool) -> 
     ctx.tasks.spawn(async move {
         let err = watcher.transport.closed().await;
         let err = match web_transport_trait::Error::session_error(&err) {
-            Some((code, reason)) => SessionError::Closed { code, reason },
+            Some((code, reason)) => SessionError::Closed {
+                code: ErrorCode(code),
+                reason,
+            },
             None => SessionError::transport(err),
         };
         watcher.close(err);

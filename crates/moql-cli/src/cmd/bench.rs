@@ -245,7 +245,9 @@ pub(crate) async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> 
     write_json(output.as_mut(), &summary)?;
 
     for connection in &connections {
-        connection.session.close(0, "bench done");
+        connection
+            .session
+            .close(moql_wire::ErrorCode::CANCEL, "bench done");
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
 

@@ -194,13 +194,13 @@ pub enum AuthError {
 impl AuthError {
     /// The session close code for this refusal (spec 1.4): 6 (`Unauthorized`) for every
     /// 401/403-like decision, and `64 + 500` for [`AuthError::Key`], a server fault.
-    pub fn code(&self) -> u32 {
+    pub fn code(&self) -> ErrorCode {
         match self {
             // spec 1.4: "or with `64 + status` for other refusals (… 564 for 500)".
-            Self::Key(_) => 564,
+            Self::Key(_) => ErrorCode::app(500),
             // spec 1.4: "closing it with code 6 (`Unauthorized`) for its HTTP-style 401/403
             // decisions".
-            _ => ErrorCode::UNAUTHORIZED.0,
+            _ => ErrorCode::UNAUTHORIZED,
         }
     }
 

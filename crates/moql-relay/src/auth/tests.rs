@@ -576,9 +576,9 @@ fn refusals_close_with_unauthorized() {
         AuthError::OutsideRoot,
         AuthError::NoGrant,
     ] {
-        assert_eq!(err.code(), 6, "{err}");
+        assert_eq!(err.code(), ErrorCode::UNAUTHORIZED, "{err}");
     }
-    assert_eq!(AuthError::Key(String::new()).code(), 564);
+    assert_eq!(AuthError::Key(String::new()).code(), ErrorCode(564));
     assert!(AuthError::OutsideRoot.is_forbidden());
     assert!(!AuthError::Expired.is_forbidden());
 }

@@ -9,7 +9,9 @@
 //! browser library), which reads the old codes.
 //!
 //! Every reset, stop and close the engine issues, and every code it reads from an error,
-//! passes through here, so no other file converts codes. Application codes (64 + n) and codes
+//! passes through here, so no other file converts codes. The engine holds codes as
+//! [`ErrorCode`]; the trait carries `u32`, so the engine's number (`code.0`) crosses it and is
+//! translated here. Application codes (64 + n) and codes
 //! the peer's registry does not name pass through unchanged.
 
 use bytes::{Buf, BufMut, Bytes};

@@ -2,7 +2,7 @@
 //! says the input is `Short`.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use moql_wire::{Decode, DecodeError, Frame, FrameDecoder, Version};
+use moql_wire::{Decode, DecodeError, ErrorCode, Frame, FrameDecoder, Version};
 use web_transport_trait::RecvStream;
 
 use crate::error::{StreamError, from_transport};
@@ -139,8 +139,8 @@ impl<R: RecvStream> Reader<R> {
     }
 
     /// Stops reading with `code` (STOP_SENDING).
-    pub(crate) fn stop(&mut self, code: u32) {
-        self.stream.stop(code);
+    pub(crate) fn stop(&mut self, code: ErrorCode) {
+        self.stream.stop(code.0);
     }
 }
 

@@ -5,6 +5,7 @@
 //! the [`Action`] it returns; nothing here touches a stream.
 
 use moql_model::{Error, Subscription};
+use moql_wire::ErrorCode;
 
 use crate::error::StreamError;
 
@@ -128,7 +129,7 @@ impl Upstream {
 /// needed" (spec 3.2), the publisher dropped the subscription, so consumers see a cancel.
 pub(crate) fn failure(err: StreamError) -> StreamError {
     match err {
-        StreamError::Reset(0) => StreamError::Model(Error::Cancel),
+        StreamError::Reset(ErrorCode::CANCEL) => StreamError::Model(Error::Cancel),
         other => other,
     }
 }
@@ -208,12 +209,12 @@ mod tests {
     #[test]
     fn a_publisher_reset_0_is_a_cancel() {
         assert!(matches!(
-            failure(StreamError::Reset(0)),
+            failure(StreamError::Reset(ErrorCode::CANCEL)),
             StreamError::Model(Error::Cancel)
         ));
         assert!(matches!(
-            failure(StreamError::Reset(13)),
-            StreamError::Reset(13)
+            failure(StreamError::Reset(ErrorCode::NOT_FOUND)),
+            StreamError::Reset(ErrorCode::NOT_FOUND)
         ));
     }
 }

@@ -28,11 +28,16 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     } else {
         request.exclude_hop
     };
-    let own = ctx.settings.origin_id;
+    let own = ctx.config.origin_id;
 
     // Spec 4.2: a prefix outside what we offer still gets ANNOUNCE_OK with count 0, and the
     // stream stays open with nothing further.
-    let mut watcher = match ctx.publish.as_ref().map(|o| o.scope(&request.prefix)) {
+    let mut watcher = match ctx
+        .config
+        .publish
+        .as_ref()
+        .map(|o| o.scope(&request.prefix))
+    {
         Some(Ok(watcher)) => Some(watcher),
         _ => None,
     };
@@ -52,17 +57,18 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     };
     let prefix = watcher.prefix().clone();
     let root = ctx
+        .config
         .publish
         .as_ref()
         .map(|o| o.prefix().clone())
         .unwrap_or_default();
-    let allow = ctx.settings.allow_subscribe.clone();
+    let allow = ctx.config.allow_subscribe.clone();
     let eligible = |a: &Announced| {
         let wire = a.path.strip_prefix(&root).unwrap_or_default();
         !contains(&a.hops, exclude)
             && !contains(&a.hops, own)
             // Never back to the peer it came from, even one that names no hop ID.
-            && !contains(&a.hops, ctx.settings.stamp)
+            && !contains(&a.hops, ctx.stamp)
             && crate::config::allowed(allow.as_deref(), &wire)
     };
     let suffix = |path: &Path| path.strip_prefix(&prefix).unwrap_or_default();

@@ -48,12 +48,12 @@ async fn serve<T: web_transport_trait::Session>(
         // dropped: RESET 0 on our side (and STOP 0 on theirs).
         Ok(kind) => {
             tracing::debug!(?kind, %version, "stream type not valid in this version");
-            reader.stop(ErrorCode::CANCEL.0);
+            reader.stop(ErrorCode::CANCEL);
             return;
         }
         Err(err) => {
             tracing::debug!(%err, "unknown or unreadable stream type");
-            reader.stop(ErrorCode::CANCEL.0);
+            reader.stop(ErrorCode::CANCEL);
             return;
         }
     };
@@ -72,10 +72,10 @@ async fn serve<T: web_transport_trait::Session>(
         // an unknown type.
         Err(err @ (StreamError::Decode(_) | StreamError::UnexpectedEnd)) => {
             tracing::debug!(?kind, %err, "request did not decode");
-            reader.stop(ErrorCode::CANCEL.0);
+            reader.stop(ErrorCode::CANCEL);
         }
         Err(StreamError::Reset(code)) => {
-            tracing::trace!(?kind, code, "peer cancelled the stream");
+            tracing::trace!(?kind, code = code.0, "peer cancelled the stream");
         }
         Err(err) => {
             tracing::debug!(?kind, %err, code = %err.code(), "stream failed");
@@ -98,10 +98,10 @@ async fn receive_goaway<T: web_transport_trait::Session>(
 /// Resolves a wire broadcast path against the publish origin (paths are relative to the
 /// session's root, spec 1.4).
 pub(crate) fn resolve<T>(ctx: &Context<T>, path: &Path) -> Result<BroadcastConsumer, Error> {
-    if !crate::config::allowed(ctx.settings.allow_subscribe.as_deref(), path) {
+    if !crate::config::allowed(ctx.config.allow_subscribe.as_deref(), path) {
         return Err(Error::Unauthorized);
     }
-    let origin = ctx.publish.as_ref().ok_or(Error::Unroutable)?;
+    let origin = ctx.config.publish.as_ref().ok_or(Error::Unroutable)?;
     let full = origin.prefix().join(path).map_err(|_| Error::NotFound)?;
     origin.broadcast(&full).ok_or(Error::Unroutable)
 }

@@ -31,10 +31,10 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     let subscription = convert::subscription_from_subscribe(&request);
     tracing::debug!(id = request.id, broadcast = %request.broadcast, track = %request.track, "subscribe");
 
-    let Some(_serving) = Serving::new(&ctx.serving, ctx.settings.max_subscriptions) else {
+    let Some(_serving) = Serving::new(&ctx.serving, ctx.config.max_subscriptions) else {
         tracing::debug!(
             id = request.id,
-            max = ctx.settings.max_subscriptions,
+            max = ctx.config.max_subscriptions,
             "too many subscriptions"
         );
         return Err(StreamError::Limit(
@@ -76,7 +76,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     let options = GroupOptions {
         subscribe_id: request.id,
         publisher_priority: info.priority,
-        datagram_max: ctx.settings.datagram_max,
+        datagram_max: ctx.config.datagram_max,
         frames: FrameBounds::of(&request),
     };
     let mut groups: JoinSet<u64> = JoinSet::new();
@@ -151,7 +151,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
                 &options,
                 current_rx.clone(),
             );
-            inflight.shed(ctx.settings.max_buffered);
+            inflight.shed(ctx.config.max_buffered);
         }
         if step.finish {
             writer.finish()?;

@@ -49,7 +49,7 @@ pub(crate) async fn run<T: web_transport_trait::Session>(ctx: Context<T>) {
         }
         Err(err) => {
             let code = match &err {
-                StreamError::Reset(code) => ErrorCode(*code),
+                StreamError::Reset(code) => *code,
                 other => other.code(),
             };
             ctx.close(SessionError::Protocol {
@@ -65,11 +65,11 @@ async fn announce<T: web_transport_trait::Session>(
     remotes: &mut HashMap<Path, Remote>,
 ) -> Result<(), StreamError> {
     let version = ctx.version;
-    let own = ctx.settings.origin_id;
-    let Some(origin) = ctx.subscribe.clone() else {
+    let own = ctx.config.origin_id;
+    let Some(origin) = ctx.config.subscribe.clone() else {
         return Ok(());
     };
-    let prefix = ctx.settings.announce_prefix.clone();
+    let prefix = ctx.config.announce_prefix.clone();
     let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
     let mut writer = Writer::new(send);
     let mut reader = Reader::new(recv);
@@ -113,7 +113,7 @@ async fn announce<T: web_transport_trait::Session>(
         let path = prefix
             .join(&suffix)
             .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
-        if !crate::config::allowed(ctx.settings.allow_publish.as_deref(), &path) {
+        if !crate::config::allowed(ctx.config.allow_publish.as_deref(), &path) {
             tracing::warn!(%path, "peer announced a broadcast outside its grants; ignored");
             continue;
         }
@@ -121,7 +121,7 @@ async fn announce<T: web_transport_trait::Session>(
         // would replace).
         let chain = match decode_chain(&hops, sender, version) {
             Some(mut chain) if !contains(&chain, own) => {
-                stamp_sender(&mut chain, ctx.settings.stamp);
+                stamp_sender(&mut chain, ctx.stamp);
                 chain
             }
             _ => {
@@ -130,7 +130,7 @@ async fn announce<T: web_transport_trait::Session>(
             }
         };
         let full = ctx
-            .settings
+            .config
             .root
             .join(&path)
             .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
@@ -152,8 +152,8 @@ async fn announce<T: web_transport_trait::Session>(
             }
             remotes.remove(&path);
         }
-        if remotes.len() >= ctx.settings.max_announcements {
-            tracing::warn!(%path, max = ctx.settings.max_announcements, "peer announced too many broadcasts");
+        if remotes.len() >= ctx.config.max_announcements {
+            tracing::warn!(%path, max = ctx.config.max_announcements, "peer announced too many broadcasts");
             return Err(StreamError::Limit(
                 ErrorCode::TOO_MANY_REQUESTS,
                 "announcement",

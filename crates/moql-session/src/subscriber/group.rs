@@ -21,7 +21,7 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
         Err(err) => {
             // Spec 4.8: "a GROUP header that does not decode with STOP code 5".
             tracing::debug!(%err, "group header did not decode");
-            reader.stop(ErrorCode::DECODE.0);
+            reader.stop(ErrorCode::DECODE);
             return;
         }
     };
@@ -33,12 +33,12 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
             frame_start = header.frame_start,
             "unrequested mid-group start"
         );
-        reader.stop(ErrorCode::DECODE.0);
+        reader.stop(ErrorCode::DECODE);
         return;
     }
     let Some(subscribed) = ctx.subscription(header.subscribe_id) else {
         // Spec 4.8: unknown Subscribe ID → STOP 0.
-        reader.stop(ErrorCode::CANCEL.0);
+        reader.stop(ErrorCode::CANCEL);
         return;
     };
     let _inflight = subscribed.inflight.enter();
@@ -49,12 +49,12 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
         Err(Error::Duplicate) => {
             // Spec 4.8: "a second stream for a group sequence the subscription already holds
             // with STOP code 12 (Duplicate)".
-            reader.stop(ErrorCode::DUPLICATE.0);
+            reader.stop(ErrorCode::DUPLICATE);
             return;
         }
         Err(err) => {
             tracing::debug!(%err, sequence = header.sequence, "group refused");
-            reader.stop(err.code().0);
+            reader.stop(err.code());
             return;
         }
     };
@@ -63,7 +63,7 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
         // Frame-level problems abandon this group locally; the session goes on.
         tracing::debug!(%err, sequence = header.sequence, "group abandoned");
         if !matches!(err, StreamError::Reset(_) | StreamError::Transport(_)) {
-            reader.stop(err.code().0);
+            reader.stop(err.code());
         }
         let _ = group.abort(err.to_model());
     }

@@ -27,12 +27,12 @@ pub(crate) fn start<T: web_transport_trait::Session>(ctx: &Context<T>, peer_know
         ctx.tasks
             .spawn(async move { group::receive_datagrams(datagrams).await });
     }
-    if ctx.subscribe.is_some() {
+    if ctx.config.subscribe.is_some() {
         let announce = ctx.clone();
         ctx.tasks
             .spawn(async move { announce::run(announce).await });
     }
-    if ctx.settings.probe {
+    if ctx.config.probe {
         let probe = ctx.clone();
         ctx.tasks.spawn(async move { probe::run(probe).await });
     }
@@ -56,7 +56,7 @@ async fn accept_uni<T: web_transport_trait::Session>(ctx: Context<T>, mut peer_k
             // Spec 3.3: unknown unidirectional type → stop reading (STOP 0); session stays up.
             Err(err) => {
                 tracing::debug!(%err, "unknown uni stream type");
-                reader.stop(ErrorCode::CANCEL.0);
+                reader.stop(ErrorCode::CANCEL);
                 continue;
             }
         };
@@ -68,7 +68,7 @@ async fn accept_uni<T: web_transport_trait::Session>(ctx: Context<T>, mut peer_k
             }
             // Older versions have no Setup stream (STOP 10, older-versions.md).
             UniStream::Setup if !ctx.version.has_setup() => {
-                reader.stop(ErrorCode::UNEXPECTED_STREAM.0)
+                reader.stop(ErrorCode::UNEXPECTED_STREAM)
             }
             UniStream::Setup if peer_known => {
                 // Spec 8: a second Setup stream → close the session with a protocol violation.

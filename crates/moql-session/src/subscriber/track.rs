@@ -94,8 +94,8 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
             return;
         }
     };
-    if ctx.settings.cache_limits.is_limited() {
-        track.set_cache_limits(ctx.settings.cache_limits.clone());
+    if ctx.config.cache_limits.is_limited() {
+        track.set_cache_limits(ctx.config.cache_limits.clone());
     }
     let guard = Guard::new(track.clone());
     let result = serve(&ctx, &broadcast, &name, &guard, linger(&info)).await;
@@ -132,7 +132,7 @@ async fn track_info<T: web_transport_trait::Session>(
     // Spec 4.3: the reference FINs after TRACK_INFO has arrived.
     let _ = writer.finish();
     let mut info = convert::track_info_from_wire(&info);
-    if let Some(ceiling) = ctx.settings.cache_ceiling {
+    if let Some(ceiling) = ctx.config.cache_ceiling {
         info.max_latency = info.max_latency.min(ceiling);
     }
     info.validate()?;

@@ -1,8 +1,8 @@
 //! The session-level fuzz in bounded form, over the in-memory pair (moved from
 //! `tests/hostile.rs`).
 
-use moql_wire::{ErrorCode, Group};
-use web_transport_trait::SendStream as _;
+use moql_session::testing::script::{play, push_stream};
+use moql_wire::Group;
 
 use crate::hostile::hex;
 use crate::raw::{encode, harness};
@@ -69,40 +69,6 @@ impl Script {
     }
 }
 
-/// Plays a session fuzz script (the format of `fuzz/fuzz_targets/session.rs`): per stream a
-/// control byte (bit 0: bidirectional, bit 1: FIN after the bytes), a length byte, the bytes.
-/// Returns the streams, kept open until the caller drops them.
-async fn play<T: web_transport_trait::Session>(
-    client: &T,
-    mut script: &[u8],
-) -> Vec<T::SendStream> {
-    let mut open = Vec::new();
-    while script.len() >= 2 && open.len() < 8 {
-        let (control, len) = (script[0], script[1] as usize);
-        let body = &script[2..(2 + len).min(script.len())];
-        script = &script[2 + body.len()..];
-        let send = if control & 1 == 1 {
-            let Ok((send, recv)) = client.open_bi().await else {
-                break;
-            };
-            drop(recv);
-            send
-        } else {
-            let Ok(send) = client.open_uni().await else {
-                break;
-            };
-            send
-        };
-        let mut send = send;
-        let _ = send.write_all(body).await;
-        if control & 2 == 2 {
-            let _ = send.finish();
-        }
-        open.push(send);
-    }
-    open
-}
-
 /// The session-level fuzz in bounded form: the committed seeds of the `session` fuzz target,
 /// then seeded random scripts, on random streams of a live session: the server never panics,
 /// and if it closes the session it does so with a spec code (`MOQL_SESSION_FUZZ_CASES` random
@@ -139,10 +105,8 @@ async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes
         for _ in 0..1 + random.below(5) {
             let bidi = random.below(2);
             let fin = random.below(2) << 1;
-            let mut body = random.stream_bytes(bidi == 0);
-            body.truncate(255);
-            bytes.extend([(bidi | fin) as u8, body.len() as u8]);
-            bytes.extend(body);
+            let body = random.stream_bytes(bidi == 0);
+            push_stream(&mut bytes, bidi == 1, fin != 0, &body);
         }
         scripts.push((format!("random seed {seed}"), bytes));
     }
@@ -157,12 +121,12 @@ async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes
         if let Some(err) = server.close_reason() {
             closed += 1;
             assert!(
-                ErrorCode(err.code()).name().is_some(),
+                err.code().name().is_some(),
                 "{name}: closed with a code outside the spec: {err:?}"
             );
         }
         drop(open);
-        server.close(0, "case done");
+        server.close(moql_wire::ErrorCode::CANCEL, "case done");
     }
     eprintln!(
         "{} scripted sessions, {closed} closed by the server",

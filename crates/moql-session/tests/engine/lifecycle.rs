@@ -79,7 +79,7 @@ async fn closing_a_session_ends_every_consumer_and_leaks_no_task() {
         next_group_frames(&mut sub).await;
         assert!(pair.client.stats().tasks > 0);
 
-        pair.server.close(0, "bye");
+        pair.server.close(moql_wire::ErrorCode::CANCEL, "bye");
         let err = within("the subscription to fail", async {
             loop {
                 match sub.next_group().await {
