@@ -140,7 +140,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
             };
             writer.encode(&response, version).await?;
         }
-        // After SUBSCRIBE_OK, as the reference orders them.
+        // The group goes out after its SUBSCRIBE_OK is written (the order this stream always had).
         if let Some(group) = arrived.take() {
             spawn_group(
                 ctx,
