@@ -5,8 +5,7 @@
 use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo, TrackProducer};
 use moql_native::{Client, ClientConfig, ClientTls, TransportKind};
 use moql_session::{Accepting, Session, SessionConfig, testing};
-use moql_wire::{Encode, Setup, Version};
-use web_transport_trait::{SendStream as _, Session as _};
+use moql_wire::{Encode, Version};
 
 use super::{TestServer, WAIT, init_tracing, loopback, within};
 
@@ -74,13 +73,7 @@ pub async fn harness_at(version: Version) -> Harness<impl web_transport_trait::S
     });
 
     let client = connected.session;
-    let mut setup = client.open_uni().await.unwrap();
-    setup.write_all(&[0x01]).await.unwrap();
-    setup
-        .write_all(&Setup::default().encode_to_vec(version).unwrap())
-        .await
-        .unwrap();
-    setup.finish().unwrap();
+    testing::raw::send_setup(&client, version).await;
     Harness {
         client,
         track,

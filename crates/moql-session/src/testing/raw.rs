@@ -1,7 +1,7 @@
 //! Speaking the wire by hand, for tests that play a peer the engine must cope with: open a
 //! Subscribe stream as a subscriber would, read a stream to its end or its reset code.
 
-use moql_wire::{BidiStream, Encode, Path, Subscribe, Version};
+use moql_wire::{BidiStream, Encode, Path, Setup, Subscribe, UniStream, Version};
 use web_transport_trait::{RecvStream, SendStream, Session};
 
 /// `message` encoded at `version`.
@@ -30,6 +30,20 @@ pub async fn read_to_end<R: RecvStream>(recv: &mut R) -> Result<Vec<u8>, Option<
             Err(err) => return Err(web_transport_trait::Error::stream_error(&err)),
         }
     }
+}
+
+/// Sends a default SETUP on its own unidirectional stream, as a client of `version` does
+/// first (lite-05 and later).
+///
+/// # Panics
+///
+/// If the stream cannot be opened or written (the test's session failed).
+pub async fn send_setup<T: Session>(session: &T, version: Version) {
+    let mut setup = session.open_uni().await.expect("open the SETUP stream");
+    let mut bytes = encode(&UniStream::Setup, version);
+    bytes.extend(encode(&Setup::default(), version));
+    setup.write_all(&bytes).await.expect("write SETUP");
+    setup.finish().expect("finish the SETUP stream");
 }
 
 /// Opens a Subscribe stream on `session` for `broadcast`/`track` with `max_latency` (ms),

@@ -6,8 +6,7 @@
 use moql_model::{BroadcastProducer, OriginProducer, Path, TrackInfo, TrackProducer};
 use moql_session::testing::mem::{self, Config, MemSession};
 use moql_session::{Accepting, Session, SessionConfig, testing};
-use moql_wire::{Encode, Setup, Version};
-use web_transport_trait::{SendStream as _, Session as _};
+use moql_wire::{Encode, Version};
 
 use crate::support::{WAIT, init_tracing, subscribed};
 
@@ -63,13 +62,7 @@ pub async fn harness_with(version: Version, config: Config) -> Harness {
     });
 
     if version.has_setup() {
-        let mut setup = client.open_uni().await.unwrap();
-        setup.write_all(&[0x01]).await.unwrap();
-        setup
-            .write_all(&Setup::default().encode_to_vec(version).unwrap())
-            .await
-            .unwrap();
-        setup.finish().unwrap();
+        testing::raw::send_setup(&client, version).await;
     }
     Harness {
         client,
