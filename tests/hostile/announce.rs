@@ -1,0 +1,1 @@
+//! Announcement floods: routes, watchers and the origin lock.

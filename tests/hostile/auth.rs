@@ -1,0 +1,1 @@
+//! Grants that must expire: tokens, during and after the handshake.

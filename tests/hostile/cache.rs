@@ -1,0 +1,1 @@
+//! What a publisher can make the relay's cache hold.

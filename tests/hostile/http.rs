@@ -1,0 +1,1 @@
+//! The HTTP/WebSocket port: connection caps, timeouts, slow readers.

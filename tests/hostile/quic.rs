@@ -1,0 +1,1 @@
+//! QUIC-level pressure: connection flow control, buffered bytes, silent streams.

@@ -1,0 +1,1 @@
+//! Track tables: names that are requested once and never again.
