@@ -119,10 +119,13 @@ impl StreamError {
         Self::Transport(err.to_string())
     }
 
-    /// Marks a decode failure as happening after the request was understood.
+    /// Marks a decode failure as happening after the request was understood: a later message
+    /// that does not decode, or that a FIN cuts short, resets the stream with its code (5),
+    /// where a request that never decoded is dropped with 0 (spec 3.3, 4.4).
     pub(crate) fn after_request(self) -> Self {
         match self {
             Self::Decode(err) => Self::Malformed(err),
+            Self::UnexpectedEnd => Self::Malformed(DecodeError::Short),
             other => other,
         }
     }

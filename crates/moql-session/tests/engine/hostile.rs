@@ -185,6 +185,23 @@ async fn an_update_that_does_not_decode_resets_the_subscription_with_5() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_update_cut_short_by_fin_resets_the_subscription_with_5() {
+    let h = harness().await;
+    let (mut send, mut recv) = subscribe(&h, 1, 0).await;
+    // The first bytes of a SUBSCRIBE_UPDATE (length 6, then two of its six bytes), then FIN:
+    // the request was understood, so this is a malformed later message (spec 4.4: RESET 5),
+    // not a request that did not decode (spec 3.3: RESET 0).
+    send.write_all(&hex("060000")).await.unwrap();
+    send.finish().unwrap();
+    assert_eq!(
+        within("the reset", read_to_end(&mut recv)).await,
+        Err(Some(5))
+    );
+    drop(send);
+    still_delivers(&h, 2).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn bytes_after_an_announce_request_reset_it_with_5() {
     let h = harness().await;
     let mut bytes = vec![0x01];
