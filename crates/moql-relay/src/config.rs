@@ -153,6 +153,9 @@ pub struct LimitsConfig {
     pub setup_timeout_seconds: f64,
     /// Seconds without any packet from a peer before its connection is dropped. Default 30.
     pub idle_timeout_seconds: f64,
+    /// Seconds a stream the peer opened has to send its type and header; then it is stopped
+    /// with 3 (Timeout). Default 10.
+    pub header_timeout_seconds: f64,
 }
 
 impl Default for LimitsConfig {
@@ -168,6 +171,7 @@ impl Default for LimitsConfig {
             handshake_timeout_seconds: 10.0,
             setup_timeout_seconds: moql_session::DEFAULT_SETUP_TIMEOUT.as_secs_f64(),
             idle_timeout_seconds: 30.0,
+            header_timeout_seconds: moql_session::DEFAULT_HEADER_TIMEOUT.as_secs_f64(),
         }
     }
 }

@@ -58,6 +58,7 @@ pub(crate) struct Shared {
     cache_budget: CacheBudget,
     limits: LimitsConfig,
     setup_timeout: Duration,
+    header_timeout: Duration,
     sessions: Mutex<HashMap<u64, Session>>,
     next_session: AtomicU64,
     /// Accepted client connections, from the handshake to the session's end.
@@ -133,6 +134,7 @@ impl Shared {
         config.max_subscriptions = self.limits.max_subscriptions;
         config.max_announcements = self.limits.max_announcements;
         config.max_buffered = self.limits.max_buffered_bytes;
+        config.header_timeout = self.header_timeout;
         config
     }
 }
@@ -177,6 +179,14 @@ impl Relay {
         }
         let setup_timeout =
             LimitsConfig::seconds("setup_timeout_seconds", limits.setup_timeout_seconds)?;
+        let header_timeout =
+            LimitsConfig::seconds("header_timeout_seconds", limits.header_timeout_seconds)?;
+        if header_timeout.is_zero() {
+            // Zero would stop every stream before its first byte could be read.
+            return Err(RelayError::Config(
+                "limits.header_timeout_seconds must be above 0".into(),
+            ));
+        }
         let server = Server::bind(server_config)?;
         let addr = server.local_addr()?;
         // Same port number on TCP: browsers fetch /certificate.sha256 from there (spec 1.6).
@@ -214,6 +224,7 @@ impl Relay {
                 cache_budget: CacheBudget::new(config.limits.cache_total_bytes),
                 limits: config.limits.clone(),
                 setup_timeout,
+                header_timeout,
                 sessions: Mutex::new(HashMap::new()),
                 next_session: AtomicU64::new(0),
                 connections: AtomicUsize::new(0),

@@ -22,6 +22,10 @@ pub const DEFAULT_MAX_ANNOUNCEMENTS: usize = 10_000;
 /// stream: a subscriber further behind than that is better served by fresh groups.
 pub const DEFAULT_MAX_BUFFERED: usize = 16 * 1024 * 1024;
 
+/// Default [`SessionConfig::header_timeout`]: 10 s, as for SETUP: a stream's type and header
+/// travel in its first packet, so only a peer that means to hold the stream open is slower.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How a session behaves. Build with [`SessionConfig::new`] and the `with_*` methods.
 #[derive(Debug)]
 pub struct SessionConfig {
@@ -66,6 +70,10 @@ pub struct SessionConfig {
     /// `min(upstream publisher max latency, this ceiling)` and re-advertises that (spec 11.5).
     /// `None` keeps the upstream's value.
     pub cache_ceiling: Option<Duration>,
+    /// How long a stream the peer opened may take to send its type and header; default
+    /// [`DEFAULT_HEADER_TIMEOUT`]. Later, the stream is stopped with 3 (Timeout) and its slot
+    /// freed (a silent stream never holds up the streams behind it: each is read on its own).
+    pub header_timeout: Duration,
     /// Wire-path prefixes the peer may learn about, subscribe to and fetch; `None` allows
     /// everything. Requests outside are refused with 6 (Unauthorized) and such broadcasts are
     /// never announced.
@@ -92,6 +100,7 @@ impl SessionConfig {
             max_announcements: DEFAULT_MAX_ANNOUNCEMENTS,
             max_buffered: DEFAULT_MAX_BUFFERED,
             cache_ceiling: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             allow_subscribe: None,
             allow_publish: None,
         }

@@ -42,7 +42,18 @@ async fn serve<T: web_transport_trait::Session>(
     mut reader: Reader<T::RecvStream>,
 ) {
     let version = ctx.version;
-    let kind = match reader.decode::<BidiStream>(version).await {
+    let kind = tokio::time::timeout(
+        ctx.config.header_timeout,
+        reader.decode::<BidiStream>(version),
+    );
+    // A stream the peer opened and left without a type: give its slot back.
+    let Ok(kind) = kind.await else {
+        tracing::debug!("bidi stream type did not arrive in time");
+        reader.stop(ErrorCode::TIMEOUT);
+        writer.reset(ErrorCode::TIMEOUT);
+        return;
+    };
+    let kind = match kind {
         Ok(kind) if kind.allowed_in(version) => kind,
         // Spec 3.3: an unknown bidirectional type, or one not valid in this version, is
         // dropped: RESET 0 on our side (and STOP 0 on theirs).

@@ -16,12 +16,18 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
     unrouted: Counted,
 ) {
     let version = ctx.version;
-    let header: Group = match reader.decode(version).await {
-        Ok(header) => header,
-        Err(err) => {
+    let header = tokio::time::timeout(ctx.config.header_timeout, reader.decode::<Group>(version));
+    let header = match header.await {
+        Ok(Ok(header)) => header,
+        Ok(Err(err)) => {
             // Spec 4.8: "a GROUP header that does not decode with STOP code 5".
             tracing::debug!(%err, "group header did not decode");
             reader.stop(ErrorCode::DECODE);
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("group header did not arrive in time");
+            reader.stop(ErrorCode::TIMEOUT);
             return;
         }
     };

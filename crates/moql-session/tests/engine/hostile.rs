@@ -260,6 +260,32 @@ async fn an_ended_announce_for_a_path_never_announced_is_ignored() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn streams_left_without_a_header_are_stopped_with_3_after_the_header_timeout() {
+    let h = harness().await;
+    let start = tokio::time::Instant::now();
+    // One byte of a two-byte varint: a uni stream type, a group header, a bidi stream type.
+    let mut no_type = h.client.open_uni().await.unwrap();
+    no_type.write_all(&[0x40]).await.unwrap();
+    let mut no_header = h.client.open_uni().await.unwrap();
+    no_header.write_all(&[0x00, 0x40]).await.unwrap();
+    let (mut bidi_send, mut bidi_recv) = h.client.open_bi().await.unwrap();
+    bidi_send.write_all(&[0x40]).await.unwrap();
+
+    let bound = moql_session::DEFAULT_HEADER_TIMEOUT * 2;
+    for stream in [&mut no_type, &mut no_header, &mut bidi_send] {
+        let stopped = tokio::time::timeout(bound, stream.closed()).await;
+        let err = stopped.expect("the stream is stopped").unwrap_err();
+        assert_eq!(err.stream_error(), Some(ErrorCode::TIMEOUT.0));
+    }
+    assert_eq!(
+        tokio::time::timeout(bound, read_to_end(&mut bidi_recv)).await,
+        Ok(Err(Some(ErrorCode::TIMEOUT.0)))
+    );
+    assert!(start.elapsed() >= moql_session::DEFAULT_HEADER_TIMEOUT);
+    still_delivers(&h, 0).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_second_setup_stream_closes_the_session_with_15() {
     let h = harness().await;
     let server = within("the server session", h.server).await.unwrap();
