@@ -11,6 +11,8 @@ use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session 
 
 use super::*;
 
+mod flow;
+
 /// Bound on every wait in these tests; loopback handshakes take milliseconds.
 pub(super) const WAIT: Duration = Duration::from_secs(10);
 
