@@ -140,6 +140,9 @@ pub struct LimitsConfig {
     /// Payload bytes one subscription may hold in group streams its subscriber has not taken;
     /// beyond it the oldest are reset with 26 (Lagged). Default 16 MiB.
     pub max_buffered_bytes: usize,
+    /// Bytes one session's group and fetch streams may hold in frames not yet complete; the
+    /// stream whose read goes over is stopped with 493 (`App(429)`). Default 64 MiB.
+    pub max_receive_buffer_bytes: usize,
     /// Payload bytes one track's cache holds (the latest group is always kept). Default
     /// 64 MiB.
     pub cache_track_bytes: usize,
@@ -166,6 +169,7 @@ impl Default for LimitsConfig {
             max_subscriptions: moql_session::DEFAULT_MAX_SUBSCRIPTIONS,
             max_announcements: moql_session::DEFAULT_MAX_ANNOUNCEMENTS,
             max_buffered_bytes: moql_session::DEFAULT_MAX_BUFFERED,
+            max_receive_buffer_bytes: moql_session::DEFAULT_MAX_RECEIVE_BUFFER,
             cache_track_bytes: 64 * 1024 * 1024,
             cache_total_bytes: 1024 * 1024 * 1024,
             handshake_timeout_seconds: 10.0,

@@ -135,6 +135,7 @@ impl Shared {
         config.max_announcements = self.limits.max_announcements;
         config.max_buffered = self.limits.max_buffered_bytes;
         config.header_timeout = self.header_timeout;
+        config.max_receive_buffer = self.limits.max_receive_buffer_bytes;
         config
     }
 }

@@ -22,6 +22,10 @@ pub const DEFAULT_MAX_ANNOUNCEMENTS: usize = 10_000;
 /// stream: a subscriber further behind than that is better served by fresh groups.
 pub const DEFAULT_MAX_BUFFERED: usize = 16 * 1024 * 1024;
 
+/// Default [`SessionConfig::max_receive_buffer`]: 64 MiB, two frames of the largest size a
+/// receiver accepts (32 MiB, spec 2.10) arriving at once.
+pub const DEFAULT_MAX_RECEIVE_BUFFER: usize = 64 * 1024 * 1024;
+
 /// Default [`SessionConfig::header_timeout`]: 10 s, as for SETUP: a stream's type and header
 /// travel in its first packet, so only a peer that means to hold the stream open is slower.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,6 +78,12 @@ pub struct SessionConfig {
     /// [`DEFAULT_HEADER_TIMEOUT`]. Later, the stream is stopped with 3 (Timeout) and its slot
     /// freed (a silent stream never holds up the streams behind it: each is read on its own).
     pub header_timeout: Duration,
+    /// Bytes the peer's group and fetch streams may hold here in frames not yet complete,
+    /// over all of them (each stream's first 64 KiB aside); default
+    /// [`DEFAULT_MAX_RECEIVE_BUFFER`]. The stream whose read would go over is stopped with
+    /// [`ErrorCode::TOO_MANY_REQUESTS`](moql_wire::ErrorCode::TOO_MANY_REQUESTS) (493) and its
+    /// group aborted; the session carries on.
+    pub max_receive_buffer: usize,
     /// Wire-path prefixes the peer may learn about, subscribe to and fetch; `None` allows
     /// everything. Requests outside are refused with 6 (Unauthorized) and such broadcasts are
     /// never announced.
@@ -101,6 +111,7 @@ impl SessionConfig {
             max_buffered: DEFAULT_MAX_BUFFERED,
             cache_ceiling: None,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            max_receive_buffer: DEFAULT_MAX_RECEIVE_BUFFER,
             allow_subscribe: None,
             allow_publish: None,
         }

@@ -110,6 +110,8 @@ pub(crate) struct Inner<T> {
     /// the accept until a group stream is counted in its subscription's
     /// [`inflight`](Subscribed::inflight) (or refused).
     pub(crate) unrouted: StreamCount,
+    /// Bytes of incomplete frames this session's group and fetch streams hold.
+    pub(crate) receive_budget: Arc<crate::io::ReceiveBudget>,
 }
 
 /// The shared session state, cheap to clone into tasks.

@@ -16,7 +16,8 @@ pub mod testing;
 
 pub use config::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_ANNOUNCEMENTS, DEFAULT_MAX_BUFFERED,
-    DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_SETUP_TIMEOUT, SessionConfig, random_origin_id,
+    DEFAULT_MAX_RECEIVE_BUFFER, DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_SETUP_TIMEOUT, SessionConfig,
+    random_origin_id,
 };
 pub use error::SessionError;
 pub use session::{Accepting, Session, SessionStats};

@@ -417,6 +417,7 @@ fn context<T: web_transport_trait::Session>(
     }
     let peer_setup = Producer::new(None);
     let peer_setup_rx = peer_setup.consume();
+    let receive_budget = crate::io::ReceiveBudget::new(config.max_receive_buffer);
     Ok(Context {
         inner: Arc::new(Inner {
             transport,
@@ -436,6 +437,7 @@ fn context<T: web_transport_trait::Session>(
             serving: std::sync::atomic::AtomicUsize::new(0),
             datagrams_received: AtomicU64::new(0),
             unrouted: crate::context::StreamCount::default(),
+            receive_budget,
         }),
     })
 }

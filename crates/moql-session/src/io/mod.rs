@@ -10,5 +10,5 @@ mod writer;
 
 pub(crate) use codes::CodeMapped;
 pub(crate) use frames::FrameWriter;
-pub(crate) use reader::Reader;
+pub(crate) use reader::{Reader, ReceiveBudget};
 pub(crate) use writer::Writer;

@@ -41,7 +41,7 @@ async fn fetch<T: web_transport_trait::Session>(
     let opened = async {
         let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
         let mut writer = Writer::new(send);
-        let mut reader = Reader::new(recv);
+        let mut reader = Reader::charged(recv, ctx.receive_budget.clone());
         writer.set_priority(group_priority(
             request.priority(),
             0,

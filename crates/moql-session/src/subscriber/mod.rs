@@ -60,7 +60,8 @@ async fn accept_uni<T: web_transport_trait::Session>(ctx: Context<T>, peer_known
         let stream_ctx = ctx.clone();
         let setup_seen = setup_seen.clone();
         ctx.tasks.spawn(async move {
-            route_uni(stream_ctx, Reader::new(stream), unrouted, &setup_seen).await
+            let reader = Reader::charged(stream, stream_ctx.receive_budget.clone());
+            route_uni(stream_ctx, reader, unrouted, &setup_seen).await
         });
     }
 }
