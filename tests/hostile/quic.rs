@@ -50,6 +50,22 @@ async fn a_silent_uni_stream_does_not_stall_the_streams_behind_it() {
     relay.shutdown().await;
 }
 
+/// This process's resident memory in bytes (Linux; 0 elsewhere).
+fn resident() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| {
+            kb.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// Reads from `recv` until `M` decodes from what arrived (after `skip` bytes).
 async fn read_message<M: Decode, R: RecvStream>(recv: &mut R, skip: usize) -> M {
     read_rest(recv, Vec::new(), skip).await
@@ -131,6 +147,7 @@ async fn incomplete_frames_are_bounded_per_session() {
     let (id, _sub_send, _sub_recv, mut track) = publish_raw(&client, &viewer).await;
 
     const HELD: usize = 8 << 20;
+    let before = resident();
     let mut open = Vec::new();
     let mut refused = None;
     for sequence in 0..12u64 {
@@ -162,6 +179,13 @@ async fn incomplete_frames_are_bounded_per_session() {
         open.len()
     );
     assert!(open.len() * HELD <= moql_session::DEFAULT_MAX_RECEIVE_BUFFER + (1 << 20));
+    // For the record (`--nocapture`): what the attack cost this process (relay and attacker).
+    eprintln!(
+        "incomplete frames: {} streams taken, resident {} -> {} MiB",
+        open.len(),
+        before >> 20,
+        resident() >> 20
+    );
 
     // The session carries on: a whole group still reaches the viewer.
     let mut stream = client.open_uni().await.unwrap();
