@@ -155,6 +155,17 @@ pub struct LimitsConfig {
     pub setup_timeout_seconds: f64,
     /// Seconds without any packet from a peer before its connection is dropped. Default 30.
     pub idle_timeout_seconds: f64,
+    /// Concurrent TCP connections on the HTTP port (requests, WebSocket upgrades in
+    /// progress, TLS handshakes); one more is answered `503` and closed at once. Default
+    /// 4096, and at most half the process's open-file limit.
+    pub max_http_connections: usize,
+    /// Seconds an HTTP connection has to send a request's headers, counted from its first
+    /// byte (or, between keep-alive requests, from the end of the last response); then it
+    /// is closed. Default 10.
+    pub http_header_timeout_seconds: f64,
+    /// Seconds an HTTP response (or WebSocket session) may wait for the client to take
+    /// bytes; then the connection is closed. Default 30.
+    pub http_write_timeout_seconds: f64,
 }
 
 impl Default for LimitsConfig {
@@ -170,6 +181,9 @@ impl Default for LimitsConfig {
             handshake_timeout_seconds: 10.0,
             setup_timeout_seconds: moql_session::DEFAULT_SETUP_TIMEOUT.as_secs_f64(),
             idle_timeout_seconds: 30.0,
+            max_http_connections: 4096,
+            http_header_timeout_seconds: 10.0,
+            http_write_timeout_seconds: 30.0,
         }
     }
 }
@@ -225,6 +239,8 @@ impl RelayConfig {
             ),
             ("setup_timeout_seconds", limits.setup_timeout_seconds),
             ("idle_timeout_seconds", limits.idle_timeout_seconds),
+            ("http_header_timeout_seconds", limits.http_header_timeout_seconds),
+            ("http_write_timeout_seconds", limits.http_write_timeout_seconds),
         ] {
             LimitsConfig::seconds(key, value)?;
         }
