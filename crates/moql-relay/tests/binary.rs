@@ -193,3 +193,41 @@ async fn a_config_value_that_is_no_duration_exits_1_naming_the_key() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Started under a low open-file soft limit (a common 1024; here 256), the relay raises it to
+/// the hard limit, so ~1000 HTTP clients cannot exhaust its descriptors.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_binary_raises_its_open_file_soft_limit_to_the_hard_limit() {
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -Sn 256 && exec "$0" --bind 127.0.0.1:0 --log warn"#,
+            env!("CARGO_BIN_EXE_moql-relay"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the relay starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = within("the listening line", lines.next_line())
+        .await
+        .unwrap()
+        .expect("a line");
+    assert!(line.starts_with("listening"), "{line}");
+    let pid = child.id().expect("running");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .expect("a Max open files line")
+        .split_whitespace()
+        .collect();
+    assert_ne!(
+        open_files[0], "256",
+        "the soft limit was not raised: {open_files:?}"
+    );
+    assert_eq!(open_files[0], open_files[1], "soft = hard: {open_files:?}");
+    child.kill().await.unwrap();
+}
