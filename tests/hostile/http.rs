@@ -129,7 +129,11 @@ async fn the_http_port_answers_503_over_its_connection_cap_and_recovers() {
 
     for stream in &mut held {
         let mut rest = Vec::new();
-        let _ = within("a held connection to time out", stream.read_to_end(&mut rest)).await;
+        let _ = within(
+            "a held connection to time out",
+            stream.read_to_end(&mut rest),
+        )
+        .await;
     }
     assert_eq!(get(relay.addr, "/certificate.sha256").await.0, 200);
     relay.shutdown().await;
@@ -231,7 +235,11 @@ async fn a_fetch_reader_that_stops_reading_is_dropped_at_the_write_timeout() {
     // The attack: take nothing for a while (longer than the write timeout).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut raw = Vec::new();
-    let read = within("the rest of the response", slow.streams[0].read_to_end(&mut raw)).await;
+    let read = within(
+        "the rest of the response",
+        slow.streams[0].read_to_end(&mut raw),
+    )
+    .await;
     let whole = BIG_FRAMES as usize * BIG_FRAME;
     assert!(
         read.is_err() || raw.len() < whole,

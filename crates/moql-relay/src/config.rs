@@ -189,6 +189,21 @@ impl Default for LimitsConfig {
 }
 
 impl LimitsConfig {
+    /// The HTTP port's bounds, with the connection cap at most half of `open_files` (the
+    /// process's open-file soft limit, if known): each connection holds a descriptor, and
+    /// the rest of the relay (UDP sockets, files, the other half of the TCP connections it
+    /// accepts before refusing) needs some too. Assumes [`RelayConfig::validate`] passed.
+    pub fn http_limits(&self, open_files: Option<u64>) -> crate::http::HttpLimits {
+        let ceiling = open_files.map_or(usize::MAX, |n| {
+            usize::try_from(n / 2).unwrap_or(usize::MAX).max(1)
+        });
+        crate::http::HttpLimits {
+            max_connections: self.max_http_connections.min(ceiling),
+            header_timeout: std::time::Duration::from_secs_f64(self.http_header_timeout_seconds),
+            write_timeout: std::time::Duration::from_secs_f64(self.http_write_timeout_seconds),
+        }
+    }
+
     /// A number of seconds from the file as a [`Duration`](std::time::Duration).
     ///
     /// # Errors
@@ -239,8 +254,14 @@ impl RelayConfig {
             ),
             ("setup_timeout_seconds", limits.setup_timeout_seconds),
             ("idle_timeout_seconds", limits.idle_timeout_seconds),
-            ("http_header_timeout_seconds", limits.http_header_timeout_seconds),
-            ("http_write_timeout_seconds", limits.http_write_timeout_seconds),
+            (
+                "http_header_timeout_seconds",
+                limits.http_header_timeout_seconds,
+            ),
+            (
+                "http_write_timeout_seconds",
+                limits.http_write_timeout_seconds,
+            ),
         ] {
             LimitsConfig::seconds(key, value)?;
         }
@@ -366,6 +387,19 @@ mod tests {
             ..RelayConfig::default()
         };
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn the_http_connection_cap_stays_under_half_the_open_file_limit() {
+        let limits = LimitsConfig::default();
+        assert_eq!(limits.http_limits(None).max_connections, 4096);
+        assert_eq!(limits.http_limits(Some(1_048_576)).max_connections, 4096);
+        assert_eq!(limits.http_limits(Some(1024)).max_connections, 512);
+        assert_eq!(limits.http_limits(Some(0)).max_connections, 1);
+        assert_eq!(
+            limits.http_limits(None).header_timeout,
+            std::time::Duration::from_secs(10)
+        );
     }
 
     #[test]

@@ -282,12 +282,24 @@ impl Relay {
             };
             let mut stop = stop_rx.clone();
             let tls = self.http_tls.clone();
+            let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE)
+                .ok()
+                .map(|(soft, _)| soft);
+            let limits = self.config.limits.http_limits(open_files);
+            if limits.max_connections < self.config.limits.max_http_connections {
+                tracing::warn!(
+                    max = limits.max_connections,
+                    ?open_files,
+                    "max_http_connections lowered to half the open-file limit"
+                );
+            }
             tokio::spawn(async move {
                 let router = crate::http::router(state);
                 let signal = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                if let Err(err) = crate::http::serve_tls(listener, tls, router, signal).await {
+                let served = crate::http::serve_with(listener, tls, router, limits, signal).await;
+                if let Err(err) = served {
                     tracing::warn!(%err, "http server failed");
                 }
             });
