@@ -282,17 +282,7 @@ impl Relay {
             };
             let mut stop = stop_rx.clone();
             let tls = self.http_tls.clone();
-            let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE)
-                .ok()
-                .map(|(soft, _)| soft);
-            let limits = self.config.limits.http_limits(open_files);
-            if limits.max_connections < self.config.limits.max_http_connections {
-                tracing::warn!(
-                    max = limits.max_connections,
-                    ?open_files,
-                    "max_http_connections lowered to half the open-file limit"
-                );
-            }
+            let limits = crate::http::server::port_limits(&self.config.limits);
             tokio::spawn(async move {
                 let router = crate::http::router(state);
                 let signal = async move {

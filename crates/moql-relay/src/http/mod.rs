@@ -63,7 +63,7 @@ mod certificate;
 mod fetch;
 mod listener;
 mod metrics;
-mod server;
+pub(crate) mod server;
 mod web;
 pub mod websocket;
 

@@ -64,6 +64,23 @@ impl Default for HttpLimits {
     }
 }
 
+/// `limits`' HTTP bounds under this process's open-file soft limit (logged when it lowers
+/// the connection cap).
+pub(crate) fn port_limits(limits: &crate::config::LimitsConfig) -> HttpLimits {
+    let open_files = rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .ok()
+        .map(|(soft, _)| soft);
+    let bounds = limits.http_limits(open_files);
+    if bounds.max_connections < limits.max_http_connections {
+        tracing::warn!(
+            max = bounds.max_connections,
+            ?open_files,
+            "max_http_connections lowered to half the open-file limit"
+        );
+    }
+    bounds
+}
+
 /// Accepts on `listener` until `shutdown` resolves, serving each connection with `router`
 /// under `limits`; then tells every connection to finish its request and waits for them (at
 /// most [`SHUTDOWN_GRACE`]).
