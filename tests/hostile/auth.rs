@@ -148,3 +148,45 @@ async fn a_live_session_is_closed_at_expiry_and_its_routes_end() {
     assert!(bob.session.close_reason().is_none());
     relay.shutdown().await;
 }
+
+/// Measurement (run by hand): 100 raw-QUIC clients whose tokens expire while they withhold
+/// stream credit. Prints how many the relay closed with 6 two seconds after `exp`, and the
+/// RSS and CPU deltas of this process (relay and clients).
+///
+/// `cargo test -p moql-tests --test hostile -- --ignored --nocapture measure_sessions_outliving`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand"]
+async fn measure_sessions_outliving_their_tokens() {
+    use crate::http::{cpu_ms, vm_rss_kib};
+    const CLIENTS: usize = 100;
+    let secret = moql_relay::auth::generate_hs256_secret();
+    let relay = TestRelay::with_hs256_key(&secret).await;
+    let (rss, cpu) = (vm_rss_kib(), cpu_ms());
+    let jwt = token(&secret, "room", &[""], &[""], SHORT);
+    let expires = SystemTime::now() + Duration::from_secs(SHORT as u64);
+    let url = relay.url("moql", &format!("/room?jwt={jwt}"));
+    let mut sessions = Vec::new();
+    for _ in 0..CLIENTS {
+        sessions.push(stingy_client(&url, &relay.fingerprint, 0).await);
+    }
+    let wait = expires
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        + Duration::from_secs(2);
+    tokio::time::sleep(wait).await;
+    let closed = sessions
+        .iter()
+        .filter(|(session, _)| {
+            session
+                .close_reason()
+                .is_some_and(|err| err.code() == ErrorCode::UNAUTHORIZED)
+        })
+        .count();
+    println!(
+        "{CLIENTS} stalled sessions, exp + 2 s: closed with 6: {closed}, still open: {}, \
+         VmRSS +{} KiB, CPU +{} ms",
+        CLIENTS - closed,
+        vm_rss_kib().saturating_sub(rss),
+        cpu_ms() - cpu
+    );
+}

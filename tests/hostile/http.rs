@@ -252,7 +252,7 @@ async fn a_fetch_reader_that_stops_reading_is_dropped_at_the_write_timeout() {
 }
 
 /// Resident set size of this process, in KiB.
-fn vm_rss_kib() -> u64 {
+pub(crate) fn vm_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     status
         .lines()
@@ -262,7 +262,7 @@ fn vm_rss_kib() -> u64 {
 }
 
 /// User + system CPU time of this process, in ms (`/proc/self/stat` fields 14 and 15).
-fn cpu_ms() -> u64 {
+pub(crate) fn cpu_ms() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<u64> = after

@@ -170,9 +170,9 @@ impl Connection {
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.timer(TokioTimer::new());
-        if !self.limits.header_timeout.is_zero() {
-            builder.header_read_timeout(self.limits.header_timeout);
-        }
+        // With a timer, hyper defaults to 30 s: zero has to say "none".
+        let header_timeout = self.limits.header_timeout;
+        builder.header_read_timeout((!header_timeout.is_zero()).then_some(header_timeout));
         let conn = builder
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
