@@ -71,6 +71,17 @@ async fn a_token_that_expires_while_the_relay_cannot_send_setup_still_expires() 
     relay.shutdown().await;
 }
 
+/// Without a token to expire, the same stall is bounded by the SETUP timeout: the relay
+/// closes the session with 3 (Timeout) instead of holding a session slot forever.
+#[tokio::test]
+async fn a_session_whose_setup_the_relay_cannot_send_is_closed_with_timeout() {
+    let relay = TestRelay::start(|c| c.limits.setup_timeout_seconds = 0.5).await;
+    let (session, _transport) = stingy_client(&relay.url("moql", "/"), &relay.fingerprint, 0).await;
+    let err = within("the close at the SETUP timeout", session.closed()).await;
+    assert_eq!(err.code(), ErrorCode::TIMEOUT, "{err}");
+    relay.shutdown().await;
+}
+
 /// A running session whose token expires is closed with 6 on every transport; its
 /// announcement leaves the relay and what it subscribed to ends, while a session with a
 /// longer token keeps working.

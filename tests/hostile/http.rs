@@ -96,6 +96,19 @@ async fn a_stalled_half_request_is_closed_at_the_header_timeout() {
     )
     .await;
     assert_eq!(get(relay.addr, "/certificate.sha256").await.0, 200);
+
+    // A kept-alive connection that sends no next request is closed the same way.
+    let mut idle = connect(relay.addr).await;
+    idle.write_all(b"GET /certificate.sha256 HTTP/1.1\r\nHost: relay\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = within(
+        "the idle keep-alive connection to be closed",
+        idle.read_to_end(&mut raw),
+    )
+    .await;
+    assert_eq!(status(&raw), 200);
     relay.shutdown().await;
 }
 
