@@ -36,7 +36,8 @@ pub struct RelayConfig {
     pub cache: CacheConfig,
     /// Limits against resource exhaustion.
     pub limits: LimitsConfig,
-    /// Graceful shutdown: how long sessions get to leave after GOAWAY, in seconds (default 2).
+    /// Graceful shutdown: how long sessions get to leave after GOAWAY, in seconds (default 2,
+    /// at most 60).
     pub drain_seconds: f64,
     /// A directory of static files (the built web page, `web/dist`) served over HTTP on every
     /// path no endpoint claims; default none.
@@ -116,6 +117,7 @@ pub struct ClusterConfig {
 pub struct CacheConfig {
     /// Ceiling on how long a non-latest group stays cached, in seconds: the relay caches with
     /// `min(upstream publisher max latency, this)` (spec 11.5). Absent: the upstream's value.
+    /// At most 86 400 (a day).
     pub max_latency_seconds: Option<f64>,
 }
 
@@ -159,6 +161,17 @@ pub struct LimitsConfig {
     /// Seconds a stream the peer opened has to send its type and header; then it is stopped
     /// with 3 (Timeout). Default 10.
     pub header_timeout_seconds: f64,
+    /// Concurrent TCP connections on the HTTP port (requests, WebSocket upgrades in
+    /// progress, TLS handshakes); one more is answered `503` and closed at once. Default
+    /// 4096, and at most half the process's open-file limit.
+    pub max_http_connections: usize,
+    /// Seconds an HTTP connection has to send a request's headers, counted from its first
+    /// byte (or, between keep-alive requests, from the end of the last response); then it
+    /// is closed. Default 10.
+    pub http_header_timeout_seconds: f64,
+    /// Seconds an HTTP response (or WebSocket session) may wait for the client to take
+    /// bytes; then the connection is closed. Default 30.
+    pub http_write_timeout_seconds: f64,
 }
 
 impl Default for LimitsConfig {
@@ -176,28 +189,94 @@ impl Default for LimitsConfig {
             setup_timeout_seconds: moql_session::DEFAULT_SETUP_TIMEOUT.as_secs_f64(),
             idle_timeout_seconds: 30.0,
             header_timeout_seconds: moql_session::DEFAULT_HEADER_TIMEOUT.as_secs_f64(),
+            max_http_connections: 4096,
+            http_header_timeout_seconds: 10.0,
+            http_write_timeout_seconds: 30.0,
         }
     }
 }
 
 impl LimitsConfig {
+    /// The HTTP port's bounds, with the connection cap at most half of `open_files` (the
+    /// process's open-file soft limit, if known): each connection holds a descriptor, and
+    /// the rest of the relay (UDP sockets, files, the other half of the TCP connections it
+    /// accepts before refusing) needs some too. Assumes [`RelayConfig::validate`] passed.
+    pub fn http_limits(&self, open_files: Option<u64>) -> crate::http::HttpLimits {
+        let ceiling = open_files.map_or(usize::MAX, |n| {
+            usize::try_from(n / 2).unwrap_or(usize::MAX).max(1)
+        });
+        crate::http::HttpLimits {
+            max_connections: self.max_http_connections.min(ceiling),
+            header_timeout: std::time::Duration::from_secs_f64(self.http_header_timeout_seconds),
+            write_timeout: std::time::Duration::from_secs_f64(self.http_write_timeout_seconds),
+        }
+    }
+
     /// A number of seconds from the file as a [`Duration`](std::time::Duration).
     ///
     /// # Errors
     ///
     /// [`RelayError::Config`] naming `key` if it is negative, not finite, or over a day.
     pub fn seconds(key: &str, value: f64) -> Result<std::time::Duration, RelayError> {
-        if value.is_finite() && (0.0..=86_400.0).contains(&value) {
-            Ok(std::time::Duration::from_secs_f64(value))
-        } else {
-            Err(RelayError::Config(format!(
-                "limits.{key} must be between 0 and 86400 seconds, got {value}"
-            )))
-        }
+        seconds_in(&format!("limits.{key}"), value, MAX_LIMIT_SECONDS)
+    }
+}
+
+/// The longest any `*_seconds` limit (and the cache ceiling) may be: a day.
+const MAX_LIMIT_SECONDS: f64 = 86_400.0;
+
+/// The longest graceful drain: sessions get at most a minute to leave after GOAWAY.
+const MAX_DRAIN_SECONDS: f64 = 60.0;
+
+/// `value` seconds as a [`Duration`](std::time::Duration) if it is finite and within
+/// `0..=max`; otherwise a configuration error naming `key`.
+fn seconds_in(key: &str, value: f64, max: f64) -> Result<std::time::Duration, RelayError> {
+    if value.is_finite() && (0.0..=max).contains(&value) {
+        Ok(std::time::Duration::from_secs_f64(value))
+    } else {
+        Err(RelayError::Config(format!(
+            "{key} must be between 0 and {max} seconds, got {value}"
+        )))
     }
 }
 
 impl RelayConfig {
+    /// Checks every value the relay turns into a `Duration` (and later adds to an `Instant`):
+    /// NaN, infinite and negative seconds would panic there, and huge ones overflow.
+    /// [`parse`](Self::parse) and `Relay::bind` call it, so flags merged after parsing are
+    /// checked too.
+    ///
+    /// # Errors
+    ///
+    /// [`RelayError::Config`] naming the first bad key and its allowed range.
+    pub fn validate(&self) -> Result<(), RelayError> {
+        seconds_in("drain_seconds", self.drain_seconds, MAX_DRAIN_SECONDS)?;
+        if let Some(latency) = self.cache.max_latency_seconds {
+            seconds_in("cache.max_latency_seconds", latency, MAX_LIMIT_SECONDS)?;
+        }
+        let limits = &self.limits;
+        for (key, value) in [
+            (
+                "handshake_timeout_seconds",
+                limits.handshake_timeout_seconds,
+            ),
+            ("setup_timeout_seconds", limits.setup_timeout_seconds),
+            ("idle_timeout_seconds", limits.idle_timeout_seconds),
+            ("header_timeout_seconds", limits.header_timeout_seconds),
+            (
+                "http_header_timeout_seconds",
+                limits.http_header_timeout_seconds,
+            ),
+            (
+                "http_write_timeout_seconds",
+                limits.http_write_timeout_seconds,
+            ),
+        ] {
+            LimitsConfig::seconds(key, value)?;
+        }
+        Ok(())
+    }
+
     /// Reads a TOML file.
     ///
     /// # Errors
@@ -213,9 +292,12 @@ impl RelayConfig {
     ///
     /// # Errors
     ///
-    /// [`RelayError::Config`] with the parser's message.
+    /// [`RelayError::Config`] with the parser's message, or [`validate`](Self::validate)'s.
     pub fn parse(text: &str) -> Result<Self, RelayError> {
-        toml::from_str(text).map_err(|err| RelayError::Config(err.to_string()))
+        let config: Self =
+            toml::from_str(text).map_err(|err| RelayError::Config(err.to_string()))?;
+        config.validate()?;
+        Ok(config)
     }
 }
 
@@ -277,6 +359,56 @@ mod tests {
         assert!(LimitsConfig::seconds("x", 0.5).is_ok());
         assert!(LimitsConfig::seconds("x", -1.0).is_err());
         assert!(LimitsConfig::seconds("x", f64::NAN).is_err());
+    }
+
+    /// Each value the relay turns into a `Duration` (or adds to an `Instant`) must be refused at
+    /// load with the key's name, not panic later (`Duration::from_secs_f64(NaN)` panics).
+    #[test]
+    fn durations_that_would_panic_are_refused_naming_their_key() {
+        for (text, key) in [
+            ("drain_seconds = nan", "drain_seconds"),
+            ("drain_seconds = -1", "drain_seconds"),
+            ("drain_seconds = inf", "drain_seconds"),
+            (
+                "[cache]\nmax_latency_seconds = 1e300",
+                "max_latency_seconds",
+            ),
+            ("[cache]\nmax_latency_seconds = nan", "max_latency_seconds"),
+            (
+                "[limits]\nidle_timeout_seconds = nan",
+                "idle_timeout_seconds",
+            ),
+            (
+                "[limits]\nsetup_timeout_seconds = inf",
+                "setup_timeout_seconds",
+            ),
+            (
+                "[limits]\nhandshake_timeout_seconds = -0.5",
+                "handshake_timeout_seconds",
+            ),
+        ] {
+            let err = RelayConfig::parse(text).expect_err(text).to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        // Flags are merged after parsing, so `validate` is also what `Relay::bind` runs.
+        let config = RelayConfig {
+            drain_seconds: f64::NAN,
+            ..RelayConfig::default()
+        };
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn the_http_connection_cap_stays_under_half_the_open_file_limit() {
+        let limits = LimitsConfig::default();
+        assert_eq!(limits.http_limits(None).max_connections, 4096);
+        assert_eq!(limits.http_limits(Some(1_048_576)).max_connections, 4096);
+        assert_eq!(limits.http_limits(Some(1024)).max_connections, 512);
+        assert_eq!(limits.http_limits(Some(0)).max_connections, 1);
+        assert_eq!(
+            limits.http_limits(None).header_timeout,
+            std::time::Duration::from_secs(10)
+        );
     }
 
     #[test]

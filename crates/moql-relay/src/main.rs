@@ -120,6 +120,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(cli: Cli) -> anyhow::Result<()> {
+    // Every HTTP/WebSocket connection holds a descriptor: a common soft limit of 1024 would
+    // make ~1000 clients exhaust them, so take the hard limit, as production servers do.
+    let open_files = rlimit::increase_nofile_limit(u64::MAX);
     let mut config = match &cli.config {
         Some(path) => RelayConfig::load(path)?,
         None => RelayConfig::default(),
@@ -167,6 +170,11 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
+
+    match open_files {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(err) => tracing::warn!(%err, "cannot raise the open-file limit"),
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

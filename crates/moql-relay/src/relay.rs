@@ -19,8 +19,9 @@ use moql_model::{CacheBudget, CacheLimits, OriginProducer, Path};
 use moql_native::ws::{QmuxConfig, accept_upgraded};
 use moql_native::{Certificate, Connection, Incoming, Server, ServerConfig, accept_tcp};
 use moql_session::{Accepting, Session, SessionConfig, random_origin_id};
-use moql_wire::{ErrorCode, Version};
+use moql_wire::{CodeScope, ErrorCode, Version};
 use tokio::net::TcpListener;
+use web_transport_trait::Session as _;
 
 use crate::auth::{Auth, Grant};
 use crate::config::{LimitsConfig, RelayConfig};
@@ -110,8 +111,8 @@ impl Shared {
 
     /// QMux (WebSocket, TCP) sessions get the same stream and idle limits as QUIC ones.
     fn qmux_config(&self) -> QmuxConfig {
-        let idle_timeout =
-            Duration::from_secs_f64(self.limits.idle_timeout_seconds.clamp(0.0, 86_400.0));
+        // Checked by `validate`: finite, within a day.
+        let idle_timeout = Duration::from_secs_f64(self.limits.idle_timeout_seconds);
         let mut config = QmuxConfig {
             max_streams: self.limits.max_streams,
             idle_timeout,
@@ -148,6 +149,7 @@ impl Relay {
     ///
     /// [`RelayError`] for an unusable configuration, certificate or address.
     pub async fn bind(config: RelayConfig) -> Result<Self, RelayError> {
+        config.validate()?;
         let certificate = match (&config.tls.cert, &config.tls.key) {
             (Some(cert), Some(key)) => Certificate::load_pem(cert, key)?,
             (None, None) => Certificate::generate(&config.tls.generate)?,
@@ -207,10 +209,10 @@ impl Relay {
         let origin_id = config.cluster.origin_id.unwrap_or_else(random_origin_id);
         let fingerprint = server.fingerprint();
         tracing::info!(%addr, %fingerprint, generated, origin_id, "relay listening");
+        // Checked by `validate`: finite, within a day.
         let cache_ceiling = config
             .cache
             .max_latency_seconds
-            .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64);
         Ok(Self {
             server,
@@ -292,12 +294,14 @@ impl Relay {
             };
             let mut stop = stop_rx.clone();
             let tls = self.http_tls.clone();
+            let limits = crate::http::server::port_limits(&self.config.limits);
             tokio::spawn(async move {
                 let router = crate::http::router(state);
                 let signal = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                if let Err(err) = crate::http::serve_tls(listener, tls, router, signal).await {
+                let served = crate::http::serve_with(listener, tls, router, limits, signal).await;
+                if let Err(err) = served {
                     tracing::warn!(%err, "http server failed");
                 }
             });
@@ -373,7 +377,8 @@ impl Relay {
                 }
             });
         }
-        let drain = Duration::from_secs_f64(self.config.drain_seconds.clamp(0.0, 60.0));
+        // Checked by `validate`: finite, 0 to 60.
+        let drain = Duration::from_secs_f64(self.config.drain_seconds);
         let all_closed = async {
             for session in &sessions {
                 session.closed().await;
@@ -504,6 +509,11 @@ async fn accept_tcp_loop(
 
 /// Reads the SETUP, authorizes the request path, runs the session until it ends or its
 /// credential expires, and accounts for it.
+///
+/// The credential's deadline is fixed when the grant is made and bounds everything after it:
+/// sending the relay's SETUP (which a client can stall by giving no stream credit; also
+/// bounded by the SETUP timeout, closed with 3) and the session itself. At the deadline the
+/// session is closed with 6 (Unauthorized), whatever state it is in.
 async fn run_session(
     shared: Arc<Shared>,
     transport: Connection,
@@ -512,6 +522,8 @@ async fn run_session(
     remote: SocketAddr,
 ) {
     let kind = transport.kind();
+    // Closes the connection if `accept` is abandoned part-way (it owns the transport then).
+    let closer = transport.clone();
     let accepting = match Accepting::new(transport, version, shared.setup_timeout).await {
         Ok(accepting) => accepting,
         Err(err) => {
@@ -532,22 +544,35 @@ async fn run_session(
             return;
         }
     };
+    let deadline = grant
+        .deadline(SystemTime::now(), std::time::Instant::now())
+        .map(tokio::time::Instant::from_std);
+    let setup_by = tokio::time::Instant::now() + shared.setup_timeout;
+    let start_by = deadline.map_or(setup_by, |deadline| deadline.min(setup_by));
     let config = client_config(&shared, &grant);
-    let session = match accepting.accept(config).await {
-        Ok(session) => session,
-        Err(err) => {
+    let session = match tokio::time::timeout_at(start_by, accepting.accept(config)).await {
+        Ok(Ok(session)) => session,
+        Ok(Err(err)) => {
             tracing::debug!(%remote, %err, "session failed to start");
+            return;
+        }
+        Err(_) => {
+            let (code, reason) = if deadline.is_some_and(|deadline| deadline <= setup_by) {
+                // spec 1.4: refusals are closed with 6 (Unauthorized).
+                (ErrorCode::UNAUTHORIZED, "credential expired")
+            } else {
+                (ErrorCode::TIMEOUT, "the relay's SETUP could not be sent")
+            };
+            tracing::info!(%remote, reason, "session not started");
+            closer.close(code.to_wire(version, CodeScope::Session), reason);
             return;
         }
     };
     tracing::info!(%remote, %version, transport = %kind, root = %grant.root, "session started");
     let id = shared.register(&session);
-    let expiry = grant
-        .expires
-        .and_then(|at| at.duration_since(SystemTime::now()).ok());
     tokio::select! {
         err = session.closed() => tracing::info!(%remote, %err, "session ended"),
-        () = sleep_or_forever(expiry) => {
+        () = sleep_until_or_forever(deadline) => {
             // The credential expired: spec 6 step 9, close with 6 Unauthorized.
             session.close(ErrorCode::UNAUTHORIZED, "credential expired");
             tracing::info!(%remote, "credential expired");
@@ -556,9 +581,9 @@ async fn run_session(
     shared.unregister(id);
 }
 
-async fn sleep_or_forever(duration: Option<Duration>) {
-    match duration {
-        Some(duration) => tokio::time::sleep(duration).await,
+async fn sleep_until_or_forever(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
 }

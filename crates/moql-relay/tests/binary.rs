@@ -158,3 +158,76 @@ async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
     assert_eq!(grant.root.as_str(), "room");
     assert!(auth.authorize("/room").is_err(), "and refuses no token");
 }
+
+/// A value that cannot be a duration stops the binary at start with exit status 1 and a
+/// message naming the key, instead of a panic (at start, or at shutdown for `drain_seconds`).
+#[tokio::test]
+async fn a_config_value_that_is_no_duration_exits_1_naming_the_key() {
+    let dir = std::env::temp_dir().join(format!("moql-relay-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("relay.toml");
+    std::fs::write(&file, "drain_seconds = nan\n").unwrap();
+    let cases: [(Vec<String>, &str); 2] = [
+        (
+            vec!["--config".into(), file.display().to_string()],
+            "drain_seconds",
+        ),
+        (
+            vec!["--cache-max-latency".into(), "1e300".into()],
+            "max_latency_seconds",
+        ),
+    ];
+    for (args, key) in cases {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_moql-relay"));
+        command
+            .args(["--bind", "127.0.0.1:0", "--log", "warn"])
+            .args(&args)
+            .kill_on_drop(true);
+        let output = within("the relay to refuse its config", command.output())
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(key), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Started under a low open-file soft limit (a common 1024; here 256), the relay raises it to
+/// the hard limit, so ~1000 HTTP clients cannot exhaust its descriptors.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_binary_raises_its_open_file_soft_limit_to_the_hard_limit() {
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -Sn 256 && exec "$0" --bind 127.0.0.1:0 --log warn"#,
+            env!("CARGO_BIN_EXE_moql-relay"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the relay starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = within("the listening line", lines.next_line())
+        .await
+        .unwrap()
+        .expect("a line");
+    assert!(line.starts_with("listening"), "{line}");
+    let pid = child.id().expect("running");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .expect("a Max open files line")
+        .split_whitespace()
+        .collect();
+    assert_ne!(
+        open_files[0], "256",
+        "the soft limit was not raised: {open_files:?}"
+    );
+    assert_eq!(open_files[0], open_files[1], "soft = hard: {open_files:?}");
+    child.kill().await.unwrap();
+}

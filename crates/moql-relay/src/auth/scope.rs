@@ -1,7 +1,7 @@
 //! What a session may do ([`Grant`]), how a token's claims are narrowed to the connection
 //! path, and the parsing of a request target (`/path?jwt=…`).
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use moql_wire::Path;
 
@@ -64,6 +64,18 @@ impl Grant {
     /// True once the credential has expired at `now`.
     pub fn is_expired(&self, now: SystemTime) -> bool {
         self.expires.is_some_and(|expires| now >= expires)
+    }
+
+    /// When a session on this grant must end, on the monotonic clock: `clock` (the instant
+    /// read with `now`) plus what is left of the credential at `now`, zero if it has passed.
+    ///
+    /// Compute it once, when the grant is made: a deadline derived later (after a handshake a
+    /// client can stall) would find `expires` already past and could not be expressed as a
+    /// wait. `None` for a grant without expiry, or one too far away for an `Instant` to hold
+    /// (it never comes).
+    pub fn deadline(&self, now: SystemTime, clock: Instant) -> Option<Instant> {
+        let left = self.expires?.duration_since(now).unwrap_or_default();
+        clock.checked_add(left)
     }
 
     /// The grant of verified `claims` for a connection at `path`.

@@ -582,3 +582,23 @@ fn refusals_close_with_unauthorized() {
     assert!(AuthError::OutsideRoot.is_forbidden());
     assert!(!AuthError::Expired.is_forbidden());
 }
+
+#[test]
+fn the_deadline_is_fixed_when_the_grant_is_made_and_never_in_the_past() {
+    use std::time::Instant;
+    let path = Path::new("room").unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    let clock = Instant::now();
+    let mut grant = Grant::full(path);
+    assert_eq!(grant.deadline(now, clock), None, "anonymous: no expiry");
+    grant.expires = Some(now + Duration::from_secs(5));
+    assert_eq!(
+        grant.deadline(now, clock),
+        Some(clock + Duration::from_secs(5))
+    );
+    // Judged after `exp` (a handshake outlasted the token): due at once, not never.
+    assert_eq!(
+        grant.deadline(now + Duration::from_secs(60), clock),
+        Some(clock)
+    );
+}

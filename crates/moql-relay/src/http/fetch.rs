@@ -1,13 +1,15 @@
 //! `GET /fetch/<broadcast>/<track>?group=N|latest[&format=frames|payloads]`: one group's bytes.
 
 use std::fmt;
+use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::{BufMut, Bytes, BytesMut};
-use moql_model::{Error, Frame, Path, Subscription, TrackConsumer};
+use bytes::Bytes;
+use moql_model::{Error, GroupConsumer, Path, Subscription, TrackConsumer};
 use serde::Deserialize;
 
 use super::{HttpError, Shared, SharedState, authorize};
@@ -111,11 +113,12 @@ pub(super) async fn get(
         .ok_or_else(|| HttpError::not_found(format!("broadcast `{path}` is not announced")))?
         .track(track)
         .map_err(|err| what.error(Stage::Track, &err))?;
-    let (sequence, frames) = read(&shared, consumer, what).await?;
+    let group = read(&shared, consumer, what).await?;
+    let sequence = group.sequence();
 
     let mut response = (
         [(header::CONTENT_TYPE, "application/octet-stream")],
-        body(&frames, format)?,
+        Body::from_stream(stream(group, format, shared.timeout)),
     )
         .into_response();
     response
@@ -124,24 +127,24 @@ pub(super) async fn get(
     Ok(response)
 }
 
-/// Reads the group within the timeout: `(sequence, frames)`.
+/// Waits (within the timeout) for the track and the group, ready to read from its start.
 async fn read(
     shared: &Shared,
     mut track: TrackConsumer,
     what: Context<'_>,
-) -> Result<(u64, Vec<Frame>), HttpError> {
+) -> Result<GroupConsumer, HttpError> {
     let read = async {
         // A requested track nobody accepts fails here with NotFound, not as a stalled fetch.
         track
             .wait_info()
             .await
             .map_err(|err| what.error(Stage::Track, &err))?;
-        let mut group = match what.which {
+        match what.which {
             Which::Sequence(sequence) => track
                 .fetch(sequence, None)
                 .map_err(|err| what.error(Stage::Group, &err))?
                 .await
-                .map_err(|err| what.error(Stage::Group, &err))?,
+                .map_err(|err| what.error(Stage::Group, &err)),
             Which::Latest => {
                 track.subscribe(Subscription::default());
                 track
@@ -150,14 +153,9 @@ async fn read(
                     .map_err(|err| what.error(Stage::Group, &err))?
                     .ok_or_else(|| {
                         HttpError::not_found(format!("{} has no groups", what.track_name()))
-                    })?
+                    })
             }
-        };
-        let frames = group
-            .read_all()
-            .await
-            .map_err(|err| what.error(Stage::Group, &err))?;
-        Ok((group.sequence(), frames))
+        }
     };
     tokio::time::timeout(shared.timeout, read)
         .await
@@ -174,32 +172,58 @@ async fn read(
         })?
 }
 
-/// Lays out `frames` per `format`.
-fn body(frames: &[Frame], format: Format) -> Result<Bytes, HttpError> {
-    let payloads: usize = frames.iter().map(Frame::len).sum();
-    match format {
-        Format::Payloads => {
-            let mut out = BytesMut::with_capacity(payloads);
-            for frame in frames {
-                out.put_slice(&frame.payload);
-            }
-            Ok(out.freeze())
+/// Why a body already under way was cut short (the client sees the connection close).
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("the group failed: {0}")]
+    Group(Error),
+    #[error("no frame within {0:?}")]
+    Timeout(Duration),
+    #[error("a frame is larger than 4 GiB and cannot be length-prefixed")]
+    TooLarge,
+}
+
+/// Where [`stream`] is: the group, and a payload whose length prefix was just sent.
+struct Cursor {
+    group: GroupConsumer,
+    payload: Option<Bytes>,
+}
+
+/// The group's frames laid out per `format`, each yielded as the group delivers it: a
+/// payload is shared with the group (no copy), so a slow reader holds what is in flight.
+/// Each wait for the next frame is bounded by `timeout`.
+fn stream(
+    group: GroupConsumer,
+    format: Format,
+    timeout: Duration,
+) -> impl futures::Stream<Item = Result<Bytes, BodyError>> + Send + 'static {
+    let start = Cursor {
+        group,
+        payload: None,
+    };
+    futures::stream::unfold(Some(start), move |cursor| async move {
+        let mut cursor = cursor?;
+        if let Some(payload) = cursor.payload.take() {
+            return Some((Ok(payload), Some(cursor)));
         }
-        Format::Frames => {
-            let mut out = BytesMut::with_capacity(payloads + 4 * frames.len());
-            for frame in frames {
-                let len = u32::try_from(frame.len()).map_err(|_| {
-                    HttpError::new(
-                        StatusCode::BAD_GATEWAY,
-                        "a frame is larger than 4 GiB and cannot be length-prefixed",
-                    )
-                })?;
-                out.put_u32(len);
-                out.put_slice(&frame.payload);
+        let frame = match tokio::time::timeout(timeout, cursor.group.next_frame()).await {
+            Ok(Ok(Some(frame))) => frame,
+            Ok(Ok(None)) => return None,
+            Ok(Err(err)) => return Some((Err(BodyError::Group(err)), None)),
+            Err(_) => return Some((Err(BodyError::Timeout(timeout)), None)),
+        };
+        match format {
+            Format::Payloads => Some((Ok(frame.payload), Some(cursor))),
+            Format::Frames => {
+                let Ok(len) = u32::try_from(frame.len()) else {
+                    return Some((Err(BodyError::TooLarge), None));
+                };
+                cursor.payload = Some(frame.payload);
+                let prefix = Bytes::copy_from_slice(&len.to_be_bytes());
+                Some((Ok(prefix), Some(cursor)))
             }
-            Ok(out.freeze())
         }
-    }
+    })
 }
 
 /// What a request asked for, to word its errors.

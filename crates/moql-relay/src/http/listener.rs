@@ -4,30 +4,24 @@
 //! to WebSocket, need; plain HTTP is what `http://` development clients need for
 //! `/certificate.sha256`.
 //!
-//! Each connection is classified (and its TLS handshake run) in its own task, bounded by
-//! [`HANDSHAKE_TIMEOUT`], so a slow client never delays the others.
+//! Each connection is classified (and its TLS handshake run) in its own task, bounded by the
+//! header timeout, so a slow client never delays the others. [`Guarded`] holds the
+//! connection's slot and bounds how long a write may wait for the client.
 
+use std::future::Future as _;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::rustls::ServerConfig;
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Sleep;
 use tokio_rustls::server::TlsStream;
-
-/// Bound on reading a connection's first byte and, for TLS, the handshake.
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The first byte of a TLS handshake record (RFC 8446 section 5.1, `ContentType.handshake`).
 const TLS_HANDSHAKE: u8 = 0x16;
-
-/// Classified connections waiting for the HTTP server.
-const BACKLOG: usize = 64;
 
 /// A TCP connection, with TLS if it started with a TLS handshake.
 #[derive(Debug)]
@@ -96,58 +90,8 @@ impl AsyncWrite for MaybeTls {
     }
 }
 
-/// Accepts TCP connections and yields them as plain or TLS (when `tls` is set) streams.
-/// Dropping it stops the accept task.
-pub(crate) struct DualListener {
-    ready: mpsc::Receiver<(MaybeTls, SocketAddr)>,
-    local: io::Result<SocketAddr>,
-}
-
-impl DualListener {
-    /// Starts accepting on `listener`; with `tls`, connections that open with a TLS handshake
-    /// are served over TLS, the others in the clear. Must be called inside a tokio runtime.
-    pub(crate) fn new(listener: TcpListener, tls: Option<Arc<ServerConfig>>) -> Self {
-        let local = listener.local_addr();
-        let (tx, ready) = mpsc::channel(BACKLOG);
-        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    accepted = listener.accept() => accepted,
-                    () = tx.closed() => return,
-                };
-                match accepted {
-                    Ok((stream, remote)) => {
-                        let (tx, acceptor) = (tx.clone(), acceptor.clone());
-                        tokio::spawn(async move {
-                            let classified =
-                                tokio::time::timeout(HANDSHAKE_TIMEOUT, classify(stream, acceptor))
-                                    .await;
-                            match classified {
-                                Ok(Ok(io)) => {
-                                    let _ = tx.send((io, remote)).await;
-                                }
-                                Ok(Err(err)) => {
-                                    tracing::debug!(%remote, %err, "HTTP connection dropped");
-                                }
-                                Err(_) => tracing::debug!(%remote, "HTTP handshake timed out"),
-                            }
-                        });
-                    }
-                    Err(err) => {
-                        // Out of descriptors and the like: back off instead of spinning.
-                        tracing::warn!(%err, "TCP accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            }
-        });
-        Self { ready, local }
-    }
-}
-
 /// Peeks at the first byte; runs the TLS handshake if it opens one and TLS is on.
-async fn classify(
+pub(super) async fn classify(
     stream: TcpStream,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
 ) -> io::Result<MaybeTls> {
@@ -162,23 +106,95 @@ async fn classify(
     }
 }
 
-impl axum::serve::Listener for DualListener {
-    type Io = MaybeTls;
-    type Addr = SocketAddr;
+/// A connection's IO holding its slot, whose writes fail with `TimedOut` once one has waited
+/// `write_timeout` (non-zero) for the client to take bytes. Any progress restarts the wait.
+///
+/// Dropping it releases the slot before the socket closes (field order), so a client that
+/// saw the close finds the slot free.
+#[derive(Debug)]
+pub(crate) struct Guarded<IO> {
+    _slot: OwnedSemaphorePermit,
+    io: IO,
+    write_timeout: Duration,
+    /// Armed while a write is pending.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
 
-    async fn accept(&mut self) -> (MaybeTls, SocketAddr) {
-        match self.ready.recv().await {
-            Some(next) => next,
-            // The accept task ended (it never does while the listener lives): no more
-            // connections.
-            None => std::future::pending().await,
+impl<IO> Guarded<IO> {
+    pub(crate) fn new(io: IO, slot: OwnedSemaphorePermit, write_timeout: Duration) -> Self {
+        Self {
+            _slot: slot,
+            io,
+            write_timeout,
+            stalled: None,
         }
     }
 
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        match &self.local {
-            Ok(addr) => Ok(*addr),
-            Err(err) => Err(io::Error::new(err.kind(), err.to_string())),
+    /// Passes a ready write result on (disarming the timer); while pending, fails once the
+    /// timer runs out.
+    fn bound<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() || self.write_timeout.is_zero() {
+            self.stalled = None;
+            return poll;
         }
+        let timeout = self.write_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client took no bytes for {timeout:?}"),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.bound(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.bound(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        this.bound(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.bound(cx, poll)
     }
 }

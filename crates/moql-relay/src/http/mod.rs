@@ -2,8 +2,10 @@
 //! to support this must serve it over TCP on the same port number its QUIC listener uses on
 //! UDP").
 //!
-//! Build a [`router`] over an [`HttpState`] and run it with [`serve`] (plain HTTP) or
-//! [`serve_tls`] (plain HTTP and HTTPS on one port, told apart by the first byte). Every
+//! Build a [`router`] over an [`HttpState`] and run it with [`serve`] (plain HTTP),
+//! [`serve_tls`] (plain HTTP and HTTPS on one port, told apart by the first byte) or
+//! [`serve_with`] (either, under explicit [`HttpLimits`]: connection cap, header and write
+//! timeouts). Every
 //! response carries `Access-Control-Allow-Origin: *` so browser pages on other origins can read
 //! it, and every error is a `text/plain` body of one readable line.
 //!
@@ -24,13 +26,19 @@
 //!     payload (timestamps are not included); `format=payloads` (the default) concatenates
 //!     the payloads.
 //!   - The `x-moq-group` response header carries the group's sequence.
-//!   - The whole read (track info, the group, every frame until the group finishes) must end
-//!     within [`FETCH_TIMEOUT`].
-//!   - Errors: `400` for a missing or bad `group`/`format` or a malformed path; `404` for an
-//!     unknown broadcast, track or group (model [`NotFound`](moql_model::Error::NotFound),
-//!     [`Unroutable`](moql_model::Error::Unroutable), [`Old`](moql_model::Error::Old)) or a
-//!     track with no groups; `504` when the timeout passes; `502` for any other upstream
-//!     error.
+//!   - The body is streamed (chunked): each frame is sent as the group delivers it, so the
+//!     first bytes leave before the group has finished and a slow reader holds only what is
+//!     in flight, never a copy of the group.
+//!   - Each wait on the upstream (the track info and the group, then each next frame) must
+//!     end within [`FETCH_TIMEOUT`]; a client's own slowness is bounded by the port's write
+//!     timeout instead ([`HttpLimits`]).
+//!   - Errors before the first byte: `400` for a missing or bad `group`/`format` or a
+//!     malformed path; `404` for an unknown broadcast, track or group (model
+//!     [`NotFound`](moql_model::Error::NotFound), [`Unroutable`](moql_model::Error::Unroutable),
+//!     [`Old`](moql_model::Error::Old)) or a track with no groups; `504` when the timeout
+//!     passes; `502` for any other upstream error. A failure once the body has started (the
+//!     group aborted, a frame late) cuts the body short: the chunked encoding never ends and
+//!     the connection is closed, which clients report as an incomplete response.
 //! - `GET /metrics`: [`Metrics::render`], the Prometheus text format.
 //! - Any other path, with [`HttpState::web_root`] set: a static file below that directory
 //!   (`/` is its `index.html`), e.g. the built web page of `web/` (paths that could leave the directory or name a
@@ -55,6 +63,7 @@ mod certificate;
 mod fetch;
 mod listener;
 mod metrics;
+pub(crate) mod server;
 mod web;
 pub mod websocket;
 
@@ -77,9 +86,11 @@ use moql_model::{OriginProducer, Path};
 use crate::auth::{Auth, Grant};
 
 pub use metrics::Metrics;
+pub use server::HttpLimits;
 pub use websocket::WebSocketUpgrade;
 
-/// How long `/fetch` waits for a group before answering `504`.
+/// How long `/fetch` waits on the upstream (for the group before answering `504`, then for
+/// each next frame before cutting the body).
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the HTTP endpoints serve.
@@ -150,8 +161,8 @@ fn build(state: HttpState, timeout: Duration) -> Router {
         .with_state(shared)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish (a `/fetch` waits at most [`FETCH_TIMEOUT`]) and returns.
+/// Serves `router` on `listener` with the default [`HttpLimits`] until `shutdown` resolves,
+/// then lets in-flight requests finish (at most 5 s) and returns.
 ///
 /// # Errors
 ///
@@ -161,7 +172,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_tls(listener, None, router, shutdown).await
+    serve_with(listener, None, router, HttpLimits::default(), shutdown).await
 }
 
 /// [`serve`], and with `tls` also HTTPS on the same port: each connection that opens with a
@@ -177,14 +188,23 @@ pub async fn serve_tls(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // `tap_io` makes the client's address available as `ConnectInfo<SocketAddr>` (WebSocket
-    // sessions log it).
-    let listener = listener::DualListener::new(listener, tls).tap_io(|_| {});
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, tls, router, HttpLimits::default(), shutdown).await
+}
+
+/// [`serve_tls`] under `limits`: a connection cap, a header-read timeout and a write
+/// timeout (see [`HttpLimits`]).
+///
+/// # Errors
+///
+/// The listener's IO error.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    router: Router,
+    limits: HttpLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    server::run(listener, tls, router, limits, shutdown).await
 }
 
 /// Counts the request and lets pages on any origin read the response.
