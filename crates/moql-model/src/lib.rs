@@ -15,7 +15,7 @@ pub mod cache;
 mod loom;
 
 pub use broadcast::{BroadcastConsumer, BroadcastProducer};
-pub use budget::{CacheBudget, CacheLimits};
+pub use budget::{CacheBudget, CacheLimits, FRAME_OVERHEAD, GROUP_OVERHEAD};
 pub use error::Error;
 pub use frame::Frame;
 pub use group::{GroupConsumer, GroupProducer, GroupStatus};
