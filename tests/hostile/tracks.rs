@@ -1,1 +1,95 @@
 //! Track tables: names that are requested once and never again.
+
+use moql_model::{BroadcastProducer, Error, Path, TrackInfo};
+use moql_native::{Client, ClientConfig, ClientTls};
+use moql_session::testing::raw;
+use moql_wire::{CodeScope, ErrorCode, Version};
+
+use crate::support::relay::TestRelay;
+use crate::support::{TestClient, announced, within};
+
+/// Publishes `name` with one track, `clock`, refusing every other track name with NOT_FOUND
+/// as `moql publish` does. The task stops with the broadcast.
+fn publish_refusing(client: &TestClient, name: &str) -> BroadcastProducer {
+    let broadcast = BroadcastProducer::new();
+    let clock = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
+    client
+        .publish
+        .publish(&Path::new(name).unwrap(), broadcast.consume())
+        .unwrap();
+    let requests = broadcast.clone();
+    tokio::spawn(async move {
+        let _clock = clock;
+        while let Some(request) = requests.requested_track().await {
+            request.reject(Error::NotFound);
+        }
+    });
+    broadcast
+}
+
+#[tokio::test]
+async fn unique_unknown_track_names_do_not_pile_up_in_the_publishers_table() {
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let broadcast = publish_refusing(&publisher, "room");
+    let hostile = relay.client("moql", "/").await;
+    let remote = announced(&hostile.received, "room").await;
+    for i in 0..300 {
+        let track = remote.track(&format!("unknown-{i}")).unwrap();
+        let answer = within("the refusal", track.wait_info()).await;
+        assert!(answer.is_err(), "unknown-{i} was answered {answer:?}");
+    }
+    let names = broadcast.track_names();
+    assert!(
+        names.len() <= 64,
+        "the publisher keeps {} names after 300 refused requests",
+        names.len()
+    );
+    // The known track is still there and served.
+    let honest = relay.client("https", "/").await;
+    let room = announced(&honest.received, "room").await;
+    let clock = room.track("clock").unwrap();
+    assert_eq!(
+        within("the honest track", clock.wait_info()).await,
+        Ok(TrackInfo::DEFAULT)
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_track_name_over_the_cap_is_refused_with_bounds_exceeded() {
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let broadcast = publish_refusing(&publisher, "room");
+    // A hand-written SUBSCRIBE: our own client refuses to build such a name.
+    let client = Client::new(ClientConfig {
+        tls: ClientTls::Fingerprints(vec![relay.fingerprint.clone()]),
+        versions: vec![Version::Lite05],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let hostile = within("the connection", client.connect(&relay.url("moql", "/")))
+        .await
+        .expect("handshake")
+        .session;
+    raw::send_setup(&hostile, Version::Lite05).await;
+    let long = "x".repeat(2000);
+    let (_send, mut recv) = raw::subscribe(&hostile, Version::Lite05, 0, "room", &long, 0).await;
+    let answer = within("the refusal", raw::read_to_end(&mut recv)).await;
+    assert_eq!(
+        answer,
+        Err(Some(
+            ErrorCode::BOUNDS_EXCEEDED.to_wire(Version::Lite05, CodeScope::Stream)
+        ))
+    );
+    assert!(
+        !broadcast.track_names().contains(&long),
+        "the long name reached the publisher"
+    );
+    // Over HTTP: refused before any table is touched.
+    let status = relay
+        .http_status(&format!("/fetch/room/{long}?group=0"))
+        .await;
+    assert_eq!(status, 414);
+    relay.shutdown().await;
+}
