@@ -141,3 +141,157 @@ async fn an_aborted_track_gives_back_its_cache_budget() {
     relay.metric_until("moql_relay_cache_bytes", |v| v == 0).await;
     relay.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_publishers_huge_max_latency_is_capped_by_default() {
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, _track) = publish(&publisher, "forever");
+    let subscriber = relay.client("moql", "/").await;
+    let remote = announced(&subscriber.received, "forever").await;
+    let info = within("the track info", remote.track("clock").unwrap().wait_info())
+        .await
+        .unwrap();
+    // The publisher asked for an hour; the relay keeps (and re-advertises) at most 30 s.
+    assert_eq!(info.max_latency, Duration::from_secs(30));
+    relay.shutdown().await;
+}
+
+// ---- measurements: `cargo test -p moql-tests --test hostile -- --ignored --nocapture measure`
+// Publisher, relay and subscriber share this process, so VmRSS counts all three; the
+// publisher's own copy of what it sends is the same before and after a fix.
+
+#[tokio::test]
+#[ignore = "a measurement: prints memory and CPU under the attack"]
+async fn measure_empty_frames_into_one_group() {
+    use crate::support::usage;
+    const FRAMES: u64 = 200_000;
+    let relay = relay().await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, track) = publish(&publisher, "flood");
+    let subscriber = relay.client("moql", "/").await;
+    let remote = announced(&subscriber.received, "flood").await;
+    let mut sub = remote
+        .subscribe_track("clock", Subscription::default())
+        .unwrap();
+    wait_subscribed(&track).await;
+    let before = usage::now();
+    let group = track.create_group(0).unwrap();
+    for i in 0..FRAMES {
+        group.write(i, bytes::Bytes::new()).unwrap();
+    }
+    group.finish().unwrap();
+    track.create_group(1).unwrap().finish().unwrap();
+    let mut relayed = 0;
+    within("group 1", async {
+        loop {
+            let mut g = sub.next_group().await.unwrap().unwrap();
+            if g.sequence() == 1 {
+                return;
+            }
+            while let Ok(Some(_)) = g.next_frame().await {
+                relayed += 1;
+            }
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let charged = relay.metric("moql_relay_cache_bytes").await;
+    usage::report(
+        "empty frames into one group",
+        before,
+        &format!(
+            "{FRAMES} empty frames sent, {relayed} relayed in group 0, relay cache_bytes {charged}"
+        ),
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+#[ignore = "a measurement: prints memory and CPU under the attack"]
+async fn measure_empty_groups_under_a_huge_max_latency() {
+    use crate::support::usage;
+    const GROUPS: u64 = 5_000;
+    let relay = relay().await;
+    let publisher = relay.client("moql", "/").await;
+    let (_broadcast, track) = publish(&publisher, "empty");
+    let subscriber = relay.client("moql", "/").await;
+    let remote = announced(&subscriber.received, "empty").await;
+    let mut sub = remote
+        .subscribe_track("clock", Subscription::default())
+        .unwrap();
+    wait_subscribed(&track).await;
+    let before = usage::now();
+    for seq in 0..GROUPS {
+        track.create_group(seq).unwrap().finish().unwrap();
+    }
+    within("the last group", async {
+        while sub.next_group().await.unwrap().unwrap().sequence() < GROUPS - 1 {}
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let charged = relay.metric("moql_relay_cache_bytes").await;
+    usage::report(
+        "empty groups, 1 h max latency",
+        before,
+        &format!("{GROUPS} empty groups, relay cache_bytes {charged}"),
+    );
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+#[ignore = "a measurement: prints memory and CPU under the attack"]
+async fn measure_aborted_tracks_holding_the_budget() {
+    use crate::support::usage;
+    const TRACKS: usize = 16;
+    const GROUPS: u64 = 64;
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let broadcast = BroadcastProducer::new();
+    let info = TrackInfo {
+        max_latency: Duration::from_secs(3600),
+        ..TrackInfo::DEFAULT
+    };
+    let tracks: Vec<TrackProducer> = (0..TRACKS)
+        .map(|i| broadcast.create_track(&format!("t{i}"), info).unwrap())
+        .collect();
+    publisher
+        .publish
+        .publish(&Path::new("idle").unwrap(), broadcast.consume())
+        .unwrap();
+    let subscriber = relay.client("moql", "/").await;
+    let remote = announced(&subscriber.received, "idle").await;
+    let before = usage::now();
+    let mut subs = Vec::new();
+    for (i, track) in tracks.iter().enumerate() {
+        let mut sub = remote
+            .subscribe_track(&format!("t{i}"), Subscription::default())
+            .unwrap();
+        wait_subscribed(track).await;
+        for seq in 0..GROUPS {
+            let group = track.create_group(seq).unwrap();
+            group.write(seq, vec![7u8; 16 * 1024]).unwrap();
+            group.finish().unwrap();
+        }
+        within("the last group", async {
+            while sub.next_group().await.unwrap().unwrap().sequence() < GROUPS - 1 {}
+        })
+        .await;
+        subs.push(sub);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let full = relay.metric("moql_relay_cache_bytes").await;
+    for track in &tracks {
+        track.abort(Error::Cancel).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let after = relay.metric("moql_relay_cache_bytes").await;
+    usage::report(
+        "aborted tracks",
+        before,
+        &format!(
+            "{TRACKS} tracks x {GROUPS} x 16 KiB, relay cache_bytes {full} before the aborts, {after} 2 s after"
+        ),
+    );
+    relay.shutdown().await;
+}

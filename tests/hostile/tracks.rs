@@ -93,3 +93,33 @@ async fn a_track_name_over_the_cap_is_refused_with_bounds_exceeded() {
     assert_eq!(status, 414);
     relay.shutdown().await;
 }
+
+/// `cargo test -p moql-tests --test hostile -- --ignored --nocapture measure`: publisher,
+/// relay and the requesting client share this process, so VmRSS counts all three.
+#[tokio::test]
+#[ignore = "a measurement: prints memory and CPU under the attack"]
+async fn measure_unique_unknown_track_names() {
+    use crate::support::usage;
+    const NAMES: usize = 2000;
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let broadcast = publish_refusing(&publisher, "room");
+    let hostile = relay.client("moql", "/").await;
+    let remote = announced(&hostile.received, "room").await;
+    let before = usage::now();
+    // Names of 1000 bytes, each asked once.
+    for i in 0..NAMES {
+        let name = format!("{i:0>1000}");
+        let track = remote.track(&name).unwrap();
+        let _ = within("the refusal", track.wait_info()).await;
+    }
+    usage::report(
+        "unique unknown track names",
+        before,
+        &format!(
+            "{NAMES} names of 1000 bytes, publisher table {} entries",
+            broadcast.track_names().len()
+        ),
+    );
+    relay.shutdown().await;
+}
