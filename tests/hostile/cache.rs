@@ -211,7 +211,7 @@ async fn measure_empty_frames_into_one_group() {
 #[ignore = "a measurement: prints memory and CPU under the attack"]
 async fn measure_empty_groups_under_a_huge_max_latency() {
     use crate::support::usage;
-    const GROUPS: u64 = 5_000;
+    const GROUPS: u64 = 3_000;
     let relay = relay().await;
     let publisher = relay.client("moql", "/").await;
     let (_broadcast, track) = publish(&publisher, "empty");
