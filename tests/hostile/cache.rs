@@ -165,7 +165,7 @@ async fn a_publishers_huge_max_latency_is_capped_by_default() {
 #[ignore = "a measurement: prints memory and CPU under the attack"]
 async fn measure_empty_frames_into_one_group() {
     use crate::support::usage;
-    const FRAMES: u64 = 200_000;
+    const FRAMES: u64 = 50_000;
     let relay = relay().await;
     let publisher = relay.client("moql", "/").await;
     let (_broadcast, track) = publish(&publisher, "flood");
