@@ -94,6 +94,39 @@ async fn a_track_name_over_the_cap_is_refused_with_bounds_exceeded() {
     relay.shutdown().await;
 }
 
+#[tokio::test]
+async fn requests_abandoned_before_an_answer_are_withdrawn_all_the_way_upstream() {
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    // A publisher that takes requests and never answers them (slow, or simply not looking).
+    let broadcast = BroadcastProducer::new();
+    let _clock = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
+    publisher
+        .publish
+        .publish(&Path::new("room").unwrap(), broadcast.consume())
+        .unwrap();
+    let hostile = relay.client("moql", "/").await;
+    let remote = announced(&hostile.received, "room").await;
+    const NAMES: usize = 50;
+    let asked: Vec<_> = (0..NAMES)
+        .map(|i| remote.track(&format!("never-{i}")).unwrap())
+        .collect();
+    let mut requests = Vec::new();
+    for _ in 0..NAMES {
+        requests.push(
+            within("the request upstream", broadcast.requested_track())
+                .await
+                .unwrap(),
+        );
+    }
+    // The asker gives up: every hop must let go, down to the publisher's request.
+    drop(asked);
+    for request in &requests {
+        within("the request to be abandoned at the publisher", request.unused()).await;
+    }
+    relay.shutdown().await;
+}
+
 /// `cargo test -p moql-tests --test hostile -- --ignored --nocapture measure`: publisher,
 /// relay and the requesting client share this process, so VmRSS counts all three.
 #[tokio::test]
