@@ -14,8 +14,8 @@
 //! when it runs a pass (a group is created, or
 //! [`TrackProducer::evict`](crate::TrackProducer::evict)), so an idle track keeps what it
 //! holds until then. Passes are amortised (about once per eighth of the cache's group count),
-//! so a limit can be exceeded by about an eighth between passes. An aborted track lets go of
-//! its whole cache and charge at once. Groups already handed to readers stay readable: the
+//! so a limit can be exceeded by about an eighth between passes. An aborted track with limits
+//! lets go of its whole cache and charge at once. Groups already handed to readers stay readable: the
 //! cache only lets go of its own reference.
 
 use std::sync::Arc;

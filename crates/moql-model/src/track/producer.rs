@@ -122,17 +122,23 @@ impl TrackProducer {
         Ok(())
     }
 
-    /// Ends the track with `err`: subscribers and pending fetches get it. The cache lets go of
-    /// its groups and its [`CacheBudget`](crate::CacheBudget) charge at once (a broadcast table
-    /// or a consumer may keep the track's state alive long after); groups already handed to
-    /// readers stay readable.
+    /// Ends the track with `err`: subscribers and pending fetches get it.
+    ///
+    /// A track with byte limits ([`set_cache_limits`](Self::set_cache_limits): a cache that
+    /// shares memory, as a relay's does) lets go of its cached groups and its
+    /// [`CacheBudget`](crate::CacheBudget) charge at once, since a broadcast table or a
+    /// lingering consumer may keep the track's state alive long after and nothing new can be
+    /// served from it. Without limits the cached groups stay readable through existing
+    /// consumers. Either way, groups already handed to readers stay readable.
     ///
     /// # Errors
     ///
     /// [`Error::Closed`] if the track already ended.
     pub fn abort(&self, err: Error) -> Result<(), Error> {
         let mut state = self.inner.write().map_err(|_| Error::Closed)?;
-        state.release();
+        if state.limits.is_limited() {
+            state.release();
+        }
         drop(state);
         self.inner.abort(err).map_err(|_| Error::Closed)
     }
