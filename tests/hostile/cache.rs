@@ -56,7 +56,13 @@ async fn empty_frames_streamed_into_one_group_are_cut_at_the_track_limit() {
     loop {
         let mut received = within("a group", sub.next_group()).await.unwrap().unwrap();
         if received.sequence() == 1 {
-            assert_eq!(within("its frames", received.read_all()).await.unwrap().len(), 1);
+            assert_eq!(
+                within("its frames", received.read_all())
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
             break;
         }
         let mut frames = 0;
@@ -138,7 +144,9 @@ async fn an_aborted_track_gives_back_its_cache_budget() {
         while let Ok(Some(_)) = sub.next_group().await {}
     })
     .await;
-    relay.metric_until("moql_relay_cache_bytes", |v| v == 0).await;
+    relay
+        .metric_until("moql_relay_cache_bytes", |v| v == 0)
+        .await;
     relay.shutdown().await;
 }
 

@@ -122,7 +122,11 @@ async fn requests_abandoned_before_an_answer_are_withdrawn_all_the_way_upstream(
     // The asker gives up: every hop must let go, down to the publisher's request.
     drop(asked);
     for request in &requests {
-        within("the request to be abandoned at the publisher", request.unused()).await;
+        within(
+            "the request to be abandoned at the publisher",
+            request.unused(),
+        )
+        .await;
     }
     relay.shutdown().await;
 }

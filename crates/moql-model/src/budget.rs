@@ -219,7 +219,11 @@ mod tests {
         }
         a.evict();
         b.evict();
-        assert!(budget.used() <= 4 * one_frame(1000), "used {}", budget.used());
+        assert!(
+            budget.used() <= 4 * one_frame(1000),
+            "used {}",
+            budget.used()
+        );
         assert_eq!(budget.used(), a.cached_bytes() + b.cached_bytes());
         assert!(a.cached().len() < 6 && b.cached().len() < 6);
         drop(a);
@@ -283,7 +287,10 @@ mod tests {
         }
         let (at, err) = refused.expect("100 000 empty frames into one group were all accepted");
         assert_eq!(err, crate::Error::BoundsExceeded);
-        assert!(at > 0 && track.cached_bytes() <= 64 * 1024, "refused at {at}");
+        assert!(
+            at > 0 && track.cached_bytes() <= 64 * 1024,
+            "refused at {at}"
+        );
         // The group ends with the error, so readers and the cache see it cut short.
         assert_eq!(
             group.status(),

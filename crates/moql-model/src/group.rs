@@ -133,7 +133,10 @@ impl GroupProducer {
     /// with that error, so its consumers learn it was cut short.
     pub fn write_frame(&self, frame: Frame) -> Result<(), Error> {
         let mut state = self.inner.write().map_err(closed_error)?;
-        let after = charge_of(state.bytes.saturating_add(frame.len()), state.frames.len() + 1);
+        let after = charge_of(
+            state.bytes.saturating_add(frame.len()),
+            state.frames.len() + 1,
+        );
         if after > state.max_charge {
             drop(state);
             let _ = self.inner.abort(Error::BoundsExceeded);

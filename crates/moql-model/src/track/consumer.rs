@@ -106,7 +106,9 @@ impl TrackConsumer {
     /// How many entries the live subscription's record of delivered groups holds (tests).
     #[cfg(test)]
     pub(crate) fn delivered_entries(&self) -> usize {
-        self.live.as_ref().map_or(0, |l| l.cursor.delivered_entries())
+        self.live
+            .as_ref()
+            .map_or(0, |l| l.cursor.delivered_entries())
     }
 
     /// The live subscription, if any.
