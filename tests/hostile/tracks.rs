@@ -160,3 +160,49 @@ async fn measure_unique_unknown_track_names() {
     );
     relay.shutdown().await;
 }
+
+/// Requests for names a publisher never answers, each given up by its asker: what every hop
+/// keeps afterwards.
+#[tokio::test]
+#[ignore = "a measurement: prints memory and CPU under the attack"]
+async fn measure_abandoned_track_requests() {
+    use crate::support::usage;
+    const NAMES: usize = 500;
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let broadcast = BroadcastProducer::new();
+    let _clock = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
+    publisher
+        .publish
+        .publish(&Path::new("room").unwrap(), broadcast.consume())
+        .unwrap();
+    let hostile = relay.client("moql", "/").await;
+    let remote = announced(&hostile.received, "room").await;
+    let before = usage::now();
+    let mut requests = Vec::new();
+    for i in 0..NAMES {
+        let asked = remote.track(&format!("{i:0>1000}")).unwrap();
+        requests.push(
+            within("the request upstream", broadcast.requested_track())
+                .await
+                .unwrap(),
+        );
+        drop(asked);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut still_wanted = 0;
+    for request in &requests {
+        let wait = std::time::Duration::from_millis(1);
+        if tokio::time::timeout(wait, request.unused()).await.is_err() {
+            still_wanted += 1;
+        }
+    }
+    usage::report(
+        "abandoned track requests",
+        before,
+        &format!(
+            "{NAMES} names of 1000 bytes asked and given up, {still_wanted} still held open at the publisher 0.5 s later"
+        ),
+    );
+    relay.shutdown().await;
+}

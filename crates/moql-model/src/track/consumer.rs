@@ -104,7 +104,7 @@ impl TrackConsumer {
     }
 
     /// How many entries the live subscription's record of delivered groups holds (tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn delivered_entries(&self) -> usize {
         self.live
             .as_ref()

@@ -77,7 +77,7 @@ impl Delivered {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn len(&self) -> usize {
         self.runs.len()
     }
@@ -130,7 +130,7 @@ impl Cursor {
     }
 
     /// How many entries the record of delivered groups holds (tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn delivered_entries(&self) -> usize {
         self.delivered.len()
     }
