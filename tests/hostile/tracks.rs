@@ -4,6 +4,7 @@ use moql_model::{BroadcastProducer, Error, Path, TrackInfo};
 use moql_native::{Client, ClientConfig, ClientTls};
 use moql_session::testing::raw;
 use moql_wire::{CodeScope, ErrorCode, Version};
+use web_transport_trait::{RecvStream as _, SendStream as _};
 
 use crate::support::relay::TestRelay;
 use crate::support::{TestClient, announced, within};
@@ -128,6 +129,43 @@ async fn requests_abandoned_before_an_answer_are_withdrawn_all_the_way_upstream(
         )
         .await;
     }
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_subscribe_reset_before_the_track_is_known_is_withdrawn_upstream() {
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let broadcast = BroadcastProducer::new();
+    let _clock = broadcast.create_track("clock", TrackInfo::DEFAULT).unwrap();
+    publisher
+        .publish
+        .publish(&Path::new("room").unwrap(), broadcast.consume())
+        .unwrap();
+    let client = Client::new(ClientConfig {
+        tls: ClientTls::Fingerprints(vec![relay.fingerprint.clone()]),
+        versions: vec![Version::Lite05],
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let hostile = within("the connection", client.connect(&relay.url("moql", "/")))
+        .await
+        .expect("handshake")
+        .session;
+    raw::send_setup(&hostile, Version::Lite05).await;
+    // A SUBSCRIBE straight away (no TRACK first) for a name the publisher never answers.
+    let (mut send, mut recv) =
+        raw::subscribe(&hostile, Version::Lite05, 0, "room", "never", 0).await;
+    let request = within("the request upstream", broadcast.requested_track())
+        .await
+        .unwrap();
+    send.reset(0);
+    recv.stop(0);
+    within(
+        "the request to be abandoned at the publisher",
+        request.unused(),
+    )
+    .await;
     relay.shutdown().await;
 }
 
