@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 pub mod proxy;
 pub mod raw;
 pub mod relay;
+pub mod usage;
 
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -206,3 +206,42 @@ pub async fn shutdown_sends_goaway_to(relay: TestRelay, client: &TestClient) {
     assert_eq!(uri.as_deref(), Some(""));
     within("the session to close", client.session.closed()).await;
 }
+
+impl TestRelay {
+    /// The status of a plain HTTP/1.1 `GET target` on the relay's TCP port.
+    pub async fn http_status(&self, target: &str) -> u16 {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = within(
+            "the HTTP connection",
+            tokio::net::TcpStream::connect(self.addr),
+        )
+        .await
+        .expect("tcp connect");
+        let request = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        within("the HTTP response", stream.read_to_end(&mut raw))
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {text}"))
+    }
+
+    /// Waits until the `GET /metrics` figure `name` satisfies `ok` (the relay refreshes its
+    /// figures once a second) and returns it.
+    pub async fn metric_until(&self, name: &str, ok: impl Fn(u64) -> bool) -> u64 {
+        within(&format!("{name} to reach the expected value"), async {
+            loop {
+                let value = self.metric(name).await;
+                if ok(value) {
+                    return value;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+    }
+}

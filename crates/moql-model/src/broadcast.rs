@@ -11,6 +11,13 @@ use crate::error::from_closed;
 use crate::track::TrackState;
 use crate::{Error, Subscription, TrackConsumer, TrackInfo, TrackProducer, TrackRequest};
 
+/// Longest track name, in bytes, a broadcast accepts (created or asked for): 1 KiB.
+///
+/// The spec bounds a name only by its message (64 KiB); a name is kept as the key of a table
+/// entry, and real names are a few words, so 1 KiB leaves ample room while keeping what one
+/// request can make a relay or publisher store small.
+pub const MAX_TRACK_NAME: usize = 1024;
+
 #[derive(Default)]
 pub(crate) struct BroadcastState {
     /// Every track consumers can reach, by name. Observers: the table keeps neither a track
@@ -18,6 +25,32 @@ pub(crate) struct BroadcastState {
     tracks: HashMap<Arc<str>, Observer<TrackState, Error>>,
     /// Tracks consumers asked for that the producer has not looked at yet.
     requests: VecDeque<TrackRequest>,
+    /// The table's size after the last [`sweep`](Self::sweep): the next one runs once it has
+    /// doubled, so sweeping stays amortised O(1) per insert.
+    swept_at: usize,
+}
+
+/// The table size below which no sweep runs.
+const SWEEP_FLOOR: usize = 16;
+
+impl BroadcastState {
+    /// Sweeps the table if it doubled since the last sweep.
+    fn maybe_sweep(&mut self) {
+        if self.tracks.len() >= 2 * self.swept_at.max(SWEEP_FLOOR) {
+            self.sweep();
+        }
+    }
+
+    /// Removes the entries nothing can use: requests still queued whose every consumer left
+    /// (dropping one closes its track), then tracks that ended without a readable cache
+    /// (rejected, aborted, dropped unfinished). Without this every request for a new name
+    /// would stay in the table for the broadcast's life.
+    fn sweep(&mut self) {
+        self.requests
+            .retain(|request| request.poll_unused(&Waiter::noop()).is_pending());
+        self.tracks.retain(|_, track| is_usable(track));
+        self.swept_at = self.tracks.len();
+    }
 }
 
 /// A track in the table can still be handed out: open, or finished cleanly (its cached
@@ -59,9 +92,13 @@ impl BroadcastProducer {
     /// # Errors
     ///
     /// [`Error::Duplicate`] if the track exists and is still open, [`Error::BoundsExceeded`]
-    /// for invalid info, or the broadcast's close error.
+    /// for invalid info or a name longer than [`MAX_TRACK_NAME`], or the broadcast's close
+    /// error.
     pub fn create_track(&self, name: &str, info: TrackInfo) -> Result<TrackProducer, Error> {
         info.validate()?;
+        if name.len() > MAX_TRACK_NAME {
+            return Err(Error::BoundsExceeded);
+        }
         let mut state = self.inner.write().map_err(from_closed)?;
         if let Some(at) = state.requests.iter().position(|r| r.name() == name) {
             let request = state.requests.remove(at).expect("index from position");
@@ -74,6 +111,7 @@ impl BroadcastProducer {
             return Err(Error::Duplicate);
         }
         let track = TrackProducer::with_info(Arc::from(name), Some(info));
+        state.maybe_sweep();
         state.tracks.insert(Arc::from(name), track.observe());
         Ok(track)
     }
@@ -170,11 +208,20 @@ impl BroadcastConsumer {
     /// and the returned consumer waits for the answer ([`TrackConsumer::wait_info`]). Two
     /// consumers asking for one track share one request.
     ///
+    /// The table keeps an entry per name while it can serve someone: entries for tracks that
+    /// ended unusable (rejected, aborted) and queued requests nobody waits for any more are
+    /// swept whenever the table has doubled since the last sweep, so it stays within twice
+    /// its useful size (plus 16).
+    ///
     /// # Errors
     ///
+    /// [`Error::BoundsExceeded`] for a name longer than [`MAX_TRACK_NAME`];
     /// [`Error::NotFound`] if the broadcast ended and the track is not in its table, or the
     /// broadcast's abort error.
     pub fn track(&self, name: &str) -> Result<TrackConsumer, Error> {
+        if name.len() > MAX_TRACK_NAME {
+            return Err(Error::BoundsExceeded);
+        }
         let mut state = match self.inner.write() {
             Ok(state) => state,
             Err(closed) => {
@@ -195,6 +242,7 @@ impl BroadcastConsumer {
         let name: Arc<str> = Arc::from(name);
         let producer = TrackProducer::with_info(name.clone(), None);
         let consumer = producer.consume();
+        state.maybe_sweep();
         state.tracks.insert(name, producer.observe());
         state.requests.push_back(TrackRequest::new(producer));
         Ok(consumer)
@@ -341,5 +389,57 @@ mod tests {
         let clone = broadcast.clone();
         clone.close().unwrap();
         assert!(block_on(broadcast.requested_track()).is_none());
+    }
+
+    #[test]
+    fn refused_requests_for_unknown_names_leave_the_table() {
+        let broadcast = BroadcastProducer::new();
+        let _known = broadcast.create_track("video", TrackInfo::DEFAULT).unwrap();
+        let consumer = broadcast.consume();
+        for i in 0..1000 {
+            let asked = consumer.track(&format!("unknown-{i}")).unwrap();
+            block_on(broadcast.requested_track())
+                .unwrap()
+                .reject(Error::NotFound);
+            assert_eq!(block_on(asked.wait_info()), Err(Error::NotFound));
+        }
+        let names = broadcast.track_names();
+        assert!(names.len() <= 64, "{} names kept", names.len());
+        assert!(names.contains(&"video".to_string()));
+    }
+
+    #[test]
+    fn abandoned_requests_leave_the_table_and_the_queue() {
+        let broadcast = BroadcastProducer::new();
+        let consumer = broadcast.consume();
+        for i in 0..1000 {
+            drop(consumer.track(&format!("gone-{i}")).unwrap());
+        }
+        let waiting = consumer.track("wanted").unwrap();
+        assert!(broadcast.track_names().len() <= 64);
+        let mut queued = Vec::new();
+        while let Poll::Ready(Some(request)) = broadcast.poll_requested_track(&Waiter::noop()) {
+            queued.push(request.name().to_string());
+        }
+        assert!(queued.len() <= 64, "{} requests queued", queued.len());
+        assert!(queued.contains(&"wanted".to_string()));
+        drop(waiting);
+    }
+
+    #[test]
+    fn a_track_name_longer_than_the_cap_is_refused() {
+        let broadcast = BroadcastProducer::new();
+        let long = "x".repeat(MAX_TRACK_NAME + 1);
+        assert_eq!(
+            broadcast.consume().track(&long).err(),
+            Some(Error::BoundsExceeded)
+        );
+        assert_eq!(
+            broadcast.create_track(&long, TrackInfo::DEFAULT).err(),
+            Some(Error::BoundsExceeded)
+        );
+        assert!(broadcast.track_names().is_empty());
+        let longest = "x".repeat(MAX_TRACK_NAME);
+        assert!(broadcast.consume().track(&longest).is_ok());
     }
 }

@@ -5,8 +5,16 @@ use std::task::Poll;
 
 use moql_sync::{Closed, Consumer, Observer, Producer, Waiter, poll_fn};
 
+use crate::budget::{FRAME_OVERHEAD, GROUP_OVERHEAD};
 use crate::error::from_closed;
 use crate::{Error, Frame};
+
+/// The cache charge of a group of `frames` frames holding `bytes` payload bytes.
+pub(crate) fn charge_of(bytes: usize, frames: usize) -> usize {
+    bytes
+        .saturating_add(frames.saturating_mul(FRAME_OVERHEAD))
+        .saturating_add(GROUP_OVERHEAD)
+}
 
 /// The shared state of one group.
 #[derive(Debug)]
@@ -15,9 +23,18 @@ pub(crate) struct GroupState {
     pub(crate) timescale: u64,
     pub(crate) frames: Vec<Frame>,
     pub(crate) bytes: usize,
+    /// The most this group may be [`charged`](Self::charged); a frame past it ends the group
+    /// with [`Error::BoundsExceeded`].
+    pub(crate) max_charge: usize,
 }
 
 impl GroupState {
+    /// What the group costs a cache: its payload plus [`FRAME_OVERHEAD`] per frame and
+    /// [`GROUP_OVERHEAD`], so empty frames and empty groups are not free.
+    pub(crate) fn charged(&self) -> usize {
+        charge_of(self.bytes, self.frames.len())
+    }
+
     pub(crate) fn first_timestamp(&self) -> Option<u64> {
         self.frames.first().map(|f| f.timestamp)
     }
@@ -69,6 +86,17 @@ impl GroupProducer {
 
     /// Creates a group that already holds `frames` (used to resume a cut-short group).
     pub(crate) fn with_frames(sequence: u64, timescale: u64, frames: Vec<Frame>) -> Self {
+        Self::capped(sequence, timescale, frames, usize::MAX)
+    }
+
+    /// A group that ends with [`Error::BoundsExceeded`] once a frame would take its charge
+    /// ([`GroupState::charged`]) past `max_charge`.
+    pub(crate) fn capped(
+        sequence: u64,
+        timescale: u64,
+        frames: Vec<Frame>,
+        max_charge: usize,
+    ) -> Self {
         let bytes = frames.iter().map(Frame::len).sum();
         Self {
             inner: Producer::new(GroupState {
@@ -76,6 +104,7 @@ impl GroupProducer {
                 timescale,
                 frames,
                 bytes,
+                max_charge,
             }),
             sequence,
             timescale,
@@ -98,8 +127,21 @@ impl GroupProducer {
     ///
     /// [`Error::Closed`] once the group has ended, however it ended (finished, aborted, or
     /// dropped by every other clone): the abort's reason is what consumers see, not writers.
+    /// [`Error::BoundsExceeded`] if the group belongs to a track with a byte limit
+    /// ([`CacheLimits::track_bytes`](crate::CacheLimits::track_bytes)) and this frame would
+    /// take it past that limit (payload plus per-frame overhead): the group is then aborted
+    /// with that error, so its consumers learn it was cut short.
     pub fn write_frame(&self, frame: Frame) -> Result<(), Error> {
         let mut state = self.inner.write().map_err(closed_error)?;
+        let after = charge_of(
+            state.bytes.saturating_add(frame.len()),
+            state.frames.len() + 1,
+        );
+        if after > state.max_charge {
+            drop(state);
+            let _ = self.inner.abort(Error::BoundsExceeded);
+            return Err(Error::BoundsExceeded);
+        }
         state.bytes += frame.len();
         state.frames.push(frame);
         Ok(())

@@ -14,8 +14,8 @@ pub mod cache;
 #[cfg(all(test, loom))]
 mod loom;
 
-pub use broadcast::{BroadcastConsumer, BroadcastProducer};
-pub use budget::{CacheBudget, CacheLimits};
+pub use broadcast::{BroadcastConsumer, BroadcastProducer, MAX_TRACK_NAME};
+pub use budget::{CacheBudget, CacheLimits, FRAME_OVERHEAD, GROUP_OVERHEAD};
 pub use error::Error;
 pub use frame::Frame;
 pub use group::{GroupConsumer, GroupProducer, GroupStatus};

@@ -111,14 +111,29 @@ pub struct ClusterConfig {
     pub token: Option<String>,
 }
 
+/// Default [`CacheConfig::max_latency_seconds`]: 30 s, six times the reference's default
+/// retention window (5 s) and ample for a viewer joining late or a fetch of recent groups,
+/// while a publisher asking for hours cannot make the relay keep every group (and an idle
+/// track's cache, which lingers as long) for that long.
+pub const DEFAULT_CACHE_MAX_LATENCY_SECONDS: f64 = 30.0;
+
 /// The relay's cache policy.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// Ceiling on how long a non-latest group stays cached, in seconds: the relay caches with
-    /// `min(upstream publisher max latency, this)` (spec 11.5). Absent: the upstream's value.
-    /// At most 86 400 (a day).
+    /// `min(upstream publisher max latency, this)` and re-advertises that (spec 11.5).
+    /// Default [`DEFAULT_CACHE_MAX_LATENCY_SECONDS`]; absent (`None`) trusts the upstream's
+    /// value. At most 86 400 (a day).
     pub max_latency_seconds: Option<f64>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_latency_seconds: Some(DEFAULT_CACHE_MAX_LATENCY_SECONDS),
+        }
+    }
 }
 
 /// Limits against resource exhaustion: each has a safe default, and hitting one affects only
@@ -145,10 +160,13 @@ pub struct LimitsConfig {
     /// Bytes one session's group and fetch streams may hold in frames not yet complete; the
     /// stream whose read goes over is stopped with 493 (`App(429)`). Default 64 MiB.
     pub max_receive_buffer_bytes: usize,
-    /// Payload bytes one track's cache holds (the latest group is always kept). Default
-    /// 64 MiB.
+    /// Bytes one track's cache holds, counted as payload plus
+    /// [`moql_model::FRAME_OVERHEAD`] per frame and [`moql_model::GROUP_OVERHEAD`] per group;
+    /// also the most one group may hold (a frame past it cuts the group short with 11,
+    /// BoundsExceeded). Default 64 MiB.
     pub cache_track_bytes: usize,
-    /// Payload bytes all track caches hold together (`moql_relay_cache_bytes`). Default 1 GiB.
+    /// Bytes all track caches hold together, counted the same way
+    /// (`moql_relay_cache_bytes`). Default 1 GiB.
     pub cache_total_bytes: usize,
     /// Seconds a connection has to finish its QUIC handshake (and, for WebTransport, the
     /// CONNECT request). Default 10.
@@ -308,6 +326,11 @@ mod tests {
     #[test]
     fn an_empty_file_is_the_defaults() {
         let config = RelayConfig::parse("").unwrap();
+        assert_eq!(
+            config.cache.max_latency_seconds,
+            Some(DEFAULT_CACHE_MAX_LATENCY_SECONDS),
+            "the publisher's retention is capped by default"
+        );
         assert_eq!(config.bind.port(), 4443);
         assert!(config.http);
         assert!(config.tls.cert.is_none());

@@ -103,6 +103,14 @@ impl TrackConsumer {
         Self::new(self.inner.clone(), self.name.clone())
     }
 
+    /// How many entries the live subscription's record of delivered groups holds (tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn delivered_entries(&self) -> usize {
+        self.live
+            .as_ref()
+            .map_or(0, |l| l.cursor.delivered_entries())
+    }
+
     /// The live subscription, if any.
     pub fn subscription(&self) -> Option<Subscription> {
         self.live.as_ref().map(|l| l.subscription)

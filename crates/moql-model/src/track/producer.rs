@@ -122,13 +122,24 @@ impl TrackProducer {
         Ok(())
     }
 
-    /// Ends the track with `err`: subscribers and pending fetches get it; cached groups stay
-    /// readable through existing consumers.
+    /// Ends the track with `err`: subscribers and pending fetches get it.
+    ///
+    /// A track with byte limits ([`set_cache_limits`](Self::set_cache_limits): a cache that
+    /// shares memory, as a relay's does) lets go of its cached groups and its
+    /// [`CacheBudget`](crate::CacheBudget) charge at once, since a broadcast table or a
+    /// lingering consumer may keep the track's state alive long after and nothing new can be
+    /// served from it. Without limits the cached groups stay readable through existing
+    /// consumers. Either way, groups already handed to readers stay readable.
     ///
     /// # Errors
     ///
     /// [`Error::Closed`] if the track already ended.
     pub fn abort(&self, err: Error) -> Result<(), Error> {
+        let mut state = self.inner.write().map_err(|_| Error::Closed)?;
+        if state.limits.is_limited() {
+            state.release();
+        }
+        drop(state);
         self.inner.abort(err).map_err(|_| Error::Closed)
     }
 
@@ -270,14 +281,10 @@ impl TrackProducer {
         self.inner.read().cache.keys().copied().collect()
     }
 
-    /// The number of payload bytes held by cached groups.
+    /// The bytes cached groups are charged: payload plus [`FRAME_OVERHEAD`](crate::FRAME_OVERHEAD)
+    /// per frame and [`GROUP_OVERHEAD`](crate::GROUP_OVERHEAD) per group.
     pub fn cached_bytes(&self) -> usize {
-        self.inner
-            .read()
-            .cache
-            .values()
-            .map(|e| e.group.read().bytes)
-            .sum()
+        self.inner.read().charged()
     }
 
     /// The declared exclusive end, if the track is finished.

@@ -84,6 +84,9 @@ pub(crate) struct TrackState {
     pub(crate) limits: CacheLimits,
     /// What this track's cache is charged against `limits.total`; released on drop.
     pub(crate) charge: Charge,
+    /// Set once the track is aborted: the cache and its charge are gone and no group is
+    /// cached again.
+    pub(crate) released: bool,
 }
 
 impl TrackState {
@@ -104,7 +107,28 @@ impl TrackState {
             created_since_evict: 0,
             limits: CacheLimits::default(),
             charge: Charge::default(),
+            released: false,
         }
+    }
+
+    /// The most one group of this track may be charged: the track's byte limit, if any.
+    fn max_group(&self) -> usize {
+        self.limits.track_bytes.unwrap_or(usize::MAX)
+    }
+
+    /// Lets go of every cached group and the budget charge (the track was aborted: nothing
+    /// will be delivered or fetched from it again, but the state may live on in a broadcast
+    /// table or a consumer).
+    pub(crate) fn release(&mut self) {
+        self.released = true;
+        self.cache.clear();
+        self.arrivals.clear();
+        self.charge.set(None, 0);
+    }
+
+    /// What the cached groups cost together, payload plus overheads (see [`crate::budget`]).
+    pub(crate) fn charged(&self) -> usize {
+        self.cache.values().map(|e| e.group.read().charged()).sum()
     }
 
     pub(crate) fn next_id(&mut self) -> u64 {
@@ -150,7 +174,10 @@ impl TrackState {
         if self.cache_hit(sequence).is_some() {
             return Err(Error::Duplicate);
         }
-        let group = GroupProducer::new(sequence, self.timescale());
+        if self.released {
+            return Err(Error::Closed);
+        }
+        let group = GroupProducer::capped(sequence, self.timescale(), Vec::new(), self.max_group());
         if self.latest.is_none_or(|latest| sequence > latest) {
             if let Some(previous) = self.latest.and_then(|l| self.cache.get_mut(&l)) {
                 previous.active_at = now;
@@ -197,7 +224,10 @@ impl TrackState {
             Some(prefix) => prefix,
             None => self.cut_short_frames(sequence),
         };
-        let group = GroupProducer::with_frames(sequence, timescale, prefix);
+        if self.released {
+            return Err(Error::Closed);
+        }
+        let group = GroupProducer::capped(sequence, timescale, prefix, self.max_group());
         let live = self.cache.get(&sequence).is_some_and(|e| e.live);
         self.cache
             .insert(sequence, CacheEntry::new(group.observe(), live, now));
@@ -294,8 +324,16 @@ impl TrackState {
 
     /// Drops the oldest non-latest groups while the cache is over a byte limit, and updates
     /// the charge against the shared budget. Returns how many groups were dropped.
+    ///
+    /// Each group's charge is read once: a group may still be written (its lock is not ours)
+    /// while the pass runs, and the pass works on that one snapshot.
     fn evict_bytes(&mut self) -> usize {
-        let mut bytes: usize = self.cache.values().map(|e| e.group.read().bytes).sum();
+        let sizes: Vec<(u64, usize)> = self
+            .cache
+            .iter()
+            .map(|(&seq, e)| (seq, e.group.read().charged()))
+            .collect();
+        let mut bytes: usize = sizes.iter().map(|&(_, size)| size).sum();
         let budget = self.limits.total.clone();
         self.charge.set(budget.as_ref(), bytes);
         let track_limit = self.limits.track_bytes.unwrap_or(usize::MAX);
@@ -303,12 +341,15 @@ impl TrackState {
         let over = |bytes: usize, budget: &Option<crate::CacheBudget>| {
             bytes > track_limit || budget.as_ref().is_some_and(crate::CacheBudget::is_over)
         };
-        while over(bytes, &budget) {
-            let Some(oldest) = self.cache.keys().copied().find(|&s| Some(s) != self.latest) else {
+        for (seq, size) in sizes {
+            if !over(bytes, &budget) {
                 break;
-            };
-            if let Some(entry) = self.cache.remove(&oldest) {
-                bytes -= entry.group.read().bytes;
+            }
+            if Some(seq) == self.latest {
+                continue;
+            }
+            if self.cache.remove(&seq).is_some() {
+                bytes -= size;
                 self.charge.set(budget.as_ref(), bytes);
                 evicted += 1;
             }

@@ -1,7 +1,7 @@
 //! A live subscriber's position: which groups it was given, which it holds back above its
 //! end bound, and which group comes next (spec 11.1, 11.2).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use crate::track::state::TrackState;
@@ -23,7 +23,87 @@ pub(crate) struct Cursor {
     first: Option<u64>,
     /// Groups already delivered that are still cached: a group re-created after an abort is
     /// not delivered twice (the receiver would refuse it as a duplicate, spec 4.8).
-    delivered: BTreeSet<u64>,
+    delivered: Delivered,
+}
+
+/// A set of group sequences kept as inclusive runs (`start → end`): live delivery is mostly
+/// consecutive, so a subscription with no end holds one run instead of one entry per group.
+#[derive(Clone, Debug, Default)]
+struct Delivered {
+    runs: BTreeMap<u64, u64>,
+}
+
+impl Delivered {
+    fn contains(&self, seq: u64) -> bool {
+        self.runs
+            .range(..=seq)
+            .next_back()
+            .is_some_and(|(_, &end)| seq <= end)
+    }
+
+    fn insert(&mut self, seq: u64) {
+        if self.contains(seq) {
+            return;
+        }
+        let mut start = seq;
+        let mut end = seq;
+        if let Some((&s, &e)) = self.runs.range(..seq).next_back()
+            && e.checked_add(1) == Some(seq)
+        {
+            start = s;
+        }
+        if let Some(next) = seq.checked_add(1)
+            && let Some(e) = self.runs.remove(&next)
+        {
+            end = e;
+        }
+        self.runs.insert(start, end);
+    }
+
+    /// Forgets every group below `lowest` (the oldest cached group: nothing below it can be
+    /// offered again without being re-created, which makes it a new group).
+    fn forget_below(&mut self, lowest: u64) {
+        while let Some(first) = self.runs.first_entry() {
+            if *first.get() < lowest {
+                first.remove();
+            } else {
+                if *first.key() < lowest {
+                    let end = *first.get();
+                    first.remove();
+                    self.runs.insert(lowest, end);
+                }
+                break;
+            }
+        }
+    }
+
+    #[cfg(all(test, not(loom)))]
+    fn len(&self) -> usize {
+        self.runs.len()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Delivered;
+
+    #[test]
+    fn delivered_runs_merge_in_any_order_and_forget_below_the_cache() {
+        let mut set = Delivered::default();
+        for seq in [5, 3, 4, 9, 7, 8, u64::MAX, 0] {
+            set.insert(seq);
+        }
+        assert_eq!(set.len(), 4, "0, 3..=5, 7..=9, MAX");
+        for seq in [0, 3, 4, 5, 7, 8, 9, u64::MAX] {
+            assert!(set.contains(seq), "{seq}");
+        }
+        for seq in [1, 2, 6, 10] {
+            assert!(!set.contains(seq), "{seq}");
+        }
+        set.forget_below(4);
+        assert!(!set.contains(3) && set.contains(4) && set.contains(9));
+        assert_eq!(set.len(), 3);
+    }
 }
 
 impl Cursor {
@@ -45,8 +125,14 @@ impl Cursor {
             held: BTreeSet::new(),
             next_arrival: state.arrivals_end(),
             first: None,
-            delivered: BTreeSet::new(),
+            delivered: Delivered::default(),
         }
+    }
+
+    /// How many entries the record of delivered groups holds (tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn delivered_entries(&self) -> usize {
+        self.delivered.len()
     }
 
     /// The first group delivered, if any (the value SUBSCRIBE_OK carries).
@@ -125,7 +211,7 @@ impl Cursor {
     /// Whether a group within the bounds is still deliverable: above the floor, cached,
     /// healthy, and (unless latest) young enough for this subscriber.
     fn admit(&self, state: &mut TrackState, sub: &Subscription, seq: u64, now: Instant) -> bool {
-        if self.floor.is_some_and(|floor| seq < floor) || self.delivered.contains(&seq) {
+        if self.floor.is_some_and(|floor| seq < floor) || self.delivered.contains(seq) {
             return false;
         }
         if !state
@@ -142,9 +228,10 @@ impl Cursor {
     }
 
     fn deliver(&mut self, state: &TrackState, seq: u64) -> u64 {
-        // Bounded by the cache: forget groups that left it.
-        if self.delivered.len() > 2 * state.cache.len() + 16 {
-            self.delivered.retain(|s| state.cache.contains_key(s));
+        // Bounded by the cache: forget groups below its oldest (they left it). What is left is
+        // one run per gap in what was delivered, at most one per cached group.
+        if let Some(&lowest) = state.cache.keys().next() {
+            self.delivered.forget_below(lowest);
         }
         self.delivered.insert(seq);
         if self.first.is_none() {

@@ -44,6 +44,24 @@ fn no_request(track: &TrackProducer) -> bool {
 // ---- live delivery ----
 
 #[test]
+fn a_subscription_without_an_end_remembers_a_bounded_delivered_set() {
+    // Group End 0 (no end) and a long cache window: every group stays cached, and the record
+    // of what this subscriber was given must not grow with it.
+    let track = track(Duration::from_secs(3600));
+    let mut sub = track.subscribe(Subscription::default());
+    for seq in 0..5_000 {
+        produce(&track, seq, 0);
+        assert_eq!(block_on(sub.next_group()).unwrap().unwrap().sequence(), seq);
+    }
+    assert_eq!(track.cached().len(), 5_000);
+    assert!(
+        sub.delivered_entries() <= 4,
+        "{} entries for 5 000 consecutive groups",
+        sub.delivered_entries()
+    );
+}
+
+#[test]
 fn a_late_subscriber_starts_at_the_latest_group() {
     let track = track(Duration::from_secs(60));
     for seq in 0..3 {
@@ -255,7 +273,8 @@ fn eviction_bounds_the_memory_a_track_holds() {
     // Groups 2 s (timestamp age) behind the newest stay; older ones go: at most 3 + the
     // newest while it is being written.
     assert!(max_cached <= 4, "cached {max_cached} groups");
-    assert!(max_bytes <= 4 * 10 * 1024, "cached {max_bytes} bytes");
+    let group = 10 * (1024 + crate::FRAME_OVERHEAD) + crate::GROUP_OVERHEAD;
+    assert!(max_bytes <= 4 * group, "cached {max_bytes} bytes");
     assert_eq!(track.latest(), Some(999));
     // Now that 999 has frames, 996 is 3 s behind it.
     assert_eq!(track.evict(), 1);

@@ -91,6 +91,17 @@ pub(super) async fn get(
         .rsplit_once('/')
         .filter(|(_, track)| !track.is_empty())
         .ok_or_else(|| HttpError::bad_request("expected /fetch/<broadcast>/<track>"))?;
+    if track.len() > moql_model::MAX_TRACK_NAME {
+        // Refused before any table is touched; the name is not echoed back.
+        return Err(HttpError::new(
+            StatusCode::URI_TOO_LONG,
+            format!(
+                "track name of {} bytes is over the {}-byte limit",
+                track.len(),
+                moql_model::MAX_TRACK_NAME
+            ),
+        ));
+    }
     let path = Path::new(broadcast)
         .map_err(|err| HttpError::bad_request(format!("bad broadcast {broadcast:?}: {err}")))?;
 

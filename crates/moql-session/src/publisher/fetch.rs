@@ -21,7 +21,12 @@ pub(crate) async fn serve_track<T: web_transport_trait::Session>(
     ctx.peer_setup().await.map_err(StreamError::transport)?;
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let track = broadcast.track(&request.track)?;
-    let info = track.wait_info().await?;
+    // A peer that gives up (RESET) withdraws the request: the consumer is dropped, so a
+    // request nobody answers does not outlive its asker.
+    let info = tokio::select! {
+        info = track.wait_info() => info?,
+        err = super::cancelled(reader) => return Err(err),
+    };
     let reply = convert::track_info_to_wire(&info);
     writer.encode(&reply, version).await?;
     writer.finish()?;
@@ -40,7 +45,10 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
     tracing::debug!(broadcast = %request.broadcast, track = %request.track, group = request.group, "fetch");
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let track = broadcast.track(&request.track)?;
-    let info = track.wait_info().await?;
+    let info = tokio::select! {
+        info = track.wait_info() => info?,
+        err = super::cancelled(reader) => return Err(err),
+    };
     writer.set_priority(group_priority(
         request.priority,
         info.priority,

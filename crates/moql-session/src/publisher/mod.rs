@@ -106,6 +106,23 @@ async fn receive_goaway<T: web_transport_trait::Session>(
     Ok(())
 }
 
+/// Resolves with the error once the peer resets its side of a request stream (it no longer
+/// wants the answer) or sends something where nothing is expected. A FIN is not a cancel (a
+/// peer may half-close right after its request), so after one this waits forever: use it in a
+/// `select!` against the answer.
+///
+/// # Cancel safety
+///
+/// Cancel safe, as [`Reader::expect_end`].
+pub(crate) async fn cancelled<S: web_transport_trait::RecvStream>(
+    reader: &mut Reader<S>,
+) -> StreamError {
+    match reader.expect_end().await {
+        Err(err) => err,
+        Ok(()) => std::future::pending().await,
+    }
+}
+
 /// Resolves a wire broadcast path against the publish origin (paths are relative to the
 /// session's root, spec 1.4).
 pub(crate) fn resolve<T>(ctx: &Context<T>, path: &Path) -> Result<BroadcastConsumer, Error> {

@@ -28,7 +28,7 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     let version = ctx.version;
     let request: Subscribe = reader.decode(version).await?;
     ctx.peer_setup().await.map_err(StreamError::transport)?;
-    let subscription = convert::subscription_from_subscribe(&request);
+    let mut subscription = convert::subscription_from_subscribe(&request);
     tracing::debug!(id = request.id, broadcast = %request.broadcast, track = %request.track, "subscribe");
 
     let Some(_serving) = Serving::new(&ctx.serving, ctx.config.max_subscriptions) else {
@@ -44,7 +44,24 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     };
     let broadcast = super::resolve(ctx, &request.broadcast)?;
     let mut track = broadcast.subscribe_track(&request.track, subscription)?;
-    let info = track.wait_info().await?;
+    // The track may be unknown here and slow (or never) to be answered upstream: updates
+    // apply meanwhile, and a subscriber that gives up withdraws the request with it.
+    let info = loop {
+        tokio::select! {
+            info = track.wait_info() => break info?,
+            update = reader.decode_maybe::<SubscribeUpdate>(version) => match update {
+                Ok(Some(u)) => {
+                    subscription = convert::subscription_from_update(&u);
+                    track.update(subscription);
+                }
+                Ok(None) | Err(StreamError::Reset(_)) => {
+                    let _ = writer.finish();
+                    return Ok(());
+                }
+                Err(err) => return Err(err.after_request()),
+            },
+        }
+    };
     if version.resolves_start() {
         // lite-06: Group Start is only a floor; the max latency picks the first group among
         // what is cached (moq-lite-06.md 6.9).

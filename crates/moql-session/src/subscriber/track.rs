@@ -79,7 +79,17 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
     request: TrackRequest,
 ) {
     let name = request.name().to_string();
-    let info = match track_info(&ctx, &broadcast, &name).await {
+    // Every consumer may leave before the upstream answers (or the upstream may never
+    // answer): then the request is dropped, which resets the upstream Track stream with 0 and
+    // closes the track, so nothing here outlives the askers.
+    let answered = tokio::select! {
+        answered = track_info(&ctx, &broadcast, &name) => answered,
+        () = request.unused() => {
+            tracing::debug!(%broadcast, track = %name, "track request abandoned");
+            return;
+        }
+    };
+    let info = match answered {
         Ok(info) => info,
         Err(err) => {
             tracing::debug!(%broadcast, track = %name, %err, "track request failed");
