@@ -25,6 +25,16 @@ pub use announce::{Announced, Announcement, OriginConsumer};
 use crate::{BroadcastConsumer, Error};
 use watch::CloseWatch;
 
+/// Most routes one path keeps: one per peer that announced it (a session holds one route per
+/// path), so this is how many peers may offer the same broadcast at once. A route beyond it is
+/// refused with [`Error::BoundsExceeded`] (the peer's announcement is ignored); re-announcing a
+/// broadcast that already has a route replaces that route and never counts twice.
+pub const MAX_ROUTES_PER_PATH: usize = 32;
+
+/// The default of [`OriginProducer::with_max_broadcasts`]: 100 000 paths, a few hundred MB of
+/// announcement state at most, far above any one relay's honest load.
+pub const DEFAULT_MAX_BROADCASTS: usize = 100_000;
+
 pub(crate) struct OriginShared {
     state: Mutex<OriginState>,
 }
@@ -35,6 +45,24 @@ pub(crate) struct OriginState {
     watchers: HashMap<u64, Watcher>,
     next_id: u64,
     producers: usize,
+    /// Routes over every path (the sum of each [`Routes`]' length).
+    routes: usize,
+    /// Most paths with a route; a new path beyond it is refused.
+    max_broadcasts: usize,
+}
+
+/// What an origin holds right now: for metrics and for tests of its bounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OriginStats {
+    /// Paths with at least one route.
+    pub broadcasts: usize,
+    /// Routes over every path (a path learned from several peers has several).
+    pub routes: usize,
+    /// Live [`OriginConsumer`]s.
+    pub watchers: usize,
+    /// Changes the watchers have not read yet, summed.
+    pub pending: usize,
 }
 
 pub(crate) struct Entry {
@@ -117,12 +145,21 @@ pub struct OriginProducer {
 }
 
 impl OriginProducer {
-    /// Creates an empty origin.
+    /// Creates an empty origin holding at most [`DEFAULT_MAX_BROADCASTS`] paths.
     pub fn new() -> Self {
+        Self::with_max_broadcasts(DEFAULT_MAX_BROADCASTS)
+    }
+
+    /// Creates an empty origin holding at most `max` paths: publishing at a new path beyond
+    /// it fails with [`Error::BoundsExceeded`] (a path that already has a route still takes
+    /// more, up to [`MAX_ROUTES_PER_PATH`]). A relay sets it so that the announcements of all
+    /// its peers together cannot grow the origin without bound.
+    pub fn with_max_broadcasts(max: usize) -> Self {
         Self {
             shared: Arc::new(OriginShared {
                 state: Mutex::new(OriginState {
                     producers: 1,
+                    max_broadcasts: max,
                     ..OriginState::default()
                 }),
             }),
@@ -176,6 +213,7 @@ impl OriginProducer {
             hops,
             _watch: watch,
         });
+        state.routes = state.routes + 1 - old.len();
         let wake = state.touch(path);
         drop(state);
         drop(old);
@@ -192,6 +230,17 @@ impl OriginProducer {
     /// The broadcast published at `path`.
     pub fn broadcast(&self, path: &Path) -> Option<BroadcastConsumer> {
         lock(&self.shared).entry(path).map(|e| e.broadcast.clone())
+    }
+
+    /// What the origin holds right now (one pass over the watchers, none over the paths).
+    pub fn stats(&self) -> OriginStats {
+        let state = lock(&self.shared);
+        OriginStats {
+            broadcasts: state.broadcasts.len(),
+            routes: state.routes,
+            watchers: state.watchers.len(),
+            pending: state.watchers.values().map(|w| w.dirty.len()).sum(),
+        }
     }
 
     /// The paths published under `prefix`, sorted.
@@ -238,6 +287,7 @@ impl OriginShared {
         if routes.0.is_empty() {
             state.broadcasts.remove(path);
         }
+        state.routes -= old.len();
         let wake = state.touch(path);
         drop(state);
         drop(old);
