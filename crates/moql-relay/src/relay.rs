@@ -206,7 +206,7 @@ impl Relay {
             http,
             tcp,
             shared: Arc::new(Shared {
-                origin: OriginProducer::new(),
+                origin: OriginProducer::with_max_broadcasts(config.limits.max_broadcasts),
                 auth,
                 metrics: Arc::new(Metrics::default()),
                 origin_id,
