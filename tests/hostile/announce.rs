@@ -9,9 +9,10 @@
 use moql_native::{Client, ClientConfig, ClientTls, Connection, TransportKind};
 use moql_session::testing;
 use moql_wire::{
-    Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, Encode, Path, Version,
+    Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, Encode, ErrorCode, Path,
+    Setup, UniStream, Version,
 };
-use web_transport_trait::{SendStream as _, Session as _};
+use web_transport_trait::{RecvStream as _, SendStream as _, Session as _};
 
 use crate::support::relay::TestRelay;
 use crate::support::{announced, within};
@@ -41,6 +42,11 @@ fn ended(suffix: &str) -> Vec<u8> {
 
 /// A hand-driven lite-05 session to `relay` that has sent SETUP.
 async fn raw_session(relay: &TestRelay) -> Connection {
+    raw_session_as(relay, None).await
+}
+
+/// [`raw_session`], naming `origin` as its SETUP Origin.
+async fn raw_session_as(relay: &TestRelay, origin: Option<u64>) -> Connection {
     let client = Client::new(ClientConfig {
         tls: ClientTls::Fingerprints(vec![relay.fingerprint.clone()]),
         versions: vec![V],
@@ -52,8 +58,32 @@ async fn raw_session(relay: &TestRelay) -> Connection {
         .await
         .expect("connect");
     assert_eq!(connected.kind, TransportKind::Quic);
-    testing::raw::send_setup(&connected.session, V).await;
+    let mut setup = connected.session.open_uni().await.unwrap();
+    let mut bytes = encode(&UniStream::Setup);
+    bytes.extend(encode(&Setup {
+        origin,
+        ..Setup::default()
+    }));
+    setup.write_all(&bytes).await.unwrap();
+    setup.finish().unwrap();
     connected.session
+}
+
+/// Opens an Announce stream for everything on `session`, as a subscriber would.
+async fn open_announce(
+    session: &Connection,
+) -> (
+    <Connection as web_transport_trait::Session>::SendStream,
+    <Connection as web_transport_trait::Session>::RecvStream,
+) {
+    let (mut send, recv) = session.open_bi().await.unwrap();
+    let mut request = encode(&BidiStream::Announce);
+    request.extend(encode(&AnnounceRequest {
+        prefix: Path::root(),
+        exclude_hop: 0,
+    }));
+    send.write_all(&request).await.unwrap();
+    (send, recv)
 }
 
 /// A publisher by hand: accepts the relay's Announce stream and answers ANNOUNCE_OK with
@@ -62,7 +92,7 @@ async fn announcer(
     relay: &TestRelay,
     hop: u64,
 ) -> (Connection, <Connection as web_transport_trait::Session>::SendStream) {
-    let session = raw_session(relay).await;
+    let session = raw_session_as(relay, Some(hop)).await;
     let (mut send, recv) = within("the relay's Announce stream", session.accept_bi())
         .await
         .expect("the relay asks for announcements");
@@ -140,14 +170,7 @@ async fn stalled_announce_readers_hold_only_current_state() {
     let watchers = relay.metric("moql_relay_announce_watchers").await;
     let mut streams = Vec::new();
     for _ in 0..STREAMS {
-        let (mut send, recv) = stalled.open_bi().await.unwrap();
-        let mut request = encode(&BidiStream::Announce);
-        request.extend(encode(&AnnounceRequest {
-            prefix: Path::root(),
-            exclude_hop: 0,
-        }));
-        send.write_all(&request).await.unwrap();
-        streams.push((send, recv));
+        streams.push(open_announce(&stalled).await);
     }
     // The relay has answered every request once its watchers exist.
     within("the stalled watchers", async {
@@ -177,6 +200,71 @@ async fn stalled_announce_readers_hold_only_current_state() {
         "{backlog} pending changes for {STREAMS} stalled streams"
     );
     drop(streams);
+    relay.shutdown().await;
+}
+
+/// Issue #16 item 2: a session may hold only `max_announce_streams` Announce streams; one
+/// more is reset with 493 (`App(429)`) and the others carry on.
+#[tokio::test]
+async fn announce_streams_over_the_limit_are_reset_with_493() {
+    let relay = TestRelay::start(|c| c.limits.max_announce_streams = 4).await;
+    let greedy = raw_session(&relay).await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        let (send, mut recv) = open_announce(&greedy).await;
+        // ANNOUNCE_OK arrives once the relay counts the stream.
+        let mut buf = [0u8; 64];
+        let first = within("ANNOUNCE_OK", recv.read(&mut buf)).await;
+        assert!(matches!(first, Ok(Some(_))), "{first:?}");
+        open.push((send, recv));
+    }
+    let (_send, mut recv) = open_announce(&greedy).await;
+    let mut buf = [0u8; 64];
+    match within("the fifth Announce stream's answer", recv.read(&mut buf)).await {
+        Err(err) => assert_eq!(
+            web_transport_trait::Error::stream_error(&err),
+            Some(ErrorCode::TOO_MANY_REQUESTS.0)
+        ),
+        Ok(answer) => panic!("a fifth Announce stream was served: {answer:?}"),
+    }
+    // The first four still hear news, and other sessions are unaffected.
+    let publisher = relay.client("moql", "/").await;
+    let _cam = crate::support::relay::publish(&publisher, "cam");
+    let mut buf = [0u8; 64];
+    let news = within("news on a stream within the limit", open[0].1.read(&mut buf)).await;
+    assert!(matches!(news, Ok(Some(_))), "{news:?}");
+    let honest = relay.client("moql", "/").await;
+    announced(&honest.received, "cam").await;
+    relay.shutdown().await;
+}
+
+/// Issue #16 item 8, spec 9: "A publisher never serves subscriptions, fetches or track
+/// requests from a route whose hop chain contains the peer's Origin (from the peer's SETUP);
+/// if no other route exists the request fails with 30 Unroutable." A peer that subscribes
+/// to what it announced itself must not have the SUBSCRIBE sent back to it.
+#[tokio::test]
+async fn a_subscription_is_never_routed_back_to_the_peer_it_came_from() {
+    let relay = TestRelay::start(|_| {}).await;
+    let (peer, mut announce) = announcer(&relay, 77).await;
+    let mut bytes = active("loop", vec![]);
+    bytes.extend(active("sync", vec![]));
+    within("the announcement", announce.write_all(&bytes))
+        .await
+        .unwrap();
+    let _honest = synced(&relay).await;
+
+    let (_send, mut recv) = testing::raw::subscribe(&peer, V, 1, "loop", "t", 0).await;
+    let mut buf = [0u8; 64];
+    tokio::select! {
+        answer = within("the refusal", recv.read(&mut buf)) => match answer {
+            Err(err) => assert_eq!(
+                web_transport_trait::Error::stream_error(&err),
+                Some(ErrorCode::UNROUTABLE.0)
+            ),
+            Ok(answer) => panic!("the subscription was answered: {answer:?}"),
+        },
+        _ = peer.accept_bi() => panic!("the relay sent the subscription back to where it came from"),
+    }
     relay.shutdown().await;
 }
 
@@ -254,14 +342,7 @@ async fn measure_announce_attacks() {
     let stalled = raw_session(&relay).await;
     let mut streams = Vec::new();
     for _ in 0..256 {
-        let (mut send, recv) = stalled.open_bi().await.unwrap();
-        let mut request = encode(&BidiStream::Announce);
-        request.extend(encode(&AnnounceRequest {
-            prefix: Path::root(),
-            exclude_hop: 0,
-        }));
-        send.write_all(&request).await.unwrap();
-        streams.push((send, recv));
+        streams.push(open_announce(&stalled).await);
     }
     tokio::time::sleep(std::time::Duration::from_secs(2)).await; // let the writers stall
     let (rss0, cpu0) = usage();

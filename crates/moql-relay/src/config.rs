@@ -137,6 +137,9 @@ pub struct LimitsConfig {
     /// Broadcasts one session may have announced at once; one more closes that session with
     /// 493 (`App(429)`). Default 10 000.
     pub max_announcements: usize,
+    /// Announce streams one session may hold open; one more is reset with 493 (`App(429)`).
+    /// Default 64.
+    pub max_announce_streams: usize,
     /// Broadcast paths the relay's origin holds, over all sessions; an announcement of one
     /// more path is ignored (subscribers to it get 30, Unroutable) and the session carries on.
     /// Default 100 000.
@@ -167,6 +170,7 @@ impl Default for LimitsConfig {
             max_subscriptions: moql_session::DEFAULT_MAX_SUBSCRIPTIONS,
             max_announcements: moql_session::DEFAULT_MAX_ANNOUNCEMENTS,
             max_broadcasts: moql_model::DEFAULT_MAX_BROADCASTS,
+            max_announce_streams: moql_session::DEFAULT_MAX_ANNOUNCE_STREAMS,
             max_buffered_bytes: moql_session::DEFAULT_MAX_BUFFERED,
             cache_track_bytes: 64 * 1024 * 1024,
             cache_total_bytes: 1024 * 1024 * 1024,
@@ -252,6 +256,7 @@ mod tests {
             max_subscriptions = 3
             max_announcements = 4
             max_broadcasts = 5
+            max_announce_streams = 6
             max_buffered_bytes = 1000
             cache_track_bytes = 2000
             cache_total_bytes = 3000
@@ -266,6 +271,7 @@ mod tests {
         assert_eq!(config.cache.max_latency_seconds, Some(3.0));
         assert_eq!(config.limits.max_sessions, 2);
         assert_eq!(config.limits.max_broadcasts, 5);
+        assert_eq!(config.limits.max_announce_streams, 6);
         assert_eq!(config.limits.cache_total_bytes, 3000);
         assert_eq!(config.limits.idle_timeout_seconds, 1.0);
         assert_eq!(config.web_root, Some(PathBuf::from("web/dist")));

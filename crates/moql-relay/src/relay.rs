@@ -132,6 +132,7 @@ impl Shared {
         };
         config.max_subscriptions = self.limits.max_subscriptions;
         config.max_announcements = self.limits.max_announcements;
+        config.max_announce_streams = self.limits.max_announce_streams;
         config.max_buffered = self.limits.max_buffered_bytes;
         config
     }

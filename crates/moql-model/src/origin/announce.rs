@@ -159,6 +159,24 @@ impl OriginConsumer {
         self.shared.lock().entry(path).map(|e| e.broadcast.clone())
     }
 
+    /// The broadcast at `path` by the shortest route whose hop chain does not contain `avoid`
+    /// (spec 9: never serve a peer from a route through that peer; `avoid` 0 excludes
+    /// nothing), if it is under this consumer's prefix. `None` if every route goes through
+    /// `avoid`.
+    pub fn broadcast_avoiding(&self, path: &Path, avoid: u64) -> Option<BroadcastConsumer> {
+        if !path.has_prefix(&self.prefix) {
+            return None;
+        }
+        let state = self.shared.lock();
+        let routes = state.broadcasts.get(path)?;
+        routes
+            .0
+            .iter()
+            .filter(|e| avoid == 0 || !e.hops.contains(&avoid))
+            .min_by_key(|e| (e.hops.len(), e.id))
+            .map(|e| e.broadcast.clone())
+    }
+
     /// The paths currently published under this consumer's prefix.
     pub fn paths(&self) -> Vec<Path> {
         self.shared

@@ -397,3 +397,22 @@ fn a_consumer_that_is_never_polled_costs_the_origin_nothing() {
     assert!(matches!(next(&mut scoped), Some(Announcement::Initial(set)) if set.len() == 100));
     assert_eq!(origin.stats().watchers, 1);
 }
+
+#[test]
+fn a_broadcast_is_never_resolved_through_the_hop_to_avoid() {
+    let origin = OriginProducer::new();
+    let near = BroadcastProducer::new();
+    let far = BroadcastProducer::new();
+    origin
+        .publish_with_hops(&path("x"), near.consume(), Arc::from([5u64]))
+        .unwrap();
+    origin
+        .publish_with_hops(&path("x"), far.consume(), Arc::from([6u64, 8]))
+        .unwrap();
+    let view = origin.consume();
+    let got = |avoid| view.broadcast_avoiding(&path("x"), avoid);
+    assert!(got(0).unwrap().same_broadcast(&near.consume()));
+    assert!(got(5).unwrap().same_broadcast(&far.consume()), "the other route");
+    drop(far);
+    assert!(got(5).is_none(), "every route goes through 5");
+}
