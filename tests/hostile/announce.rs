@@ -268,6 +268,29 @@ async fn a_subscription_is_never_routed_back_to_the_peer_it_came_from() {
     relay.shutdown().await;
 }
 
+/// Issue #16 item 8: the relay's origin holds at most `max_broadcasts` paths over all
+/// sessions; an announcement past it is ignored, the session carries on, and a freed slot is
+/// usable again.
+#[tokio::test]
+async fn announcements_past_the_relay_wide_broadcast_cap_are_ignored() {
+    let relay = TestRelay::start(|c| c.limits.max_broadcasts = 3).await;
+    let (_peer, mut announce) = announcer(&relay, 9).await;
+    let mut bytes = Vec::new();
+    for i in 0..5 {
+        bytes.extend(active(&format!("p/{i}"), vec![]));
+    }
+    bytes.extend(ended("p/0"));
+    bytes.extend(active("sync", vec![]));
+    within("the announcements", announce.write_all(&bytes))
+        .await
+        .unwrap();
+    let honest = synced(&relay).await;
+    assert_eq!(relay.metric("moql_relay_broadcasts").await, 3);
+    let held = honest.received.paths(&Path::root());
+    assert_eq!(held, ["p/1", "p/2", "sync"].map(|p| Path::new(p).unwrap()));
+    relay.shutdown().await;
+}
+
 /// Resident memory (kB) and CPU time (ms, user + system) of this process.
 fn usage() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
