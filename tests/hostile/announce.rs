@@ -91,7 +91,10 @@ async fn open_announce(
 async fn announcer(
     relay: &TestRelay,
     hop: u64,
-) -> (Connection, <Connection as web_transport_trait::Session>::SendStream) {
+) -> (
+    Connection,
+    <Connection as web_transport_trait::Session>::SendStream,
+) {
     let session = raw_session_as(relay, Some(hop)).await;
     let (mut send, recv) = within("the relay's Announce stream", session.accept_bi())
         .await
@@ -231,7 +234,11 @@ async fn announce_streams_over_the_limit_are_reset_with_493() {
     let publisher = relay.client("moql", "/").await;
     let _cam = crate::support::relay::publish(&publisher, "cam");
     let mut buf = [0u8; 64];
-    let news = within("news on a stream within the limit", open[0].1.read(&mut buf)).await;
+    let news = within(
+        "news on a stream within the limit",
+        open[0].1.read(&mut buf),
+    )
+    .await;
     assert!(matches!(news, Ok(Some(_))), "{news:?}");
     let honest = relay.client("moql", "/").await;
     announced(&honest.received, "cam").await;

@@ -15,8 +15,8 @@ mod tasks;
 pub mod testing;
 
 pub use config::{
-    DEFAULT_MAX_ANNOUNCE_STREAMS, DEFAULT_MAX_ANNOUNCEMENTS, DEFAULT_MAX_BUFFERED, DEFAULT_MAX_SUBSCRIPTIONS,
-    DEFAULT_SETUP_TIMEOUT, SessionConfig, random_origin_id,
+    DEFAULT_MAX_ANNOUNCE_STREAMS, DEFAULT_MAX_ANNOUNCEMENTS, DEFAULT_MAX_BUFFERED,
+    DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_SETUP_TIMEOUT, SessionConfig, random_origin_id,
 };
 pub use error::SessionError;
 pub use session::{Accepting, Session, SessionStats};

@@ -296,7 +296,9 @@ fn an_origin_refuses_new_paths_beyond_its_broadcast_cap() {
     let origin = OriginProducer::with_max_broadcasts(3);
     let keep = BroadcastProducer::new();
     for i in 0..3 {
-        origin.publish(&path(&format!("p/{i}")), keep.consume()).unwrap();
+        origin
+            .publish(&path(&format!("p/{i}")), keep.consume())
+            .unwrap();
     }
     assert_eq!(
         origin.publish(&path("p/3"), keep.consume()).err(),
@@ -351,7 +353,9 @@ fn a_stalled_watchers_backlog_is_what_it_knows_plus_what_is_active() {
     }
     let fresh: Vec<_> = (0..3).map(|_| BroadcastProducer::new()).collect();
     for (i, b) in fresh.iter().enumerate() {
-        origin.publish(&path(&format!("new/{i}")), b.consume()).unwrap();
+        origin
+            .publish(&path(&format!("new/{i}")), b.consume())
+            .unwrap();
     }
     assert_eq!(origin.stats().pending, 5 + 3);
     let (mut ended, mut active) = (0, 0);
@@ -369,7 +373,9 @@ fn a_stalled_watchers_backlog_is_what_it_knows_plus_what_is_active() {
 fn the_initial_set_and_paths_visit_exactly_the_prefix_range() {
     let origin = OriginProducer::new();
     let keep = BroadcastProducer::new();
-    for p in ["room", "room-a", "room/x", "room/x/y", "room0", "roomy/z", "a", "zz"] {
+    for p in [
+        "room", "room-a", "room/x", "room/x/y", "room0", "roomy/z", "a", "zz",
+    ] {
         origin.publish(&path(p), keep.consume()).unwrap();
     }
     let mut room = origin.consume_prefix(&path("room"));
@@ -379,7 +385,10 @@ fn the_initial_set_and_paths_visit_exactly_the_prefix_range() {
         }
         other => panic!("expected the initial set, got {other:?}"),
     }
-    assert_eq!(room.paths(), vec![path("room"), path("room/x"), path("room/x/y")]);
+    assert_eq!(
+        room.paths(),
+        vec![path("room"), path("room/x"), path("room/x/y")]
+    );
     assert_eq!(origin.paths(&Path::root()).len(), 8);
 }
 
@@ -389,7 +398,9 @@ fn a_consumer_that_is_never_polled_costs_the_origin_nothing() {
     let idle = origin.consume();
     let keep: Vec<_> = (0..100).map(|_| BroadcastProducer::new()).collect();
     for (i, b) in keep.iter().enumerate() {
-        origin.publish(&path(&format!("p/{i}")), b.consume()).unwrap();
+        origin
+            .publish(&path(&format!("p/{i}")), b.consume())
+            .unwrap();
     }
     let stats = origin.stats();
     assert_eq!((stats.watchers, stats.pending), (0, 0));
@@ -412,7 +423,10 @@ fn a_broadcast_is_never_resolved_through_the_hop_to_avoid() {
     let view = origin.consume();
     let got = |avoid| view.broadcast_avoiding(&path("x"), avoid);
     assert!(got(0).unwrap().same_broadcast(&near.consume()));
-    assert!(got(5).unwrap().same_broadcast(&far.consume()), "the other route");
+    assert!(
+        got(5).unwrap().same_broadcast(&far.consume()),
+        "the other route"
+    );
     drop(far);
     assert!(got(5).is_none(), "every route goes through 5");
 }

@@ -4,17 +4,15 @@
 //! 6.8); older versions send the untyped ANNOUNCE by path.
 
 use moql_model::{Announced, Announcement};
-use moql_wire::{
-    Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, ErrorCode, Path, Version,
-};
+use moql_wire::{Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, ErrorCode, Path, Version};
 use web_transport_trait::SendStream;
 
+use super::subscribe::Serving;
 use crate::context::Context;
 use crate::error::StreamError;
 use crate::io::{Reader, Writer};
 use crate::proto::announce::{contains, encode_hops};
 use crate::proto::announce_ids::{Advertised, route_cost};
-use super::subscribe::Serving;
 
 pub(crate) async fn serve<T: web_transport_trait::Session>(
     ctx: &Context<T>,
