@@ -321,17 +321,26 @@ fn usage() -> (u64, u64) {
 /// The attacks of items 1 and 2 at a fixed size against an in-process relay, printing the
 /// relay process's VmRSS and CPU deltas and the structure that grew. Run before and after a
 /// fix: `cargo test -p moql-tests --test hostile measure_announce_attacks -- --ignored
-/// --nocapture`.
+/// --nocapture`. `MOQL_MEASURE_REROUTES` changes item 1's count (default 20 000), and
+/// `MOQL_MEASURE_STREAM_CAP` the relay's `max_announce_streams` for item 2 (to see the
+/// watcher coalescing alone, set it to 256).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]
 async fn measure_announce_attacks() {
     // Item 1: 20 000 in-place re-routes of one path (the issue's 10^5 takes minutes before the fix).
+    let env = |key: &str, default: u64| {
+        std::env::var(key)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let reroutes = env("MOQL_MEASURE_REROUTES", 20_000);
     let relay = TestRelay::start(|_| {}).await;
     let (_attacker, mut announce) = announcer(&relay, 9).await;
     let (rss0, cpu0) = usage();
     let started = std::time::Instant::now();
     let mut flood = Vec::new();
-    for i in 0..20_000u64 {
+    for i in 0..reroutes {
         flood.extend(active("flood", vec![7, i + 1]));
     }
     flood.extend(active("sync", vec![8]));
@@ -348,7 +357,7 @@ async fn measure_announce_attacks() {
     .expect("sync within 15 minutes");
     let (rss1, cpu1) = usage();
     println!(
-        "item 1: 20000 re-routes ({} bytes): routes {}, VmRSS +{} kB, CPU {} ms, wall {} ms",
+        "item 1: {reroutes} re-routes ({} bytes): routes {}, VmRSS +{} kB, CPU {} ms, wall {} ms",
         flood.len(),
         relay.metric("moql_relay_routes").await,
         rss1.saturating_sub(rss0),
@@ -359,7 +368,8 @@ async fn measure_announce_attacks() {
 
     // Item 2: 256 stalled announce streams, 2 000 unique 1 KB paths come and go.
     let long = "x".repeat(1_000);
-    let relay = TestRelay::start(|_| {}).await;
+    let cap = env("MOQL_MEASURE_STREAM_CAP", 64) as usize;
+    let relay = TestRelay::start(|c| c.limits.max_announce_streams = cap).await;
     let (_publisher, mut announce) = announcer(&relay, 9).await;
     let mut fill = Vec::new();
     for i in 0..1_300 {
@@ -388,7 +398,7 @@ async fn measure_announce_attacks() {
     announced(&honest.received, "sync").await;
     let (rss1, cpu1) = usage();
     println!(
-        "item 2: 256 stalled streams, 2000 paths churned ({} bytes): backlog {}, watchers {}, \
+        "item 2: 256 stalled streams (cap {cap}), 2000 paths churned ({} bytes): backlog {}, watchers {}, \
          VmRSS +{} kB, CPU {} ms, wall {} ms",
         churn.len(),
         relay.metric("moql_relay_announce_backlog").await,
