@@ -5,7 +5,10 @@
 //! that session by `moql_session::testing::script::play` (the format is documented there).
 //! The session is reused by later inputs until the server closes it (then the next input
 //! connects again), which keeps the run at hundreds of inputs a second and lets state build
-//! up across inputs, as in a long hostile session. The server must never panic (libFuzzer
+//! up across inputs, as in a long hostile session. The server subscribes to the client, so it
+//! opens its Announce stream (spec 4.2) and scripts can play the client's replies on it
+//! (ANNOUNCE_OK, ANNOUNCEs: control bit 2 in the script format; seed `seed-announce-reply`).
+//! The server must never panic (libFuzzer
 //! aborts on a panic in any thread) and may only close the session with a spec error code.
 #![no_main]
 

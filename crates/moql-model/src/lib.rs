@@ -21,7 +21,10 @@ pub use frame::Frame;
 pub use group::{GroupConsumer, GroupProducer, GroupStatus};
 pub use info::{Fetch, Subscription, TrackInfo};
 pub use moql_wire::Path;
-pub use origin::{Announced, Announcement, OriginConsumer, OriginProducer};
+pub use origin::{
+    Announced, Announcement, DEFAULT_MAX_BROADCASTS, MAX_ROUTES_PER_PATH, OriginConsumer,
+    OriginProducer, OriginStats,
+};
 pub use track::{
     FetchRequest, TrackConsumer, TrackFetch, TrackFetchPending, TrackProducer, TrackRequest,
 };

@@ -154,6 +154,13 @@ pub struct LimitsConfig {
     /// Broadcasts one session may have announced at once; one more closes that session with
     /// 493 (`App(429)`). Default 10 000.
     pub max_announcements: usize,
+    /// Announce streams one session may hold open; one more is reset with 493 (`App(429)`).
+    /// Default 64.
+    pub max_announce_streams: usize,
+    /// Broadcast paths the relay's origin holds, over all sessions; an announcement of one
+    /// more path is ignored (subscribers to it get 30, Unroutable) and the session carries on.
+    /// Default 100 000.
+    pub max_broadcasts: usize,
     /// Payload bytes one subscription may hold in group streams its subscriber has not taken;
     /// beyond it the oldest are reset with 26 (Lagged). Default 16 MiB.
     pub max_buffered_bytes: usize,
@@ -199,6 +206,8 @@ impl Default for LimitsConfig {
             max_streams: 1024,
             max_subscriptions: moql_session::DEFAULT_MAX_SUBSCRIPTIONS,
             max_announcements: moql_session::DEFAULT_MAX_ANNOUNCEMENTS,
+            max_broadcasts: moql_model::DEFAULT_MAX_BROADCASTS,
+            max_announce_streams: moql_session::DEFAULT_MAX_ANNOUNCE_STREAMS,
             max_buffered_bytes: moql_session::DEFAULT_MAX_BUFFERED,
             max_receive_buffer_bytes: moql_session::DEFAULT_MAX_RECEIVE_BUFFER,
             cache_track_bytes: 64 * 1024 * 1024,
@@ -359,6 +368,8 @@ mod tests {
             max_streams = 16
             max_subscriptions = 3
             max_announcements = 4
+            max_broadcasts = 5
+            max_announce_streams = 6
             max_buffered_bytes = 1000
             cache_track_bytes = 2000
             cache_total_bytes = 3000
@@ -372,6 +383,8 @@ mod tests {
         assert_eq!(config.cluster.origin_id, Some(7));
         assert_eq!(config.cache.max_latency_seconds, Some(3.0));
         assert_eq!(config.limits.max_sessions, 2);
+        assert_eq!(config.limits.max_broadcasts, 5);
+        assert_eq!(config.limits.max_announce_streams, 6);
         assert_eq!(config.limits.cache_total_bytes, 3000);
         assert_eq!(config.limits.idle_timeout_seconds, 1.0);
         assert_eq!(config.web_root, Some(PathBuf::from("web/dist")));

@@ -134,6 +134,7 @@ impl Shared {
         };
         config.max_subscriptions = self.limits.max_subscriptions;
         config.max_announcements = self.limits.max_announcements;
+        config.max_announce_streams = self.limits.max_announce_streams;
         config.max_buffered = self.limits.max_buffered_bytes;
         config.header_timeout = self.header_timeout;
         config.max_receive_buffer = self.limits.max_receive_buffer_bytes;
@@ -219,7 +220,7 @@ impl Relay {
             http,
             tcp,
             shared: Arc::new(Shared {
-                origin: OriginProducer::new(),
+                origin: OriginProducer::with_max_broadcasts(config.limits.max_broadcasts),
                 auth,
                 metrics: Arc::new(Metrics::default()),
                 origin_id,

@@ -18,6 +18,12 @@ pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 512;
 /// make the origin's tables a memory problem.
 pub const DEFAULT_MAX_ANNOUNCEMENTS: usize = 10_000;
 
+/// Default [`SessionConfig::max_announce_streams`]: 64 Announce streams, one per prefix a
+/// peer watches at once (an honest client needs a handful). Each stream is an origin watcher
+/// that every announcement under its prefix touches, so this bounds what one session adds to
+/// every publish (issue #16).
+pub const DEFAULT_MAX_ANNOUNCE_STREAMS: usize = 64;
+
 /// Default [`SessionConfig::max_buffered`]: 16 MiB per subscription, about 5 s of a 25 Mbit/s
 /// stream: a subscriber further behind than that is better served by fresh groups.
 pub const DEFAULT_MAX_BUFFERED: usize = 16 * 1024 * 1024;
@@ -65,6 +71,11 @@ pub struct SessionConfig {
     /// [`ErrorCode::TOO_MANY_REQUESTS`](moql_wire::ErrorCode::TOO_MANY_REQUESTS) (493): the
     /// announce stream failing is fatal (spec 4.2).
     pub max_announcements: usize,
+    /// Most Announce streams the peer may hold open at once; default
+    /// [`DEFAULT_MAX_ANNOUNCE_STREAMS`]. One more is reset with
+    /// [`ErrorCode::TOO_MANY_REQUESTS`](moql_wire::ErrorCode::TOO_MANY_REQUESTS) (493); the
+    /// session and its other streams carry on.
+    pub max_announce_streams: usize,
     /// Payload bytes one subscription may hold in group streams the peer has not yet taken
     /// (written or being written, not acknowledged); default [`DEFAULT_MAX_BUFFERED`]. When a
     /// new group arrives over it, the subscription's oldest in-flight groups are reset with 26
@@ -108,6 +119,7 @@ impl SessionConfig {
             cache_limits: CacheLimits::default(),
             max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
             max_announcements: DEFAULT_MAX_ANNOUNCEMENTS,
+            max_announce_streams: DEFAULT_MAX_ANNOUNCE_STREAMS,
             max_buffered: DEFAULT_MAX_BUFFERED,
             cache_ceiling: None,
             header_timeout: DEFAULT_HEADER_TIMEOUT,

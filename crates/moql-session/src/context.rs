@@ -106,6 +106,8 @@ pub(crate) struct Inner<T> {
     pub(crate) datagrams_received: AtomicU64,
     /// Subscribe streams the publisher half is serving.
     pub(crate) serving: std::sync::atomic::AtomicUsize,
+    /// Announce streams the publisher half is serving.
+    pub(crate) announcing: std::sync::atomic::AtomicUsize,
     /// Unidirectional streams accepted whose subscription is not known yet: counted from
     /// the accept until a group stream is counted in its subscription's
     /// [`inflight`](Subscribed::inflight) (or refused).

@@ -435,6 +435,7 @@ fn context<T: web_transport_trait::Session>(
             started: Instant::now(),
             datagrams_sent: AtomicU64::new(0),
             serving: std::sync::atomic::AtomicUsize::new(0),
+            announcing: std::sync::atomic::AtomicUsize::new(0),
             datagrams_received: AtomicU64::new(0),
             unrouted: crate::context::StreamCount::default(),
             receive_budget,

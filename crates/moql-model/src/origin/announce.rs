@@ -1,14 +1,14 @@
 //! [`OriginConsumer`]: watches an origin's broadcasts under a prefix.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::task::Poll;
 
-use moql_sync::{Waiter, WaiterList, poll_fn};
+use moql_sync::{Waiter, poll_fn};
 use moql_wire::Path;
 
-use super::{OriginShared, Watcher};
+use super::{Entry, OriginShared, OriginState, Routes, Watcher};
 use crate::BroadcastConsumer;
 
 /// A broadcast as an origin announces it.
@@ -47,55 +47,48 @@ pub enum Announcement {
 
 /// Watches the broadcasts of an origin whose path has a prefix.
 ///
-/// The first announcement is [`Announcement::Initial`]; then one announcement per change,
-/// coalesced per path (a path that went active and ended before being read is not reported;
-/// one replaced twice is reported once). Returns `None` once every [`OriginProducer`] is gone
-/// and nothing is pending.
+/// The first announcement is [`Announcement::Initial`]: what is active when it is first
+/// polled. Then one announcement per change, coalesced per path (a path that went active and
+/// ended before being read is not reported; one replaced twice is reported once). Returns
+/// `None` once every [`OriginProducer`] is gone and nothing is pending.
+///
+/// A consumer costs the origin nothing until its first poll: only then does it register to be
+/// told of changes (a session holds one per root and only scopes it, never reads it). Once
+/// registered, what it holds unread is bounded by the paths it was told are active plus the
+/// paths active under its prefix, however slowly it reads.
 ///
 /// [`OriginProducer`]: crate::OriginProducer
 pub struct OriginConsumer {
     shared: Arc<OriginShared>,
-    id: u64,
+    /// The watcher registered at the first poll.
+    id: Option<u64>,
     prefix: Path,
-    initial: Option<Vec<Announced>>,
-    /// What this consumer last reported for each path: the entry id.
-    known: HashMap<Path, u64>,
 }
 
 impl OriginConsumer {
     pub(crate) fn new(shared: Arc<OriginShared>, prefix: Path) -> Self {
-        let mut state = shared.lock();
+        Self {
+            shared,
+            id: None,
+            prefix,
+        }
+    }
+
+    /// Registers the watcher and takes the initial set (the paths under the prefix only).
+    fn start(&mut self) -> Vec<Announced> {
+        let mut state = self.shared.lock();
         let id = state.next_id();
         let mut initial = Vec::new();
         let mut known = HashMap::new();
-        for (path, entry) in state.active() {
-            if !path.has_prefix(&prefix) {
-                continue;
-            }
+        for (path, entry) in state.active_under(&self.prefix) {
             known.insert(path.clone(), entry.id);
-            initial.push(Announced {
-                path: path.clone(),
-                broadcast: entry.broadcast.clone(),
-                hops: entry.hops.clone(),
-            });
+            initial.push(announced(path, entry));
         }
-        state.watchers.insert(
-            id,
-            Watcher {
-                prefix: prefix.clone(),
-                dirty: VecDeque::new(),
-                dirty_set: HashSet::new(),
-                waiters: WaiterList::new(),
-            },
-        );
-        drop(state);
-        Self {
-            shared,
-            id,
-            prefix,
-            initial: Some(initial),
-            known,
-        }
+        state
+            .watchers
+            .insert(id, Watcher::new(self.prefix.clone(), known));
+        self.id = Some(id);
+        initial
     }
 
     /// The prefix this consumer watches.
@@ -104,7 +97,7 @@ impl OriginConsumer {
     }
 
     /// A new, independent watcher of the broadcasts under `prefix / suffix` (a narrower view
-    /// of the same origin, starting with its own initial set). A session uses it to answer
+    /// of the same origin, with its own initial set at its first poll). A session uses it to answer
     /// an announce request relative to its root.
     ///
     /// # Errors
@@ -118,43 +111,35 @@ impl OriginConsumer {
     /// The next announcement; `Ready(None)` once the origin has no producer and nothing is
     /// pending.
     pub fn poll_announced(&mut self, waiter: &Waiter) -> Poll<Option<Announcement>> {
-        if let Some(initial) = self.initial.take() {
-            return Poll::Ready(Some(Announcement::Initial(initial)));
-        }
+        let Some(id) = self.id else {
+            return Poll::Ready(Some(Announcement::Initial(self.start())));
+        };
         let mut state = self.shared.lock();
         let producers = state.producers;
-        loop {
-            let Some(watcher) = state.watchers.get_mut(&self.id) else {
-                return Poll::Ready(None);
-            };
-            let Some(path) = watcher.dirty.pop_front() else {
-                if producers == 0 {
-                    return Poll::Ready(None);
-                }
-                watcher.waiters.register(waiter);
-                return Poll::Pending;
-            };
-            watcher.dirty_set.remove(&path);
-            let current = state.entry(&path).map(|e| Announced {
-                path: path.clone(),
-                broadcast: e.broadcast.clone(),
-                hops: e.hops.clone(),
-            });
-            let current_id = state.entry(&path).map(|e| e.id);
-            let announcement = match (self.known.get(&path).copied(), current_id, current) {
-                (Some(old), Some(new), Some(announced)) if old != new => {
-                    Announcement::Replaced(announced)
-                }
-                (None, Some(_), Some(announced)) => Announcement::Active(announced),
-                (Some(_), None, _) => Announcement::Ended(path.clone()),
+        let OriginState {
+            broadcasts,
+            watchers,
+            ..
+        } = &mut *state;
+        let Some(watcher) = watchers.get_mut(&id) else {
+            return Poll::Ready(None);
+        };
+        while let Some(path) = watcher.pop() {
+            let current = broadcasts.get(&path).and_then(Routes::active);
+            let announcement = match (watcher.known(&path), current) {
+                (Some(old), Some(e)) if old != e.id => Announcement::Replaced(announced(&path, e)),
+                (None, Some(e)) => Announcement::Active(announced(&path, e)),
+                (Some(_), None) => Announcement::Ended(path.clone()),
                 _ => continue,
             };
-            match current_id {
-                Some(id) => self.known.insert(path, id),
-                None => self.known.remove(&path),
-            };
+            watcher.report(path, current.map(|e| e.id));
             return Poll::Ready(Some(announcement));
         }
+        if producers == 0 {
+            return Poll::Ready(None);
+        }
+        watcher.waiters.register(waiter);
+        Poll::Pending
     }
 
     /// Waits for the next announcement; see [`poll_announced`](Self::poll_announced).
@@ -174,22 +159,48 @@ impl OriginConsumer {
         self.shared.lock().entry(path).map(|e| e.broadcast.clone())
     }
 
+    /// The broadcast at `path` by the shortest route whose hop chain does not contain `avoid`
+    /// (spec 9: never serve a peer from a route through that peer; `avoid` 0 excludes
+    /// nothing), if it is under this consumer's prefix. `None` if every route goes through
+    /// `avoid`.
+    pub fn broadcast_avoiding(&self, path: &Path, avoid: u64) -> Option<BroadcastConsumer> {
+        if !path.has_prefix(&self.prefix) {
+            return None;
+        }
+        let state = self.shared.lock();
+        let routes = state.broadcasts.get(path)?;
+        routes
+            .0
+            .iter()
+            .filter(|e| avoid == 0 || !e.hops.contains(&avoid))
+            .min_by_key(|e| (e.hops.len(), e.id))
+            .map(|e| e.broadcast.clone())
+    }
+
     /// The paths currently published under this consumer's prefix.
     pub fn paths(&self) -> Vec<Path> {
         self.shared
             .lock()
-            .active()
-            .map(|(p, _)| p)
-            .filter(|p| p.has_prefix(&self.prefix))
-            .cloned()
+            .active_under(&self.prefix)
+            .map(|(p, _)| p.clone())
             .collect()
+    }
+}
+
+fn announced(path: &Path, entry: &Entry) -> Announced {
+    Announced {
+        path: path.clone(),
+        broadcast: entry.broadcast.clone(),
+        hops: entry.hops.clone(),
     }
 }
 
 impl Drop for OriginConsumer {
     fn drop(&mut self) {
-        let removed = self.shared.lock().watchers.remove(&self.id);
-        drop(removed);
+        if let Some(id) = self.id {
+            let removed = self.shared.lock().watchers.remove(&id);
+            drop(removed);
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //! itself; no task polls for it.
 
 mod announce;
+mod pending;
 mod watch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,13 +18,24 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
-use moql_sync::{Waiter, WaiterList, WakeList};
+use moql_sync::{Waiter, WakeList};
 use moql_wire::Path;
 
 pub use announce::{Announced, Announcement, OriginConsumer};
 
 use crate::{BroadcastConsumer, Error};
+use pending::Watcher;
 use watch::CloseWatch;
+
+/// Most routes one path keeps: one per peer that announced it (a session holds one route per
+/// path), so this is how many peers may offer the same broadcast at once. A route beyond it is
+/// refused with [`Error::BoundsExceeded`] (the peer's announcement is ignored); re-announcing a
+/// broadcast that already has a route replaces that route and never counts twice.
+pub const MAX_ROUTES_PER_PATH: usize = 32;
+
+/// The default of [`OriginProducer::with_max_broadcasts`]: 100 000 paths, a few hundred MB of
+/// announcement state at most, far above any one relay's honest load.
+pub const DEFAULT_MAX_BROADCASTS: usize = 100_000;
 
 pub(crate) struct OriginShared {
     state: Mutex<OriginState>,
@@ -35,6 +47,24 @@ pub(crate) struct OriginState {
     watchers: HashMap<u64, Watcher>,
     next_id: u64,
     producers: usize,
+    /// Routes over every path (the sum of each [`Routes`]' length).
+    routes: usize,
+    /// Most paths with a route; a new path beyond it is refused.
+    max_broadcasts: usize,
+}
+
+/// What an origin holds right now: for metrics and for tests of its bounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OriginStats {
+    /// Paths with at least one route.
+    pub broadcasts: usize,
+    /// Routes over every path (a path learned from several peers has several).
+    pub routes: usize,
+    /// Live [`OriginConsumer`]s.
+    pub watchers: usize,
+    /// Changes the watchers have not read yet, summed.
+    pub pending: usize,
 }
 
 pub(crate) struct Entry {
@@ -58,28 +88,18 @@ impl Routes {
     }
 }
 
-/// One [`OriginConsumer`]'s pending notifications.
-pub(crate) struct Watcher {
-    pub(crate) prefix: Path,
-    pub(crate) dirty: std::collections::VecDeque<Path>,
-    pub(crate) dirty_set: std::collections::HashSet<Path>,
-    pub(crate) waiters: WaiterList,
-}
-
 impl OriginState {
     fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }
 
-    /// Marks `path` dirty for every matching watcher; returns who to wake.
+    /// Tells every watcher under whose prefix `path` is that it changed; returns who to wake.
     fn touch(&mut self, path: &Path) -> WakeList {
+        let current = self.entry(path).map(|e| e.id);
         let mut wake = WakeList::empty();
         for watcher in self.watchers.values_mut() {
-            if path.has_prefix(&watcher.prefix) {
-                if watcher.dirty_set.insert(path.clone()) {
-                    watcher.dirty.push_back(path.clone());
-                }
+            if path.has_prefix(&watcher.prefix) && watcher.touch(path, current) {
                 wake.append(watcher.waiters.take());
             }
         }
@@ -91,10 +111,30 @@ impl OriginState {
         self.broadcasts.get(path).and_then(Routes::active)
     }
 
-    /// The active route of every path, in path order.
-    pub(crate) fn active(&self) -> impl Iterator<Item = (&Path, &Entry)> {
-        self.broadcasts
-            .iter()
+    /// The active route of every path under `prefix` (whole segments), in path order. Visits
+    /// only those paths: `prefix` itself, then the range `prefix/` .. `prefix0` ('0' follows
+    /// '/'), which holds exactly the paths below it.
+    pub(crate) fn active_under<'a>(
+        &'a self,
+        prefix: &'a Path,
+    ) -> impl Iterator<Item = (&'a Path, &'a Entry)> + 'a {
+        use std::ops::Bound;
+        let all = prefix.is_root();
+        let (own, below) = if all {
+            (None, self.broadcasts.range::<str, _>(..))
+        } else {
+            let low = format!("{}/", prefix.as_str());
+            let high = format!("{}0", prefix.as_str());
+            (
+                self.broadcasts.get_key_value(prefix),
+                self.broadcasts.range::<str, _>((
+                    Bound::Included(low.as_str()),
+                    Bound::Excluded(high.as_str()),
+                )),
+            )
+        };
+        own.into_iter()
+            .chain(below)
             .filter_map(|(path, routes)| routes.active().map(|e| (path, e)))
     }
 }
@@ -117,12 +157,21 @@ pub struct OriginProducer {
 }
 
 impl OriginProducer {
-    /// Creates an empty origin.
+    /// Creates an empty origin holding at most [`DEFAULT_MAX_BROADCASTS`] paths.
     pub fn new() -> Self {
+        Self::with_max_broadcasts(DEFAULT_MAX_BROADCASTS)
+    }
+
+    /// Creates an empty origin holding at most `max` paths: publishing at a new path beyond
+    /// it fails with [`Error::BoundsExceeded`] (a path that already has a route still takes
+    /// more, up to [`MAX_ROUTES_PER_PATH`]). A relay sets it so that the announcements of all
+    /// its peers together cannot grow the origin without bound.
+    pub fn with_max_broadcasts(max: usize) -> Self {
         Self {
             shared: Arc::new(OriginShared {
                 state: Mutex::new(OriginState {
                     producers: 1,
+                    max_broadcasts: max,
                     ..OriginState::default()
                 }),
             }),
@@ -142,11 +191,16 @@ impl OriginProducer {
     /// to the peer this origin learned it from (spec 9).
     ///
     /// A route with the same hop list as an existing one replaces it (a restart of the same
-    /// source); a different route is added, and the shortest route is the one consumers see.
+    /// source), and so does a route to the same broadcast (the peer moved it to a new chain:
+    /// one broadcast never holds two routes). Any other route is added, and the shortest route
+    /// is the one consumers see.
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] if the broadcast already ended.
+    /// [`Error::Closed`] if the broadcast already ended; [`Error::BoundsExceeded`] if the
+    /// route would be the [`MAX_ROUTES_PER_PATH`]+1st at `path`, or `path` would be one path
+    /// more than [`with_max_broadcasts`](Self::with_max_broadcasts) allows. Nothing changes on
+    /// error.
     pub fn publish_with_hops(
         &self,
         path: &Path,
@@ -154,6 +208,18 @@ impl OriginProducer {
         hops: Arc<[u64]>,
     ) -> Result<(), Error> {
         let mut state = lock(&self.shared);
+        let replaces = |e: &Entry| e.hops == hops || e.broadcast.same_broadcast(&broadcast);
+        match state.broadcasts.get(path) {
+            None if state.broadcasts.len() >= state.max_broadcasts => {
+                return Err(Error::BoundsExceeded);
+            }
+            Some(routes)
+                if routes.0.len() >= MAX_ROUTES_PER_PATH && !routes.0.iter().any(replaces) =>
+            {
+                return Err(Error::BoundsExceeded);
+            }
+            _ => {}
+        }
         let id = state.next_id();
         let watch = Waiter::with_waker(&Waker::from(Arc::new(CloseWatch::new(
             Arc::downgrade(&self.shared),
@@ -166,7 +232,7 @@ impl OriginProducer {
         let routes = state.broadcasts.entry(path.clone()).or_default();
         let old: Vec<Entry> = {
             let (same, other): (Vec<Entry>, Vec<Entry>) =
-                routes.0.drain(..).partition(|e| e.hops == hops);
+                routes.0.drain(..).partition(|e| replaces(e));
             routes.0 = other;
             same
         };
@@ -176,6 +242,7 @@ impl OriginProducer {
             hops,
             _watch: watch,
         });
+        state.routes = state.routes + 1 - old.len();
         let wake = state.touch(path);
         drop(state);
         drop(old);
@@ -194,13 +261,22 @@ impl OriginProducer {
         lock(&self.shared).entry(path).map(|e| e.broadcast.clone())
     }
 
+    /// What the origin holds right now (one pass over the watchers, none over the paths).
+    pub fn stats(&self) -> OriginStats {
+        let state = lock(&self.shared);
+        OriginStats {
+            broadcasts: state.broadcasts.len(),
+            routes: state.routes,
+            watchers: state.watchers.len(),
+            pending: state.watchers.values().map(Watcher::len).sum(),
+        }
+    }
+
     /// The paths published under `prefix`, sorted.
     pub fn paths(&self, prefix: &Path) -> Vec<Path> {
         lock(&self.shared)
-            .active()
-            .map(|(p, _)| p)
-            .filter(|p| p.has_prefix(prefix))
-            .cloned()
+            .active_under(prefix)
+            .map(|(p, _)| p.clone())
             .collect()
     }
 
@@ -238,6 +314,7 @@ impl OriginShared {
         if routes.0.is_empty() {
             state.broadcasts.remove(path);
         }
+        state.routes -= old.len();
         let wake = state.touch(path);
         drop(state);
         drop(old);

@@ -147,6 +147,8 @@ fn changes_before_a_read_are_coalesced_per_path() {
 fn a_waiting_consumer_is_woken_and_sees_the_end_of_the_origin() {
     let origin = OriginProducer::new();
     let mut consumer = origin.consume_prefix(&path("x"));
+    // The first poll registers the consumer (and takes the initial set): then it waits.
+    assert!(matches!(next(&mut consumer), Some(Announcement::Initial(set)) if set.is_empty()));
     let watcher = std::thread::spawn(move || {
         let mut seen = Vec::new();
         while let Some(a) = block_on(consumer.announced()) {
@@ -156,7 +158,7 @@ fn a_waiting_consumer_is_woken_and_sees_the_end_of_the_origin() {
                 Announcement::Replaced(a) => format!("replaced {}", a.path),
                 Announcement::Ended(p) => format!("ended {p}"),
             });
-            if seen.len() == 2 {
+            if seen.len() == 1 {
                 return seen;
             }
         }
@@ -164,7 +166,7 @@ fn a_waiting_consumer_is_woken_and_sees_the_end_of_the_origin() {
     });
     let broadcast = BroadcastProducer::new();
     origin.publish(&path("x/1"), broadcast.consume()).unwrap();
-    assert_eq!(watcher.join().unwrap(), vec!["initial 0", "active x/1"]);
+    assert_eq!(watcher.join().unwrap(), vec!["active x/1"]);
 
     let mut last = origin.consume();
     next(&mut last);
@@ -248,4 +250,185 @@ fn the_same_route_published_again_replaces_the_old_one() {
         origin.broadcast(&path("p")).is_none(),
         "the first publication was replaced, not kept as a backup"
     );
+}
+
+#[test]
+fn the_same_broadcast_announced_again_with_a_new_chain_replaces_its_route() {
+    let origin = OriginProducer::new();
+    let broadcast = BroadcastProducer::new();
+    for i in 0..1_000u64 {
+        origin
+            .publish_with_hops(&path("p"), broadcast.consume(), Arc::from([7u64, i]))
+            .unwrap();
+    }
+    assert_eq!(origin.stats().routes, 1, "one broadcast, one route");
+    let mut consumer = origin.consume();
+    match next(&mut consumer) {
+        Some(Announcement::Initial(set)) => assert_eq!(&*set[0].hops, &[7, 999]),
+        other => panic!("expected the initial set, got {other:?}"),
+    }
+}
+
+#[test]
+fn routes_to_one_path_are_bounded() {
+    let origin = OriginProducer::new();
+    let mut kept = Vec::new();
+    let mut refused = 0;
+    for i in 0..MAX_ROUTES_PER_PATH as u64 + 10 {
+        let broadcast = BroadcastProducer::new();
+        match origin.publish_with_hops(&path("p"), broadcast.consume(), Arc::from([i + 1])) {
+            Ok(()) => kept.push(broadcast),
+            Err(err) => {
+                assert_eq!(err, Error::BoundsExceeded);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(origin.stats().routes, MAX_ROUTES_PER_PATH);
+    assert_eq!(refused, 10);
+    // A route already held is still replaced in place at the cap.
+    origin
+        .publish_with_hops(&path("p"), kept[0].consume(), Arc::from([1u64, 2]))
+        .unwrap();
+    assert_eq!(origin.stats().routes, MAX_ROUTES_PER_PATH);
+}
+
+#[test]
+fn an_origin_refuses_new_paths_beyond_its_broadcast_cap() {
+    let origin = OriginProducer::with_max_broadcasts(3);
+    let keep = BroadcastProducer::new();
+    for i in 0..3 {
+        origin
+            .publish(&path(&format!("p/{i}")), keep.consume())
+            .unwrap();
+    }
+    assert_eq!(
+        origin.publish(&path("p/3"), keep.consume()).err(),
+        Some(Error::BoundsExceeded)
+    );
+    // An existing path still takes a replacement, and a freed slot is reusable.
+    let other = BroadcastProducer::new();
+    origin.publish(&path("p/0"), other.consume()).unwrap();
+    assert!(origin.unpublish(&path("p/1")));
+    origin.publish(&path("p/3"), keep.consume()).unwrap();
+    assert_eq!(origin.stats().broadcasts, 3);
+}
+
+#[test]
+fn a_stalled_watcher_keeps_nothing_for_paths_that_came_and_went() {
+    let origin = OriginProducer::new();
+    let mut consumer = origin.consume();
+    next(&mut consumer);
+    for i in 0..10_000 {
+        let churn = BroadcastProducer::new();
+        origin
+            .publish(&path(&format!("churn/{i}")), churn.consume())
+            .unwrap();
+        drop(churn);
+    }
+    assert_eq!(origin.stats().pending, 0, "nothing to report, nothing kept");
+    assert!(next(&mut consumer).is_none());
+}
+
+#[test]
+fn a_stalled_watchers_backlog_is_what_it_knows_plus_what_is_active() {
+    let origin = OriginProducer::new();
+    let mut consumer = origin.consume();
+    next(&mut consumer);
+    let known: Vec<_> = (0..10).map(|_| BroadcastProducer::new()).collect();
+    for (i, b) in known.iter().enumerate() {
+        origin
+            .publish(&path(&format!("known/{i}")), b.consume())
+            .unwrap();
+    }
+    for _ in 0..10 {
+        assert!(matches!(next(&mut consumer), Some(Announcement::Active(_))));
+    }
+    // The consumer stops reading: five it knows end, a thousand come and go, three start.
+    let mut known = known;
+    known.truncate(5);
+    for i in 0..1_000 {
+        let churn = BroadcastProducer::new();
+        origin
+            .publish(&path(&format!("churn/{i}")), churn.consume())
+            .unwrap();
+    }
+    let fresh: Vec<_> = (0..3).map(|_| BroadcastProducer::new()).collect();
+    for (i, b) in fresh.iter().enumerate() {
+        origin
+            .publish(&path(&format!("new/{i}")), b.consume())
+            .unwrap();
+    }
+    assert_eq!(origin.stats().pending, 5 + 3);
+    let (mut ended, mut active) = (0, 0);
+    while let Some(a) = next(&mut consumer) {
+        match a {
+            Announcement::Ended(_) => ended += 1,
+            Announcement::Active(_) => active += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ended, active), (5, 3));
+}
+
+#[test]
+fn the_initial_set_and_paths_visit_exactly_the_prefix_range() {
+    let origin = OriginProducer::new();
+    let keep = BroadcastProducer::new();
+    for p in [
+        "room", "room-a", "room/x", "room/x/y", "room0", "roomy/z", "a", "zz",
+    ] {
+        origin.publish(&path(p), keep.consume()).unwrap();
+    }
+    let mut room = origin.consume_prefix(&path("room"));
+    match next(&mut room) {
+        Some(Announcement::Initial(set)) => {
+            assert_eq!(paths_of(&set), vec!["room", "room/x", "room/x/y"])
+        }
+        other => panic!("expected the initial set, got {other:?}"),
+    }
+    assert_eq!(
+        room.paths(),
+        vec![path("room"), path("room/x"), path("room/x/y")]
+    );
+    assert_eq!(origin.paths(&Path::root()).len(), 8);
+}
+
+#[test]
+fn a_consumer_that_is_never_polled_costs_the_origin_nothing() {
+    let origin = OriginProducer::new();
+    let idle = origin.consume();
+    let keep: Vec<_> = (0..100).map(|_| BroadcastProducer::new()).collect();
+    for (i, b) in keep.iter().enumerate() {
+        origin
+            .publish(&path(&format!("p/{i}")), b.consume())
+            .unwrap();
+    }
+    let stats = origin.stats();
+    assert_eq!((stats.watchers, stats.pending), (0, 0));
+    let mut scoped = idle.scope(&path("p")).unwrap();
+    assert!(matches!(next(&mut scoped), Some(Announcement::Initial(set)) if set.len() == 100));
+    assert_eq!(origin.stats().watchers, 1);
+}
+
+#[test]
+fn a_broadcast_is_never_resolved_through_the_hop_to_avoid() {
+    let origin = OriginProducer::new();
+    let near = BroadcastProducer::new();
+    let far = BroadcastProducer::new();
+    origin
+        .publish_with_hops(&path("x"), near.consume(), Arc::from([5u64]))
+        .unwrap();
+    origin
+        .publish_with_hops(&path("x"), far.consume(), Arc::from([6u64, 8]))
+        .unwrap();
+    let view = origin.consume();
+    let got = |avoid| view.broadcast_avoiding(&path("x"), avoid);
+    assert!(got(0).unwrap().same_broadcast(&near.consume()));
+    assert!(
+        got(5).unwrap().same_broadcast(&far.consume()),
+        "the other route"
+    );
+    drop(far);
+    assert!(got(5).is_none(), "every route goes through 5");
 }

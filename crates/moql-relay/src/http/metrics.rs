@@ -28,6 +28,14 @@ pub struct Metrics {
     pub cache_bytes: AtomicU64,
     /// Counter: HTTP requests answered (counted by the router).
     pub http_requests: AtomicU64,
+    /// Gauge: broadcast paths in the origin (set from the origin when rendered).
+    pub broadcasts: AtomicU64,
+    /// Gauge: routes to those paths, one per peer that announced each.
+    pub routes: AtomicU64,
+    /// Gauge: origin watchers (announce streams being served, and each session's view).
+    pub announce_watchers: AtomicU64,
+    /// Gauge: announcement changes those watchers have not read yet, summed.
+    pub announce_backlog: AtomicU64,
 }
 
 /// `(name, type, help, value)` for each figure, in render order.
@@ -38,7 +46,7 @@ type Figure = (
     fn(&Metrics) -> u64,
 );
 
-const FIGURES: [Figure; 7] = [
+const FIGURES: [Figure; 11] = [
     ("moql_relay_sessions", "gauge", "Open sessions.", |m| {
         load(&m.sessions)
     }),
@@ -78,6 +86,30 @@ const FIGURES: [Figure; 7] = [
         "HTTP requests answered.",
         |m| load(&m.http_requests),
     ),
+    (
+        "moql_relay_broadcasts",
+        "gauge",
+        "Broadcast paths in the origin.",
+        |m| load(&m.broadcasts),
+    ),
+    (
+        "moql_relay_routes",
+        "gauge",
+        "Routes to the origin's broadcasts (one per announcing peer).",
+        |m| load(&m.routes),
+    ),
+    (
+        "moql_relay_announce_watchers",
+        "gauge",
+        "Origin watchers: announce streams served and each session's view.",
+        |m| load(&m.announce_watchers),
+    ),
+    (
+        "moql_relay_announce_backlog",
+        "gauge",
+        "Announcement changes not yet read by announce streams.",
+        |m| load(&m.announce_backlog),
+    ),
 ];
 
 fn load(figure: &AtomicU64) -> u64 {
@@ -85,6 +117,17 @@ fn load(figure: &AtomicU64) -> u64 {
 }
 
 impl Metrics {
+    /// Sets the origin gauges from `stats`.
+    pub fn set_origin(&self, stats: moql_model::OriginStats) {
+        self.broadcasts
+            .store(stats.broadcasts as u64, Ordering::Relaxed);
+        self.routes.store(stats.routes as u64, Ordering::Relaxed);
+        self.announce_watchers
+            .store(stats.watchers as u64, Ordering::Relaxed);
+        self.announce_backlog
+            .store(stats.pending as u64, Ordering::Relaxed);
+    }
+
     /// Sets the cache-size gauge to `bytes`.
     pub fn set_cache_bytes(&self, bytes: u64) {
         self.cache_bytes.store(bytes, Ordering::Relaxed);
@@ -108,6 +151,9 @@ impl Metrics {
 
 /// `GET /metrics`.
 pub(super) async fn get(axum::extract::State(shared): SharedState) -> Response {
+    // Read now rather than on the relay's periodic refresh: a few counters under the origin
+    // lock, no pass over the paths.
+    shared.metrics.set_origin(shared.origin.stats());
     (
         StatusCode::OK,
         [(

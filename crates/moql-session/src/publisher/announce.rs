@@ -4,9 +4,10 @@
 //! 6.8); older versions send the untyped ANNOUNCE by path.
 
 use moql_model::{Announced, Announcement};
-use moql_wire::{Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, Path, Version};
+use moql_wire::{Announce, AnnounceOk, AnnounceRequest, AnnounceStatus, ErrorCode, Path, Version};
 use web_transport_trait::SendStream;
 
+use super::subscribe::Serving;
 use crate::context::Context;
 use crate::error::StreamError;
 use crate::io::{Reader, Writer};
@@ -19,6 +20,16 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
     reader: &mut Reader<T::RecvStream>,
 ) -> Result<(), StreamError> {
     let version = ctx.version;
+    let Some(_announcing) = Serving::new(&ctx.announcing, ctx.config.max_announce_streams) else {
+        tracing::debug!(
+            max = ctx.config.max_announce_streams,
+            "too many announce streams"
+        );
+        return Err(StreamError::Limit(
+            ErrorCode::TOO_MANY_REQUESTS,
+            "announce stream",
+        ));
+    };
     let request: AnnounceRequest = reader.decode(version).await?;
     // Spec 5.2: Exclude Hop 0 = none. lite-06 has no Exclude Hop: the identity to filter is
     // the peer's SETUP Hop, so the answer waits for the peer's SETUP (moq-lite-06.md 5.1).

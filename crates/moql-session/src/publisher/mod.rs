@@ -124,12 +124,25 @@ pub(crate) async fn cancelled<S: web_transport_trait::RecvStream>(
 }
 
 /// Resolves a wire broadcast path against the publish origin (paths are relative to the
-/// session's root, spec 1.4).
+/// session's root, spec 1.4), never by a route through the peer itself.
+///
+/// Spec 9: "A publisher never serves subscriptions, fetches or track requests from a route
+/// whose hop chain contains the peer's Origin (from the peer's SETUP); if no other route
+/// exists the request fails with 30 Unroutable." A peer whose SETUP has not arrived yet (or
+/// names no Origin) excludes nothing.
 pub(crate) fn resolve<T>(ctx: &Context<T>, path: &Path) -> Result<BroadcastConsumer, Error> {
     if !crate::config::allowed(ctx.config.allow_subscribe.as_deref(), path) {
         return Err(Error::Unauthorized);
     }
     let origin = ctx.config.publish.as_ref().ok_or(Error::Unroutable)?;
     let full = origin.prefix().join(path).map_err(|_| Error::NotFound)?;
-    origin.broadcast(&full).ok_or(Error::Unroutable)
+    let peer = ctx
+        .peer_setup_rx
+        .read()
+        .as_ref()
+        .and_then(moql_wire::Setup::hop)
+        .unwrap_or(0);
+    origin
+        .broadcast_avoiding(&full, peer)
+        .ok_or(Error::Unroutable)
 }

@@ -180,11 +180,11 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
 }
 
 /// Counts a served subscription for as long as it lives.
-struct Serving<'a>(&'a std::sync::atomic::AtomicUsize);
+pub(super) struct Serving<'a>(&'a std::sync::atomic::AtomicUsize);
 
 impl<'a> Serving<'a> {
-    /// Counts one more subscription, or `None` (counting nothing) if `max` are served.
-    fn new(counter: &'a std::sync::atomic::AtomicUsize, max: usize) -> Option<Self> {
+    /// Counts one more stream, or `None` (counting nothing) if `max` are served.
+    pub(super) fn new(counter: &'a std::sync::atomic::AtomicUsize, max: usize) -> Option<Self> {
         let before = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let serving = Self(counter);
         (before < max).then_some(serving)

@@ -92,6 +92,7 @@ async fn announce<T: web_transport_trait::Session>(
     };
 
     let mut changes = Changes::new(version);
+    let mut refused = Refusals::default();
     while let Some(change) = changes.next(&mut reader).await? {
         let (suffix, hops, in_place) = match change {
             Change::Ignored => continue,
@@ -114,7 +115,9 @@ async fn announce<T: web_transport_trait::Session>(
             .join(&suffix)
             .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
         if !crate::config::allowed(ctx.config.allow_publish.as_deref(), &path) {
-            tracing::warn!(%path, "peer announced a broadcast outside its grants; ignored");
+            if let Some(count) = refused.note(std::time::Instant::now()) {
+                tracing::warn!(%path, count, "peer announced broadcasts outside its grants; ignored");
+            }
             continue;
         }
         // Steps 2–3: too long a chain, or a loop through us: ignore (and retire a route it
@@ -177,6 +180,35 @@ async fn announce<T: web_transport_trait::Session>(
     Ok(())
 }
 
+/// How often one announce stream may log the announcements it ignores as outside the peer's
+/// grants: a peer can send thousands a second, and each would otherwise be a WARN line.
+const REFUSAL_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Counts refused announcements and says when to log them: the first at once, then at most one
+/// line per [`REFUSAL_LOG_INTERVAL`] carrying how many were refused since the last line.
+#[derive(Default)]
+struct Refusals {
+    /// When the last line was logged.
+    logged: Option<std::time::Instant>,
+    /// Refusals since then, this one included.
+    count: u64,
+}
+
+impl Refusals {
+    /// Notes one refusal at `now`; `Some(count)` if a line is due, with the refusals it
+    /// covers.
+    fn note(&mut self, now: std::time::Instant) -> Option<u64> {
+        self.count += 1;
+        let due = self
+            .logged
+            .is_none_or(|at| now.duration_since(at) >= REFUSAL_LOG_INTERVAL);
+        due.then(|| {
+            self.logged = Some(now);
+            std::mem::take(&mut self.count)
+        })
+    }
+}
+
 /// Reads announcements as route changes, whatever the version says them with.
 enum Changes {
     /// lite-03/04/05: untyped ANNOUNCEs by path.
@@ -235,5 +267,23 @@ async fn serve_broadcast<T: web_transport_trait::Session>(
         let path = path.clone();
         ctx.tasks
             .spawn(async move { track::run(track_ctx, path, request).await });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_announcements_log_once_per_interval_with_a_count() {
+        let start = std::time::Instant::now();
+        let mut refused = Refusals::default();
+        assert_eq!(refused.note(start), Some(1), "the first is logged at once");
+        for _ in 0..10_000 {
+            assert_eq!(refused.note(start), None);
+        }
+        let later = start + REFUSAL_LOG_INTERVAL;
+        assert_eq!(refused.note(later), Some(10_001), "one line for the flood");
+        assert_eq!(refused.note(later), None);
     }
 }

@@ -1,8 +1,8 @@
 //! The session-level fuzz in bounded form, over the in-memory pair (moved from
 //! `tests/hostile.rs`).
 
-use moql_session::testing::script::{play, push_stream};
-use moql_wire::Group;
+use moql_session::testing::script::{play, push_reply, push_stream};
+use moql_wire::{Announce, AnnounceOk, AnnounceStatus, Group, Path};
 
 use crate::hostile::hex;
 use crate::raw::{encode, harness};
@@ -50,7 +50,7 @@ impl Script {
                 hex("0500"),
             ]
         };
-        let mut bytes = if self.below(4) == 0 {
+        let bytes = if self.below(4) == 0 {
             let len = self.below(48) as usize;
             let mut noise = vec![self.below(8) as u8];
             noise.extend((0..len).map(|_| self.next() as u8));
@@ -58,6 +58,24 @@ impl Script {
         } else {
             valid[self.below(valid.len() as u64) as usize].clone()
         };
+        self.mutate(bytes)
+    }
+
+    /// The client's replies on the server's Announce stream: ANNOUNCE_OK and ANNOUNCEs
+    /// (starts, in-place re-routes, ends), mutated like [`stream_bytes`](Self::stream_bytes).
+    fn reply_bytes(&mut self) -> Vec<u8> {
+        let valid = [
+            announce_reply(),
+            announce(AnnounceStatus::Active, "a", vec![7, self.below(4)]),
+            announce(AnnounceStatus::Ended, "a", vec![]),
+            announce(AnnounceStatus::Active, "b/c", vec![]),
+        ];
+        let bytes = valid[self.below(valid.len() as u64) as usize].clone();
+        self.mutate(bytes)
+    }
+
+    /// Flips a few bits and maybe cuts the end.
+    fn mutate(&mut self, mut bytes: Vec<u8>) -> Vec<u8> {
         for _ in 0..self.below(4) {
             let at = self.below(bytes.len() as u64) as usize;
             bytes[at] ^= 1 << self.below(8);
@@ -67,6 +85,44 @@ impl Script {
         }
         bytes
     }
+}
+
+fn announce(status: AnnounceStatus, suffix: &str, hops: Vec<u64>) -> Vec<u8> {
+    encode(&Announce {
+        status,
+        suffix: Path::new(suffix).unwrap(),
+        hops,
+    })
+}
+
+/// ANNOUNCE_OK from hop 7, then `a` active.
+fn announce_reply() -> Vec<u8> {
+    let mut bytes = encode(&AnnounceOk {
+        hop_id: 7,
+        active_count: 1,
+    });
+    bytes.extend(announce(AnnounceStatus::Active, "a", vec![]));
+    bytes
+}
+
+/// The committed seed `seed-announce-reply` of the `session` fuzz target: the client answers
+/// the server's Announce stream, re-routes `a` in place twice, ends it, ends a path that was
+/// never active, and finishes the stream. Regenerate with `MOQL_WRITE_SEEDS=1`.
+#[test]
+fn the_announce_reply_seed_is_its_recipe() {
+    let mut script = Vec::new();
+    push_reply(&mut script, false, &announce_reply());
+    let mut reroutes = announce(AnnounceStatus::Active, "a", vec![7, 1]);
+    reroutes.extend(announce(AnnounceStatus::Active, "a", vec![7, 2]));
+    reroutes.extend(announce(AnnounceStatus::Ended, "a", vec![]));
+    reroutes.extend(announce(AnnounceStatus::Ended, "never", vec![]));
+    push_reply(&mut script, true, &reroutes);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus/session/seed-announce-reply");
+    if std::env::var_os("MOQL_WRITE_SEEDS").is_some() {
+        std::fs::write(&path, &script).unwrap();
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), script);
 }
 
 /// The session-level fuzz in bounded form: the committed seeds of the `session` fuzz target,
@@ -103,6 +159,12 @@ async fn random_bytes_on_every_stream_never_panic_and_close_only_with_spec_codes
         let mut random = Script(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut bytes = Vec::new();
         for _ in 0..1 + random.below(5) {
+            if random.below(4) == 0 {
+                let fin = random.below(4) == 0;
+                let body = random.reply_bytes();
+                push_reply(&mut bytes, fin, &body);
+                continue;
+            }
             let bidi = random.below(2);
             let fin = random.below(2) << 1;
             let body = random.stream_bytes(bidi == 0);
