@@ -127,16 +127,30 @@ mod tests {
 
     #[tokio::test]
     async fn follow_prints_starts_and_ends() {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+
         let origin = OriginProducer::new();
         let early = BroadcastProducer::new();
         origin
             .publish(&Path::new("a/early").unwrap(), early.consume())
             .unwrap();
         let mut watch = origin.consume_prefix(&Path::new("a").unwrap());
+        let (read, mut write) = tokio::io::duplex(4096);
+        let following = tokio::spawn(async move { follow(&mut watch, &mut write).await });
+        let mut lines = BufReader::new(read).lines();
+        let mut next = async || {
+            tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+                .await
+                .expect("a line in time")
+                .unwrap()
+        };
+        // The initial set (taken at the watcher's first poll), then each change.
+        assert_eq!(next().await.as_deref(), Some("+ a/early"));
         let late = BroadcastProducer::new();
         origin
             .publish(&Path::new("a/late").unwrap(), late.consume())
             .unwrap();
+        assert_eq!(next().await.as_deref(), Some("+ a/late"));
         origin
             .publish(
                 &Path::new("b/other").unwrap(),
@@ -144,13 +158,10 @@ mod tests {
             )
             .ok();
         early.close().unwrap();
+        assert_eq!(next().await.as_deref(), Some("- a/early"));
         drop(origin);
-        let mut out = Vec::new();
-        follow(&mut watch, &mut out).await.unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "+ a/early\n+ a/late\n- a/early\n"
-        );
+        following.await.unwrap().unwrap();
+        assert_eq!(next().await, None, "b/other is outside the prefix");
         drop(late);
     }
 }
