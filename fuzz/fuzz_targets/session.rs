@@ -101,6 +101,10 @@ fn world() -> &'static World {
     })
 }
 
+/// How long one script may take to play on loopback (a few ms unless it waits for a server
+/// stream that will not come).
+const PLAY_BOUND: Duration = Duration::from_millis(250);
+
 /// Connects a client and sends a valid SETUP; returns it with the server's session.
 async fn connect(world: &World) -> Option<(Connection, Session)> {
     let connected = world.client.connect(&world.url).await.ok()?;
@@ -134,7 +138,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             return;
         };
 
-        let _open = play(client, data).await;
+        // The server opens one Announce stream per session, and the first script that plays
+        // on it accepts it: a later script waiting for it on the same session would wait for
+        // good. Bounded, and such a script gets a fresh session next time.
+        let Ok(_open) = tokio::time::timeout(PLAY_BOUND, play(client, data)).await else {
+            *current = None;
+            return;
+        };
         tokio::time::sleep(Duration::from_millis(2)).await;
         if let Some(err) = server.close_reason() {
             assert!(
