@@ -479,14 +479,7 @@ async fn accept_tcp_loop(
 ) {
     loop {
         let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!(%err, "TCP accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = crate::http::server::accept(&listener) => accepted,
             () = async { let _ = stop.wait_for(|s| *s).await; } => return,
         };
         let shared = shared.clone();

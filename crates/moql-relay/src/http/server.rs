@@ -97,15 +97,7 @@ pub(super) async fn run(
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%err, "TCP accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
@@ -201,5 +193,25 @@ async fn bounded<F: Future>(limit: Duration, future: F) -> Option<F::Output> {
         Some(future.await)
     } else {
         tokio::time::timeout(limit, future).await.ok()
+    }
+}
+
+/// The next TCP connection. A failed accept (out of descriptors and the like) is logged and
+/// retried after a pause instead of spinning.
+///
+/// # Cancel safety
+///
+/// Cancel safe: `TcpListener::accept` is, and a cancelled pause loses nothing.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(err) => {
+                tracing::warn!(%err, "TCP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
