@@ -177,6 +177,34 @@ impl OriginConsumer {
             .map(|e| e.broadcast.clone())
     }
 
+    /// Waits until `path` (under this consumer's prefix) has a route that avoids `avoid` (see
+    /// [`broadcast_avoiding`](Self::broadcast_avoiding)), and returns that broadcast; at once
+    /// if it already has one. `None` if the path is outside the prefix or every
+    /// [`OriginProducer`](crate::OriginProducer) is gone.
+    ///
+    /// Lets a request for a broadcast that is announced a moment later succeed (a viewer that
+    /// arrives just before its stream starts). It never gives up on its own: bound it with a
+    /// timeout. While it waits it holds one watcher scoped to `path` (what it keeps is bounded
+    /// as for any [`OriginConsumer`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it unregisters the watcher.
+    pub async fn wait_broadcast(&self, path: &Path, avoid: u64) -> Option<BroadcastConsumer> {
+        if !path.has_prefix(&self.prefix) {
+            return None;
+        }
+        let mut watch = Self::new(self.shared.clone(), path.clone());
+        // The first poll registers the watcher and takes the initial set, so a broadcast
+        // announced between the check below and the next poll still wakes it.
+        loop {
+            watch.announced().await?;
+            if let Some(broadcast) = self.broadcast_avoiding(path, avoid) {
+                return Some(broadcast);
+            }
+        }
+    }
+
     /// The paths currently published under this consumer's prefix.
     pub fn paths(&self) -> Vec<Path> {
         self.shared

@@ -1,5 +1,6 @@
 //! Origin: publishing, prefix-filtered announcements, coalescing and automatic withdrawal.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -431,4 +432,47 @@ fn a_broadcast_is_never_resolved_through_the_hop_to_avoid() {
     );
     drop(far);
     assert!(got(5).is_none(), "every route goes through 5");
+}
+
+#[test]
+fn waiting_for_a_broadcast_resolves_when_it_is_announced_and_not_before() {
+    let origin = OriginProducer::new();
+    let consumer = origin.consume();
+    let early = BroadcastProducer::new();
+    origin.publish(&path("now"), early.consume()).unwrap();
+    // Already announced: at once.
+    assert!(block_on(consumer.wait_broadcast(&path("now"), 0)).is_some());
+
+    let live = origin.consume_prefix(&path("live"));
+    let late_path = path("live/late");
+    let mut waiting = Box::pin(live.wait_broadcast(&late_path, 0));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    // A path below the awaited one, and a sibling, do not resolve it.
+    let other = BroadcastProducer::new();
+    origin
+        .publish(&path("live/late/sub"), other.consume())
+        .unwrap();
+    origin
+        .publish(&path("live/later"), other.consume())
+        .unwrap();
+    assert!(
+        waiting.as_mut().poll(&mut cx).is_pending(),
+        "resolved before its path was announced"
+    );
+    let late = BroadcastProducer::new();
+    origin.publish(&late_path, late.consume()).unwrap();
+    match waiting.as_mut().poll(&mut cx) {
+        Poll::Ready(Some(found)) => assert!(found.same_broadcast(&late.consume())),
+        other => panic!(
+            "expected the announced broadcast, got {:?}",
+            other.map(|b| b.is_some())
+        ),
+    }
+
+    // Outside the prefix, and an origin whose producers are gone: None.
+    let scoped = origin.consume_prefix(&path("live"));
+    assert!(block_on(scoped.wait_broadcast(&path("elsewhere"), 0)).is_none());
+    let gone = OriginProducer::new().consume();
+    assert!(block_on(gone.wait_broadcast(&path("x"), 0)).is_none());
 }
