@@ -10,7 +10,8 @@ commands:
   test [--skip-lint] [--quick]   what CI runs: fmt, clippy, tidy, tests, bounded loom
   loom                           loom models, unbounded search
   fuzz [TARGET] [--seconds N]    run cargo-fuzz targets (nightly) for N seconds each (default 30)
-  bench [--quick] [--relay-only] criterion benches + relay fan-out load test, summary table
+  bench [--quick] [--relay-only | --fetch-only]
+                                 criterion benches, relay fan-out load test, FETCH vs the reference; summary table
   soak [--cycles N]              connect/subscribe/fetch/disconnect cycles against one relay
                                  (release, default 10000): fds, tasks and memory vs baseline
   tidy                           repository checks
@@ -56,6 +57,8 @@ pub(crate) struct BenchOptions {
     pub(crate) quick: bool,
     /// Only the relay load test, not the criterion benches.
     pub(crate) relay_only: bool,
+    /// Only the FETCH comparison (no criterion benches, no fan-out).
+    pub(crate) fetch_only: bool,
 }
 
 pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
@@ -88,6 +91,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
         "bench" => Command::Bench(BenchOptions {
             quick: has("--quick"),
             relay_only: has("--relay-only"),
+            fetch_only: has("--fetch-only"),
         }),
         "soak" => {
             let mut cycles = 10_000;

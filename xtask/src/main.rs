@@ -19,6 +19,7 @@ mod flags;
 mod fuzz;
 mod interop;
 mod load;
+mod load_fetch;
 mod run;
 mod spec_refs;
 mod test;

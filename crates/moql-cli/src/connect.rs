@@ -123,6 +123,19 @@ impl Connector {
         })
     }
 
+    /// Dials the relay and returns the bare connection, for speaking the wire by hand
+    /// (`bench-fetch`).
+    ///
+    /// # Errors
+    ///
+    /// The dial or handshake failure ([`moql_native::TransportError`], exit code 3).
+    pub(crate) async fn raw(&self) -> anyhow::Result<moql_native::Connected> {
+        self.client
+            .connect(&self.url)
+            .await
+            .with_context(|| format!("connecting to {}", redact(&self.url)))
+    }
+
     /// Dials the relay and starts a session with `config` (its SETUP path is filled in for
     /// raw QUIC).
     ///

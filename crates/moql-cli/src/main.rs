@@ -67,6 +67,8 @@ enum Command {
     Announced(cmd::announced::AnnouncedArgs),
     /// Load-test a relay: connections that publish and subscribe, with loss and latency.
     Bench(cmd::bench::BenchArgs),
+    /// Measure FETCH through a relay: latency and fetches per second, over the wire or HTTP.
+    BenchFetch(cmd::bench_fetch::BenchFetchArgs),
 }
 
 /// Options every subcommand receives.
@@ -167,6 +169,7 @@ async fn main() -> ExitCode {
         Command::Fetch(args) => cmd::fetch::run(&global, args).await,
         Command::Announced(args) => cmd::announced::run(&global, args).await,
         Command::Bench(args) => cmd::bench::run(&global, args).await,
+        Command::BenchFetch(args) => cmd::bench_fetch::run(&global, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

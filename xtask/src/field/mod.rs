@@ -20,10 +20,10 @@
 
 mod clients;
 mod cluster;
-mod install;
+pub(crate) mod install;
 mod media;
-mod procs;
-mod relays;
+pub(crate) mod procs;
+pub(crate) mod relays;
 mod theirs;
 
 use std::time::{Duration, Instant};

@@ -4,6 +4,7 @@
 
 pub(crate) mod announced;
 pub(crate) mod bench;
+pub(crate) mod bench_fetch;
 pub(crate) mod fetch;
 pub(crate) mod publish;
 pub(crate) mod subscribe;
