@@ -20,7 +20,9 @@ commands:
                                  into ~/.cache/moql-field on first use), --all: also the
                                  previous generation
   web [build|serve|test]         the browser page in web/: build it (npm ci + Vite), serve it
-        [--bind ADDR]            from a relay, or test it in Chromium (default: build)";
+        [--bind ADDR]            from a relay, or test it in Chromium (default: build)
+  dist [--debug]                 the release tarball (relay, CLI, example relay.toml, systemd
+                                 unit, web page) in target/dist, checked; --debug: debug binaries";
 
 pub(crate) enum Command {
     Test(TestOptions),
@@ -31,6 +33,7 @@ pub(crate) enum Command {
     Tidy,
     Interop(InteropOptions),
     Web(crate::web::WebCommand),
+    Dist { debug: bool },
     Help,
 }
 
@@ -125,6 +128,14 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
             })
         }
         "web" => Command::Web(web(rest)?),
+        "dist" => {
+            if let Some(other) = rest.iter().find(|a| *a != "--debug") {
+                bail!("unknown flag {other} for dist\n\n{USAGE}");
+            }
+            Command::Dist {
+                debug: has("--debug"),
+            }
+        }
         "help" | "--help" | "-h" => Command::Help,
         other => bail!("unknown command {other}\n\n{USAGE}"),
     };

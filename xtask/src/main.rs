@@ -10,10 +10,13 @@
 //! - `interop`: the real `moql` client against a real `moql-relay` (also part of `test`);
 //!   `interop --field [--all]`: against the released reference implementation (CI runs it
 //!   after `test`).
+//! - `dist [--debug]`: the release tarball in `target/dist` (also checked by `test`, with
+//!   the debug binaries), and the `Dockerfile` (`test` builds it where Docker runs).
 //! - `web [build|serve|test]`: the browser page in `web/`; `test` drives it in Chromium
 //!   against a real relay (also part of `test` when Chromium and the node modules are there).
 
 mod bench;
+mod dist;
 mod field;
 mod flags;
 mod fuzz;
@@ -54,6 +57,7 @@ fn try_main() -> anyhow::Result<()> {
         }
         flags::Command::Interop(_) => interop::run(),
         flags::Command::Web(command) => web::run(&command),
+        flags::Command::Dist { debug } => dist::run(debug).map(drop),
         flags::Command::Help => {
             println!("{}", flags::USAGE);
             Ok(())

@@ -71,6 +71,8 @@ pub(crate) fn run_all(opts: &TestOptions, steps: &mut Steps) -> anyhow::Result<(
     })?;
     steps.step("moql CLI against a real relay", crate::interop::run)?;
     crate::web::test_step(steps)?;
+    crate::dist::test_step(steps)?;
+    crate::dist::docker_step(steps)?;
     steps.step("loom (bounded)", || loom(Some(LOOM_MAX_PREEMPTIONS)))?;
     Ok(())
 }

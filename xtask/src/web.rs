@@ -88,6 +88,16 @@ fn build(install: bool) -> anyhow::Result<()> {
     exec(&mut npm(&["run", "build"]))
 }
 
+/// For `cargo xtask dist`: the built page's directory, or `None` without Node.js.
+pub(crate) fn build_for_dist() -> anyhow::Result<Option<PathBuf>> {
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|out| out.status.success()) {
+        return Ok(None);
+    }
+    build(true)?;
+    Ok(Some(Path::new(WEB).join("dist")))
+}
+
 /// `npm` with `args`, in `web/`.
 fn npm(args: &[&str]) -> Command {
     let mut cmd = Command::new("npm");

@@ -345,6 +345,38 @@ mod tests {
         assert!(config.tls.cert.is_none());
     }
 
+    /// The example shipped in the release tarball and the container image
+    /// (`dist/relay.toml`) is a valid configuration, uncommented keys and all.
+    #[test]
+    fn the_shipped_example_config_parses() {
+        let text = include_str!("../../../dist/relay.toml");
+        let config = RelayConfig::parse(text).unwrap();
+        assert_eq!(config.auth.public.as_deref(), Some("anon"));
+        // Every commented-out key is valid too, once uncommented (placeholders aside).
+        let uncommented: String = text
+            .lines()
+            .map(|line| {
+                line.strip_prefix("# ")
+                    .filter(|rest| {
+                        rest.starts_with("[[")
+                            || rest.split_once(" = ").is_some_and(|(key, _)| {
+                                key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                            })
+                    })
+                    .unwrap_or(line)
+            })
+            .map(|line| line.replace('…', "x"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        // Deserialized without validation: the placeholders (a secret that is not 32 bytes
+        // of base64, certificate files that do not exist here) are not real values, but every
+        // key must be one the relay knows, of the right type.
+        let parsed: Result<RelayConfig, _> = toml::from_str(&uncommented);
+        let parsed = parsed.unwrap_or_else(|err| panic!("{err}\n{uncommented}"));
+        assert_eq!(parsed.cluster.node.as_deref(), Some("relay-1"));
+        assert_eq!(parsed.auth.keys.len(), 1);
+    }
+
     #[test]
     fn every_section_parses() {
         let config = RelayConfig::parse(

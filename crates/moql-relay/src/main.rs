@@ -2,6 +2,7 @@
 //! until SIGINT/SIGTERM (GOAWAY to every session, drain, exit 0). `moql-relay token …`
 //! generates keys and signs tokens.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -181,40 +182,84 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
+        let generated = config.tls.cert.is_none();
+        let http = config.http;
         let relay = Relay::bind(config).await?;
-        // Printed on stdout so scripts and tests can read where the relay is.
-        println!(
-            "listening {} fingerprint {}",
-            relay.local_addr()?,
-            relay.fingerprint()
+        let shutdown = shutdown_signal();
+        let addr = relay.local_addr()?;
+        // Printed on stdout so scripts and tests can read where the relay is (first line),
+        // then where a person points a client or a browser. One write, errors ignored: a
+        // script that read the first line and closed the pipe must not fail the relay.
+        let _ = write!(
+            std::io::stdout(),
+            "listening {addr} fingerprint {}\n{}\n",
+            relay.fingerprint(),
+            paste_line(addr, http, generated)
         );
-        relay.run(shutdown_signal()).await?;
+        // systemd (Type=notify): every listener is bound, sessions are accepted from now on.
+        // Without NOTIFY_SOCKET this does nothing.
+        if let Err(err) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+            tracing::warn!(%err, "cannot notify systemd of readiness");
+        }
+        relay
+            .run(async {
+                shutdown.await;
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+            })
+            .await?;
         tracing::info!("relay stopped");
         Ok(())
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// What to paste: the URL for `moql` clients (`moql subscribe <url> <broadcast> <track>`), and (with the HTTP port) the web page's. A
+/// wildcard bind is reached as `localhost`. A generated certificate is self-signed, so the
+/// page is offered over plain HTTP (a secure context on localhost), where it pins the
+/// certificate's fingerprint from `/certificate.sha256` instead of tripping a browser warning.
+fn paste_line(addr: SocketAddr, http: bool, generated: bool) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_string(),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    let port = addr.port();
+    let clients = format!("https://{host}:{port}/");
+    if !http {
+        return format!("connect: {clients}");
+    }
+    let scheme = if generated { "http" } else { "https" };
+    format!("connect: {clients} · browser: {scheme}://{host}:{port}/")
+}
+
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled: it is called before READY=1 goes to systemd, so a SIGTERM
+/// sent right after readiness starts the drain instead of killing the process.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(err) => {
-                tracing::warn!(%err, "cannot watch SIGTERM");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+        let watched = signal(SignalKind::terminate())
+            .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)));
+        async move {
+            match watched {
+                Ok((mut term, mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot watch SIGTERM");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -269,4 +314,28 @@ fn token(command: &TokenCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::paste_line;
+
+    #[test]
+    fn the_paste_line_names_a_reachable_host_and_the_pages_scheme() {
+        let any = "[::]:4443".parse().unwrap();
+        assert_eq!(
+            paste_line(any, true, true),
+            "connect: https://localhost:4443/ · browser: http://localhost:4443/"
+        );
+        let public = "203.0.113.7:443".parse().unwrap();
+        assert_eq!(
+            paste_line(public, true, false),
+            "connect: https://203.0.113.7:443/ · browser: https://203.0.113.7:443/"
+        );
+        let v6 = "[2001:db8::1]:4443".parse().unwrap();
+        assert_eq!(
+            paste_line(v6, false, true),
+            "connect: https://[2001:db8::1]:4443/"
+        );
+    }
 }

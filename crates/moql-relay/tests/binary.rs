@@ -231,3 +231,62 @@ async fn the_binary_raises_its_open_file_soft_limit_to_the_hard_limit() {
     assert_eq!(open_files[0], open_files[1], "soft = hard: {open_files:?}");
     child.kill().await.unwrap();
 }
+
+/// Under systemd (`Type=notify`, `dist/moql-relay.service`) the relay says READY=1 once it
+/// listens, and STOPPING=1 when SIGTERM starts the drain; stdout's second line says where a
+/// client and a browser connect.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_binary_notifies_systemd_when_ready_and_when_stopping() {
+    let dir = std::env::temp_dir().join(format!("moql-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket_path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&socket_path);
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
+        .args(["--bind", "127.0.0.1:0", "--log", "warn"])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the relay starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = within("the listening line", lines.next_line())
+        .await
+        .unwrap()
+        .expect("a line");
+    let port = listening
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let paste = within("the paste line", lines.next_line())
+        .await
+        .unwrap()
+        .expect("a second line");
+    assert_eq!(
+        paste,
+        format!("connect: https://localhost:{port}/ · browser: http://localhost:{port}/")
+    );
+
+    let mut buf = [0u8; 256];
+    let n = within("READY=1", socket.recv(&mut buf)).await.unwrap();
+    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "READY=1\n");
+
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let n = within("STOPPING=1", socket.recv(&mut buf)).await.unwrap();
+    assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "STOPPING=1\n");
+    let status = within("the relay to exit", child.wait()).await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
