@@ -34,7 +34,10 @@ async fn a_track_nobody_subscribed_to_is_fetched_through_the_relay() {
         assert_eq!(payloads, expected, "group {seq}");
         assert_eq!(frames[0].timestamp, seq * 1000);
     }
-    assert!(track.subscription().is_none(), "no subscription reached the publisher");
+    assert!(
+        track.subscription().is_none(),
+        "no subscription reached the publisher"
+    );
     relay.shutdown().await;
 }
 

@@ -358,7 +358,11 @@ fn groups_served_for_fetches_alone_are_evicted_too() {
         .finish()
         .unwrap();
     drop(pending);
-    assert_eq!(track.cached(), vec![9], "served at +2 s, the others had aged out");
+    assert_eq!(
+        track.cached(),
+        vec![9],
+        "served at +2 s, the others had aged out"
+    );
 }
 
 // ---- fetch ----

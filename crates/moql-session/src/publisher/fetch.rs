@@ -19,7 +19,8 @@ pub(crate) async fn serve_track<T: web_transport_trait::Session>(
     let request: Track = reader.decode(version).await?;
     tracing::trace!(broadcast = %request.broadcast, track = %request.track, "track info requested");
     ctx.peer_setup().await.map_err(StreamError::transport)?;
-    let broadcast = super::resolve_waiting(ctx, &request.broadcast, super::cancelled(reader)).await?;
+    let broadcast =
+        super::resolve_waiting(ctx, &request.broadcast, super::cancelled(reader)).await?;
     let track = broadcast.track(&request.track)?;
     // A peer that gives up (RESET) withdraws the request: the consumer is dropped, so a
     // request nobody answers does not outlive its asker.
@@ -43,7 +44,8 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
     let request: Fetch = reader.decode(version).await?;
     ctx.peer_setup().await.map_err(StreamError::transport)?;
     tracing::debug!(broadcast = %request.broadcast, track = %request.track, group = request.group, "fetch");
-    let broadcast = super::resolve_waiting(ctx, &request.broadcast, super::cancelled(reader)).await?;
+    let broadcast =
+        super::resolve_waiting(ctx, &request.broadcast, super::cancelled(reader)).await?;
     let track = broadcast.track(&request.track)?;
     // No TRACK round trip first: a fetch needs no track info, as moq-net 0.3.x's `FetchServe`
     // fetches the group at once (`broadcast.track(..)?.fetch_group(..)`). The publisher's

@@ -196,4 +196,3 @@ impl From<Error> for Wait {
         Self::No(err)
     }
 }
-

@@ -49,8 +49,7 @@ async fn fetch<T: web_transport_trait::Session>(
             request.sequence(),
         ));
         writer.encode(&BidiStream::Fetch, version).await?;
-        let mut message =
-            convert::fetch(broadcast, track, request.priority(), request.sequence());
+        let mut message = convert::fetch(broadcast, track, request.priority(), request.sequence());
         if version.has_frame_bounds() {
             // Resume of a cut-short copy: ask only for the missing tail (moq-lite-06.md 6.13
             // FETCH Frame Start); older versions fetch the whole group (see `skip` below).

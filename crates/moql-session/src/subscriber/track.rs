@@ -6,9 +6,7 @@
 use std::task::Poll;
 use std::time::Duration;
 
-use moql_model::{
-    Error, FetchRequest, Path, Subscription, TrackInfo, TrackProducer, TrackRequest,
-};
+use moql_model::{Error, FetchRequest, Path, Subscription, TrackInfo, TrackProducer, TrackRequest};
 use moql_sync::Waiter;
 use moql_wire::{BidiStream, SubscribeResponse, Track};
 

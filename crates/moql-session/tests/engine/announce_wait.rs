@@ -93,7 +93,7 @@ async fn a_request_for_a_broadcast_that_never_comes_fails_after_the_wait_as_befo
     let started = Instant::now();
     let (_send, mut reply) = request(&client, BidiStream::Fetch, &fetch("never", 0)).await;
     let code = within("the refusal", raw::read_to_end(&mut reply)).await;
-    assert_eq!(code, Err(Some(ErrorCode::UNROUTABLE.0 as u32)));
+    assert_eq!(code, Err(Some(ErrorCode::UNROUTABLE.0)));
     assert!(started.elapsed() >= Duration::from_secs(3), "it waited");
 
     // Zero is off: refused at once.
@@ -102,7 +102,7 @@ async fn a_request_for_a_broadcast_that_never_comes_fails_after_the_wait_as_befo
     let started = Instant::now();
     let (_send, mut reply) = request(&client, BidiStream::Track, &track("never")).await;
     let code = within("the refusal", raw::read_to_end(&mut reply)).await;
-    assert_eq!(code, Err(Some(ErrorCode::UNROUTABLE.0 as u32)));
+    assert_eq!(code, Err(Some(ErrorCode::UNROUTABLE.0)));
     assert!(started.elapsed() < Duration::from_millis(100), "no wait");
 }
 
@@ -111,7 +111,10 @@ async fn the_peers_reset_ends_the_wait() {
     let origin = OriginProducer::new();
     let client = server(&origin, Duration::from_secs(60)).await;
     let (mut send, _recv) = request(&client, BidiStream::Fetch, &fetch("never", 0)).await;
-    until("the request waits on a watcher", || origin.stats().watchers == 1).await;
+    until("the request waits on a watcher", || {
+        origin.stats().watchers == 1
+    })
+    .await;
     send.reset(0);
     let started = Instant::now();
     until("the wait ended", || origin.stats().watchers == 0).await;

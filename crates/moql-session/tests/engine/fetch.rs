@@ -117,7 +117,11 @@ async fn a_fetch_needs_no_track_round_trip() {
     assert_eq!(payloads(&frames), vec!["1:0", "1:1"]);
     let sent = requests(&pair, Version::Lite05);
     assert_eq!(count(&sent, BidiStream::Fetch), 1);
-    assert_eq!(count(&sent, BidiStream::Track), 0, "no TRACK before a FETCH");
+    assert_eq!(
+        count(&sent, BidiStream::Track),
+        0,
+        "no TRACK before a FETCH"
+    );
 
     // A second fetch soon after reuses the same remote track (and its cache).
     quiescent().await;
@@ -186,7 +190,10 @@ fn whole_group_1() -> Vec<Frame> {
 #[tokio::test(start_paused = true)]
 async fn a_cut_short_group_is_resumed_from_its_missing_tail_on_lite06() {
     let (frames, fetch) = resume_cut_short_group(Version::Lite06).await;
-    assert_eq!(fetch.frame_start, 2, "only the two missing frames are asked for");
+    assert_eq!(
+        fetch.frame_start, 2,
+        "only the two missing frames are asked for"
+    );
     assert_eq!(fetch.frame_end, None);
     assert_eq!(frames, whole_group_1(), "byte-identical to the original");
 }
