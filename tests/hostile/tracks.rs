@@ -109,8 +109,13 @@ async fn requests_abandoned_before_an_answer_are_withdrawn_all_the_way_upstream(
     let hostile = relay.client("moql", "/").await;
     let remote = announced(&hostile.received, "room").await;
     const NAMES: usize = 50;
+    // Each asker waits for the track's info, which is what sends TRACK upstream (a consumer
+    // that only fetches needs none).
     let asked: Vec<_> = (0..NAMES)
-        .map(|i| remote.track(&format!("never-{i}")).unwrap())
+        .map(|i| {
+            let track = remote.track(&format!("never-{i}")).unwrap();
+            tokio::spawn(async move { track.wait_info().await })
+        })
         .collect();
     let mut requests = Vec::new();
     for _ in 0..NAMES {
@@ -121,7 +126,9 @@ async fn requests_abandoned_before_an_answer_are_withdrawn_all_the_way_upstream(
         );
     }
     // The asker gives up: every hop must let go, down to the publisher's request.
-    drop(asked);
+    for asker in asked {
+        asker.abort();
+    }
     for request in &requests {
         within(
             "the request to be abandoned at the publisher",
@@ -219,13 +226,14 @@ async fn measure_abandoned_track_requests() {
     let before = usage::now();
     let mut requests = Vec::new();
     for i in 0..NAMES {
-        let asked = remote.track(&format!("{i:0>1000}")).unwrap();
+        let track = remote.track(&format!("{i:0>1000}")).unwrap();
+        let asked = tokio::spawn(async move { track.wait_info().await });
         requests.push(
             within("the request upstream", broadcast.requested_track())
                 .await
                 .unwrap(),
         );
-        drop(asked);
+        asked.abort();
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let mut still_wanted = 0;

@@ -340,6 +340,36 @@ mod tests {
     }
 
     #[test]
+    fn a_request_learns_whether_its_info_is_wanted_fetches_alone_do_not_ask() {
+        let broadcast = BroadcastProducer::new();
+        let fetcher = broadcast.consume().track("v").unwrap();
+        let request = block_on(broadcast.requested_track()).unwrap();
+        // A fetch is answered without the info: no TRACK round trip for it.
+        let pending = fetcher.fetch(3, None).unwrap();
+        let fetch = block_on(request.requested_fetch()).unwrap();
+        assert!(request.poll_info_wanted(&Waiter::noop()).is_pending());
+        fetch.serve().unwrap().finish().unwrap();
+        assert_eq!(block_on(pending).unwrap().sequence(), 3);
+        assert!(request.poll_info_wanted(&Waiter::noop()).is_pending());
+
+        // Asking for the info (or subscribing) wakes the request.
+        let waiting = std::thread::spawn(move || {
+            block_on(request.info_wanted());
+            request
+        });
+        assert!(fetcher.poll_info(&Waiter::noop()).is_pending());
+        let request = waiting.join().unwrap();
+        assert!(request.poll_info_wanted(&Waiter::noop()).is_ready());
+
+        let other = BroadcastProducer::new();
+        let mut live = other.consume().track("a").unwrap();
+        let request = block_on(other.requested_track()).unwrap();
+        assert!(request.poll_info_wanted(&Waiter::noop()).is_pending());
+        live.subscribe(Subscription::DEFAULT);
+        assert!(request.poll_info_wanted(&Waiter::noop()).is_ready());
+    }
+
+    #[test]
     fn create_track_accepts_a_pending_request() {
         let broadcast = BroadcastProducer::new();
         let consumer = broadcast.consume().track("meta").unwrap();

@@ -190,6 +190,10 @@ pub struct LimitsConfig {
     /// progress, TLS handshakes); one more is answered `503` and closed at once. Default
     /// 4096, and at most half the process's open-file limit.
     pub max_http_connections: usize,
+    /// Seconds a SUBSCRIBE, FETCH or TRACK for a broadcast not announced yet waits for its
+    /// announcement before it fails with 30 (Unroutable), as it does at once with 0; a RESET
+    /// of the request ends the wait. Default 5.
+    pub announce_wait_seconds: f64,
     /// Seconds an HTTP connection has to send a request's headers, counted from its first
     /// byte (or, between keep-alive requests, from the end of the last response); then it
     /// is closed. Default 10.
@@ -219,6 +223,7 @@ impl Default for LimitsConfig {
             max_http_connections: 4096,
             http_header_timeout_seconds: 10.0,
             http_write_timeout_seconds: 30.0,
+            announce_wait_seconds: moql_session::DEFAULT_ANNOUNCE_WAIT.as_secs_f64(),
         }
     }
 }
@@ -298,6 +303,7 @@ impl RelayConfig {
                 "http_write_timeout_seconds",
                 limits.http_write_timeout_seconds,
             ),
+            ("announce_wait_seconds", limits.announce_wait_seconds),
         ] {
             LimitsConfig::seconds(key, value)?;
         }
@@ -408,6 +414,7 @@ mod tests {
             handshake_timeout_seconds = 0.5
             setup_timeout_seconds = 0.25
             idle_timeout_seconds = 1
+            announce_wait_seconds = 0.5
             "#,
         )
         .unwrap();
@@ -419,6 +426,7 @@ mod tests {
         assert_eq!(config.limits.max_announce_streams, 6);
         assert_eq!(config.limits.cache_total_bytes, 3000);
         assert_eq!(config.limits.idle_timeout_seconds, 1.0);
+        assert_eq!(config.limits.announce_wait_seconds, 0.5);
         assert_eq!(config.web_root, Some(PathBuf::from("web/dist")));
     }
 

@@ -138,6 +138,8 @@ impl Shared {
         config.max_buffered = self.limits.max_buffered_bytes;
         config.header_timeout = self.header_timeout;
         config.max_receive_buffer = self.limits.max_receive_buffer_bytes;
+        // Checked by `validate`: finite, within a day.
+        config.announce_wait = Duration::from_secs_f64(self.limits.announce_wait_seconds);
         config
     }
 }

@@ -36,6 +36,11 @@ pub const DEFAULT_MAX_RECEIVE_BUFFER: usize = 64 * 1024 * 1024;
 /// travel in its first packet, so only a peer that means to hold the stream open is slower.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default [`SessionConfig::announce_wait`]: 5 s, long enough for a publisher that connects
+/// a moment after its first viewer (a page load, a stream start) and short enough that a
+/// request for a broadcast that never comes fails while its asker still waits for an answer.
+pub const DEFAULT_ANNOUNCE_WAIT: Duration = Duration::from_secs(5);
+
 /// How a session behaves. Build with [`SessionConfig::new`] and the `with_*` methods.
 #[derive(Debug)]
 pub struct SessionConfig {
@@ -102,6 +107,12 @@ pub struct SessionConfig {
     /// Wire-path prefixes the peer may publish; `None` allows everything. Announcements outside
     /// are ignored.
     pub allow_publish: Option<Vec<Path>>,
+    /// How long a SUBSCRIBE, FETCH or TRACK for a broadcast that has no route yet waits for
+    /// one to be announced before it fails as it would at once (30 Unroutable); default
+    /// [`DEFAULT_ANNOUNCE_WAIT`], zero fails at once. The peer's RESET of the request ends
+    /// the wait; while waiting, a SUBSCRIBE counts against
+    /// [`max_subscriptions`](Self::max_subscriptions).
+    pub announce_wait: Duration,
 }
 
 impl SessionConfig {
@@ -126,6 +137,7 @@ impl SessionConfig {
             max_receive_buffer: DEFAULT_MAX_RECEIVE_BUFFER,
             allow_subscribe: None,
             allow_publish: None,
+            announce_wait: DEFAULT_ANNOUNCE_WAIT,
         }
     }
 

@@ -182,12 +182,30 @@ impl TrackConsumer {
         sequence: u64,
         options: impl Into<Option<Fetch>>,
     ) -> Result<TrackFetchPending, Error> {
-        let options = options.into().unwrap_or_default();
+        self.fetch_at(sequence, options.into().unwrap_or_default(), Instant::now())
+    }
+
+    /// [`fetch`](Self::fetch), with a cache hit refreshing the group's age at `now`.
+    pub(crate) fn fetch_at(
+        &self,
+        sequence: u64,
+        options: Fetch,
+        now: Instant,
+    ) -> Result<TrackFetchPending, Error> {
+        // A hit refreshes the group's wall-clock age (see `TrackState::refresh`); done in
+        // `poll_mut`, which wakes nobody: a refresh is no news to the producer or readers.
+        let hit = self.inner.poll_mut(&Waiter::noop(), |state| {
+            let hit = state.cache_hit(sequence).cloned();
+            if hit.is_some() {
+                state.refresh(sequence, now);
+            }
+            Poll::Ready(hit)
+        });
+        if let Poll::Ready(Ok(Some(hit))) = hit {
+            return Ok(TrackFetch::ready(sequence, hit).pending());
+        }
         {
             let state = self.inner.read();
-            if let Some(hit) = state.cache_hit(sequence) {
-                return Ok(TrackFetch::ready(sequence, hit.clone()).pending());
-            }
             if state.end.is_some_and(|end| sequence >= end) || !state.serves_fetches {
                 return Err(Error::NotFound);
             }
@@ -232,7 +250,16 @@ impl TrackConsumer {
     /// Resolves with the track's properties once the producer provides them.
     ///
     /// A requested track that nobody accepts fails with [`Error::NotFound`].
+    /// Asking tells a requested track's producer that the info is wanted
+    /// ([`TrackRequest::info_wanted`](crate::TrackRequest::info_wanted)); fetches alone do not.
     pub fn poll_info(&self, waiter: &Waiter) -> Poll<Result<TrackInfo, Error>> {
+        let ask = {
+            let state = self.inner.read();
+            state.info.is_none() && !state.info_wanted
+        };
+        if ask && let Ok(mut state) = self.inner.write() {
+            state.info_wanted = true;
+        }
         self.inner
             .poll(waiter, |state| match state.info {
                 Some(info) => Poll::Ready(info),

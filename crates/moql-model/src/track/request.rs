@@ -3,7 +3,7 @@
 use std::fmt;
 use std::task::Poll;
 
-use moql_sync::Waiter;
+use moql_sync::{Waiter, poll_fn};
 
 use crate::track::fetch::FetchRequest;
 use crate::{Error, Subscription, TrackInfo, TrackProducer};
@@ -53,6 +53,40 @@ impl TrackRequest {
     pub fn reject(self, err: Error) {
         // Already closed means the consumers already have an answer.
         let _ = self.producer.abort(err);
+    }
+
+    /// Resolves once the track's [`TrackInfo`] is wanted: a consumer asked for it
+    /// ([`TrackConsumer::wait_info`](crate::TrackConsumer::wait_info)) or subscribed live.
+    /// Until then the producer may answer fetches alone, without learning the info (a relay
+    /// forwards FETCH upstream with no TRACK round trip first). Pending while neither happened;
+    /// `Ready` too once the track is closed, so a waiting producer moves on.
+    pub fn poll_info_wanted(&self, waiter: &Waiter) -> Poll<()> {
+        self.producer
+            .inner
+            .poll(waiter, |state| {
+                if state.info_wanted || !state.subscribers.is_empty() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .map(|_| ())
+    }
+
+    /// Waits until the track's info is wanted; see [`poll_info_wanted`](Self::poll_info_wanted).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes the consumers' demand.
+    pub async fn info_wanted(&self) {
+        poll_fn(|waiter| self.poll_info_wanted(waiter)).await
+    }
+
+    /// Sets byte limits on the requested track's cache (see
+    /// [`TrackProducer::set_cache_limits`]), so groups served for fetches before (or without)
+    /// an accept are bounded like any others.
+    pub fn set_cache_limits(&self, limits: crate::CacheLimits) {
+        self.producer.set_cache_limits(limits);
     }
 
     /// Yields fetches for this track that the cache could not answer.

@@ -87,6 +87,9 @@ pub(crate) struct TrackState {
     /// Set once the track is aborted: the cache and its charge are gone and no group is
     /// cached again.
     pub(crate) released: bool,
+    /// A consumer asked for the track's info ([`TrackConsumer::wait_info`](crate::TrackConsumer::wait_info)):
+    /// a requested track's producer must learn it (a relay sends TRACK upstream only then).
+    pub(crate) info_wanted: bool,
 }
 
 impl TrackState {
@@ -108,6 +111,7 @@ impl TrackState {
             limits: CacheLimits::default(),
             charge: Charge::default(),
             released: false,
+            info_wanted: false,
         }
     }
 
@@ -232,7 +236,25 @@ impl TrackState {
         self.cache
             .insert(sequence, CacheEntry::new(group.observe(), live, now));
         self.fetches.serve(sequence, group.observe());
+        // A fetch-only track creates no live group, so its served groups would never meet
+        // an eviction pass otherwise; amortised as in `create_group`.
+        self.created_since_evict += 1;
+        if self.created_since_evict * 8 >= self.cache.len() {
+            self.evict(now);
+        }
         Ok(group)
+    }
+
+    /// A cache hit on group `sequence` at `now`: its wall-clock age starts again, so a
+    /// group that is being read stays cached (as moq-net 0.3.x's `poll_fetch_cached` does with
+    /// `cache_refresh`: "expiry keys off the last access"). The latest group has age zero
+    /// anyway; its `active_at` is reset when it is superseded.
+    pub(crate) fn refresh(&mut self, sequence: u64, now: Instant) {
+        if let Some(entry) = self.cache.get_mut(&sequence)
+            && entry.is_healthy()
+        {
+            entry.active_at = entry.active_at.max(now);
+        }
     }
 
     /// The frames of a cached copy that was cut short (aborted or dropped), to resume from.

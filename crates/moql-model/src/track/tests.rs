@@ -317,6 +317,54 @@ fn a_served_fetch_stays_cached_for_the_window_from_when_it_was_served() {
     assert_eq!(track.cached(), vec![1], "the latest group is never evicted");
 }
 
+#[test]
+fn a_cache_hit_restarts_the_groups_wall_clock_age() {
+    let track = track(Duration::from_secs(5));
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    // No frames, so no timestamp age: only the wall-clock age counts.
+    for seq in 0..3 {
+        track.create_group_at(seq, t0).unwrap().finish().unwrap();
+    }
+    let consumer = track.consume();
+    let hit = consumer.fetch_at(0, Fetch::default(), at(4000)).unwrap();
+    assert!(hit.is_cache_hit());
+    // 7 s after it was superseded, but 3 s after it was last read: group 0 stays, group 1
+    // (never read) goes.
+    assert_eq!(track.evict_at(at(7000)), 1);
+    assert_eq!(track.cached(), vec![0, 2]);
+    assert_eq!(track.evict_at(at(9001)), 1);
+    assert_eq!(track.cached(), vec![2]);
+}
+
+#[test]
+fn groups_served_for_fetches_alone_are_evicted_too() {
+    // A fetch-only track has no live group, so only serving runs eviction passes.
+    let track = track(Duration::from_secs(1));
+    let t0 = Instant::now();
+    let consumer = track.consume();
+    for seq in 0..2 {
+        let pending = consumer.fetch(seq, None).unwrap();
+        let request = block_on(track.requested_fetch()).unwrap();
+        request.serve_at(t0).unwrap().finish().unwrap();
+        drop(pending);
+    }
+    assert_eq!(track.cached(), vec![0, 1]);
+    let pending = consumer.fetch(9, None).unwrap();
+    let request = block_on(track.requested_fetch()).unwrap();
+    request
+        .serve_at(t0 + Duration::from_secs(2))
+        .unwrap()
+        .finish()
+        .unwrap();
+    drop(pending);
+    assert_eq!(
+        track.cached(),
+        vec![9],
+        "served at +2 s, the others had aged out"
+    );
+}
+
 // ---- fetch ----
 
 #[test]

@@ -19,7 +19,8 @@ pub(crate) async fn serve_track<T: web_transport_trait::Session>(
     let request: Track = reader.decode(version).await?;
     tracing::trace!(broadcast = %request.broadcast, track = %request.track, "track info requested");
     ctx.peer_setup().await.map_err(StreamError::transport)?;
-    let broadcast = super::resolve(ctx, &request.broadcast)?;
+    let broadcast =
+        super::resolve_waiting(ctx, &request.broadcast, super::cancelled(reader)).await?;
     let track = broadcast.track(&request.track)?;
     // A peer that gives up (RESET) withdraws the request: the consumer is dropped, so a
     // request nobody answers does not outlive its asker.
@@ -43,15 +44,16 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
     let request: Fetch = reader.decode(version).await?;
     ctx.peer_setup().await.map_err(StreamError::transport)?;
     tracing::debug!(broadcast = %request.broadcast, track = %request.track, group = request.group, "fetch");
-    let broadcast = super::resolve(ctx, &request.broadcast)?;
+    let broadcast =
+        super::resolve_waiting(ctx, &request.broadcast, super::cancelled(reader)).await?;
     let track = broadcast.track(&request.track)?;
-    let info = tokio::select! {
-        info = track.wait_info() => info?,
-        err = super::cancelled(reader) => return Err(err),
-    };
+    // No TRACK round trip first: a fetch needs no track info, as moq-net 0.3.x's `FetchServe`
+    // fetches the group at once (`broadcast.track(..)?.fetch_group(..)`). The publisher's
+    // priority joins in if the info is already known, else 0.
+    let publisher_priority = track.info().map_or(0, |info| info.priority);
     writer.set_priority(group_priority(
         request.priority,
-        info.priority,
+        publisher_priority,
         false,
         request.group,
     ));

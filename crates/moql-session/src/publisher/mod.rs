@@ -130,9 +130,9 @@ pub(crate) async fn cancelled<S: web_transport_trait::RecvStream>(
 /// whose hop chain contains the peer's Origin (from the peer's SETUP); if no other route
 /// exists the request fails with 30 Unroutable." A peer whose SETUP has not arrived yet (or
 /// names no Origin) excludes nothing.
-pub(crate) fn resolve<T>(ctx: &Context<T>, path: &Path) -> Result<BroadcastConsumer, Error> {
+fn resolve_at<T>(ctx: &Context<T>, path: &Path) -> Result<BroadcastConsumer, Wait> {
     if !crate::config::allowed(ctx.config.allow_subscribe.as_deref(), path) {
-        return Err(Error::Unauthorized);
+        return Err(Error::Unauthorized.into());
     }
     let origin = ctx.config.publish.as_ref().ok_or(Error::Unroutable)?;
     let full = origin.prefix().join(path).map_err(|_| Error::NotFound)?;
@@ -142,7 +142,57 @@ pub(crate) fn resolve<T>(ctx: &Context<T>, path: &Path) -> Result<BroadcastConsu
         .as_ref()
         .and_then(moql_wire::Setup::hop)
         .unwrap_or(0);
-    origin
-        .broadcast_avoiding(&full, peer)
-        .ok_or(Error::Unroutable)
+    match origin.broadcast_avoiding(&full, peer) {
+        Some(broadcast) => Ok(broadcast),
+        None => Err(Wait::For(full, peer)),
+    }
+}
+
+/// Resolves as [`resolve_at`] does, but a broadcast with no route yet is waited for, up to
+/// [`SessionConfig::announce_wait`](crate::SessionConfig::announce_wait), so a viewer that
+/// asks a moment before its stream is announced is served (issue #17). After the wait it
+/// fails as it would at once (30 Unroutable). `cancel` resolving (the peer's RESET of
+/// the request) ends the wait with its error.
+///
+/// Every waiting request holds one origin watcher; a peer's requests are bounded by its
+/// stream limit (and, for SUBSCRIBE, by `max_subscriptions`).
+///
+/// # Cancel safety
+///
+/// Cancel safe: the wait only observes the origin.
+pub(crate) async fn resolve_waiting<T>(
+    ctx: &Context<T>,
+    path: &Path,
+    cancel: impl std::future::Future<Output = StreamError>,
+) -> Result<BroadcastConsumer, StreamError> {
+    let (full, peer) = match resolve_at(ctx, path) {
+        Ok(broadcast) => return Ok(broadcast),
+        Err(Wait::No(err)) => return Err(err.into()),
+        Err(Wait::For(full, peer)) => (full, peer),
+    };
+    let wait = ctx.config.announce_wait;
+    let Some(origin) = ctx.config.publish.as_ref().filter(|_| !wait.is_zero()) else {
+        return Err(Error::Unroutable.into());
+    };
+    tracing::debug!(broadcast = %full, ?wait, "waiting for the broadcast to be announced");
+    tokio::select! {
+        found = tokio::time::timeout(wait, origin.wait_broadcast(&full, peer)) => match found {
+            Ok(Some(broadcast)) => Ok(broadcast),
+            Ok(None) | Err(_) => Err(Error::Unroutable.into()),
+        },
+        err = cancel => Err(err),
+    }
+}
+
+/// Why [`resolve_at`] found nothing: a refusal, or a missing route worth waiting for (the
+/// full path and the hop to avoid).
+enum Wait {
+    No(Error),
+    For(Path, u64),
+}
+
+impl From<Error> for Wait {
+    fn from(err: Error) -> Self {
+        Self::No(err)
+    }
 }

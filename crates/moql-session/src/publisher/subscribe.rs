@@ -42,7 +42,25 @@ pub(crate) async fn serve<T: web_transport_trait::Session>(
             "subscription",
         ));
     };
-    let broadcast = super::resolve(ctx, &request.broadcast)?;
+    // While the broadcast is awaited, updates apply and a FIN or reset withdraws the request.
+    let cancel = async {
+        loop {
+            match reader.decode_maybe::<SubscribeUpdate>(version).await {
+                Ok(Some(u)) => subscription = convert::subscription_from_update(&u),
+                Ok(None) => return StreamError::Reset(ErrorCode::CANCEL),
+                Err(err @ StreamError::Reset(_)) => return err,
+                Err(err) => return err.after_request(),
+            }
+        }
+    };
+    let broadcast = match super::resolve_waiting(ctx, &request.broadcast, cancel).await {
+        Ok(broadcast) => broadcast,
+        Err(StreamError::Reset(_)) => {
+            let _ = writer.finish();
+            return Ok(());
+        }
+        Err(err) => return Err(err),
+    };
     let mut track = broadcast.subscribe_track(&request.track, subscription)?;
     // The track may be unknown here and slow (or never) to be answered upstream: updates
     // apply meanwhile, and a subscriber that gives up withdraws the request with it.

@@ -49,7 +49,12 @@ async fn fetch<T: web_transport_trait::Session>(
             request.sequence(),
         ));
         writer.encode(&BidiStream::Fetch, version).await?;
-        let message = convert::fetch(broadcast, track, request.priority(), request.sequence());
+        let mut message = convert::fetch(broadcast, track, request.priority(), request.sequence());
+        if version.has_frame_bounds() {
+            // Resume of a cut-short copy: ask only for the missing tail (moq-lite-06.md 6.13
+            // FETCH Frame Start); older versions fetch the whole group (see `skip` below).
+            message.frame_start = request.frame_start() as u64;
+        }
         writer.encode(&message, version).await?;
         // Wait for the first frame (or the end) before serving, so a refusal reaches the
         // fetchers as an error on the fetch itself rather than as an aborted group.
@@ -76,7 +81,14 @@ async fn fetch<T: web_transport_trait::Session>(
         Err(Error::Duplicate) => return Ok(()),
         Err(err) => return Err(err.into()),
     };
-    if let Err(err) = read_frames(ctx, &mut reader, &group, &mut decoder, first).await {
+    // The frames a resumed group already holds arrive again where FETCH cannot start
+    // mid-group: skipped by count.
+    let skip = if version.has_frame_bounds() {
+        0
+    } else {
+        group.frame_count()
+    };
+    if let Err(err) = read_frames(ctx, &mut reader, &group, &mut decoder, first, skip).await {
         let _ = group.abort(err.to_model());
         return Err(err);
     }

@@ -65,7 +65,7 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
         }
     };
     let mut decoder = FrameDecoder::new();
-    if let Err(err) = read_frames(&ctx, &mut reader, &group, &mut decoder, None).await {
+    if let Err(err) = read_frames(&ctx, &mut reader, &group, &mut decoder, None, 0).await {
         // Frame-level problems abandon this group locally; the session goes on.
         tracing::debug!(%err, sequence = header.sequence, "group abandoned");
         if !matches!(err, StreamError::Reset(_) | StreamError::Transport(_)) {
@@ -76,17 +76,17 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
 }
 
 /// Copies frames from a group or fetch stream into `group` until FIN, then finishes it,
-/// starting with `first` if one was already read. Frames before `group.frame_count()` are
-/// skipped: a resumed fetch already has them (the wire FETCH has no frame offset).
+/// starting with `first` if one was already read. The first `skip` frames read are dropped:
+/// a resumed fetch already holds them where the wire FETCH cannot start mid-group.
 pub(crate) async fn read_frames<T: web_transport_trait::Session>(
     ctx: &Context<T>,
     reader: &mut Reader<T::RecvStream>,
     group: &GroupProducer,
     decoder: &mut FrameDecoder,
     mut first: Option<moql_wire::Frame>,
+    mut skip: usize,
 ) -> Result<(), StreamError> {
     let version = ctx.version;
-    let mut skip = group.frame_count();
     loop {
         let frame = match first.take() {
             Some(frame) => frame,

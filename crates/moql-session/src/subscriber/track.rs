@@ -1,10 +1,13 @@
-//! One remote track (spec 4.3, 4.4): learn its TRACK_INFO, then keep one Subscribe stream open
-//! while local consumers subscribe (updating it as their combined preferences change), and
-//! turn fetches the cache cannot answer into Fetch streams.
+//! One remote track (spec 4.3, 4.4): turn fetches the cache cannot answer into Fetch streams
+//! at once; once a consumer wants its info, learn its TRACK_INFO, then keep one Subscribe
+//! stream open while local consumers subscribe (updating it as their combined preferences
+//! change).
 
+use std::task::Poll;
 use std::time::Duration;
 
-use moql_model::{Error, Path, Subscription, TrackInfo, TrackProducer, TrackRequest};
+use moql_model::{Error, FetchRequest, Path, Subscription, TrackInfo, TrackProducer, TrackRequest};
+use moql_sync::Waiter;
 use moql_wire::{BidiStream, SubscribeResponse, Track};
 
 use super::fetch;
@@ -62,31 +65,79 @@ fn linger(info: &TrackInfo) -> Duration {
     info.max_latency.max(Duration::from_secs(5))
 }
 
-/// Resolves once the track has had no consumer for `linger` in a row.
-async fn idle(track: &TrackProducer, linger: Duration) {
+/// How long a fetch-only track (one nobody asked the info of) is kept after its last
+/// consumer left, so back-to-back fetches of one track reuse it and its cache.
+const FETCH_LINGER: Duration = Duration::from_secs(5);
+
+/// Resolves once the track has had no consumer for `linger` in a row (`poll_unused` is the
+/// track's or its request's).
+async fn idle(poll_unused: impl Fn(&Waiter) -> Poll<()>, linger: Duration) {
     loop {
-        track.unused().await;
+        moql_sync::poll_fn(|waiter| poll_unused(waiter)).await;
         tokio::time::sleep(linger).await;
-        if track.poll_unused(&moql_sync::Waiter::noop()).is_ready() {
+        if poll_unused(&Waiter::noop()).is_ready() {
             return;
         }
     }
 }
 
+/// Sends `request` upstream as a FETCH on its own task.
+fn forward<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    broadcast: &Path,
+    name: &str,
+    request: FetchRequest,
+) {
+    let fetch_ctx = ctx.clone();
+    let (broadcast, name) = (broadcast.clone(), name.to_string());
+    ctx.tasks
+        .spawn(async move { fetch::run(fetch_ctx, broadcast, name, request).await });
+}
+
+/// Serves a requested track: fetches go upstream at once, with no TRACK round trip (a FETCH
+/// needs no track info, issue #17); TRACK is sent only once a consumer wants the info or
+/// subscribes, and then the track is accepted and served (see [`serve`]).
 pub(crate) async fn run<T: web_transport_trait::Session>(
     ctx: Context<T>,
     broadcast: Path,
     request: TrackRequest,
 ) {
     let name = request.name().to_string();
+    if ctx.config.cache_limits.is_limited() {
+        request.set_cache_limits(ctx.config.cache_limits.clone());
+    }
+    // Fetch-only until the info is wanted; idle for FETCH_LINGER, it is closed (consumers that
+    // come later ask again).
+    loop {
+        tokio::select! {
+            () = request.info_wanted() => break,
+            fetch = request.requested_fetch() => match fetch {
+                Some(fetch) => forward(&ctx, &broadcast, &name, fetch),
+                None => return,
+            },
+            () = idle(|w| request.poll_unused(w), FETCH_LINGER) => {
+                tracing::trace!(%broadcast, track = %name, "fetch-only track idle");
+                request.reject(Error::Cancel);
+                return;
+            }
+        }
+    }
     // Every consumer may leave before the upstream answers (or the upstream may never
     // answer): then the request is dropped, which resets the upstream Track stream with 0 and
-    // closes the track, so nothing here outlives the askers.
-    let answered = tokio::select! {
-        answered = track_info(&ctx, &broadcast, &name) => answered,
-        () = request.unused() => {
-            tracing::debug!(%broadcast, track = %name, "track request abandoned");
-            return;
+    // closes the track, so nothing here outlives the askers. Fetches still go out meanwhile.
+    let answer = track_info(&ctx, &broadcast, &name);
+    tokio::pin!(answer);
+    let answered = loop {
+        tokio::select! {
+            answered = &mut answer => break answered,
+            fetch = request.requested_fetch() => match fetch {
+                Some(fetch) => forward(&ctx, &broadcast, &name, fetch),
+                None => return,
+            },
+            () = request.unused() => {
+                tracing::debug!(%broadcast, track = %name, "track request abandoned");
+                return;
+            }
         }
     };
     let info = match answered {
@@ -104,9 +155,6 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
             return;
         }
     };
-    if ctx.config.cache_limits.is_limited() {
-        track.set_cache_limits(ctx.config.cache_limits.clone());
-    }
     let guard = Guard::new(track.clone());
     let result = serve(&ctx, &broadcast, &name, &guard, linger(&info)).await;
     // Idle long enough: close it (cleanly for consumers that come later — they ask again).
@@ -202,12 +250,10 @@ async fn serve<T: web_transport_trait::Session>(
             },
             request = track.requested_fetch() => {
                 let Some(request) = request else { return Ok(()) };
-                let fetch_ctx = ctx.clone();
-                let (broadcast, name) = (broadcast.clone(), name.to_string());
-                ctx.tasks.spawn(async move { fetch::run(fetch_ctx, broadcast, name, request).await });
+                forward(ctx, broadcast, name, request);
                 continue;
             }
-            () = idle(track, linger) => Event::Idle,
+            () = idle(|w| track.poll_unused(w), linger) => Event::Idle,
         };
         match upstream.on(event) {
             Action::None => {}

@@ -164,6 +164,19 @@ impl MemSession {
         }
     }
 
+    /// The first bytes (up to 256) this end wrote on each bidirectional stream it opened, in
+    /// the order it opened them: a stream type and its request, for tests that check which
+    /// requests went out (say, that a FETCH needed no TRACK first) and what they carried.
+    pub fn opened_bi_heads(&self) -> Vec<Vec<u8>> {
+        let side = self.side();
+        let state = self.conn().lock();
+        state.sides[side]
+            .opened_bi
+            .iter()
+            .map(|id| state.heads.get(id).cloned().unwrap_or_default())
+            .collect()
+    }
+
     fn recv(&self, id: u64) -> MemRecv {
         MemRecv {
             end: self.end.clone(),
@@ -211,6 +224,8 @@ impl web_transport_trait::Session for MemSession {
             let send = state.new_pipe(Some((side, send)));
             let recv = state.new_pipe(Some((side, send)));
             state.sides[side].hidden_bi.push_back((send, recv));
+            state.sides[side].opened_bi.push(send);
+            state.heads.insert(send, Vec::new());
             Ok((send, recv))
         })?;
         Ok((self.send(send), self.recv(recv)))

@@ -2,6 +2,7 @@
 //! clock: no sockets, no wall-clock waits. Tests that need QUIC itself (TLS, ALPN, WebTransport,
 //! datagrams on the wire, addresses) stay in the workspace's `tests/` package.
 
+mod announce_wait;
 mod delivery;
 mod fetch;
 mod fuzz;

@@ -60,6 +60,8 @@ pub struct Pair {
     pub client_received: OriginProducer,
     pub client: Session,
     pub server: Session,
+    /// The client's end of the in-memory transport (to look at what went out).
+    pub client_transport: mem::MemSession,
 }
 
 /// What differs between pairs.
@@ -67,6 +69,8 @@ pub struct Options {
     pub version: Version,
     /// The prefix the client asks the server to announce.
     pub announce_prefix: Option<String>,
+    /// The server's [`SessionConfig::announce_wait`], if not the default.
+    pub announce_wait: Option<Duration>,
 }
 
 impl Options {
@@ -74,6 +78,7 @@ impl Options {
         Self {
             version,
             announce_prefix: None,
+            announce_wait: None,
         }
     }
 }
@@ -94,9 +99,12 @@ pub async fn pair_with(options: Options) -> Pair {
     let client_publish = OriginProducer::new();
     let client_received = OriginProducer::new();
 
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_publish(server_publish.consume())
         .with_subscribe(server_received.clone());
+    if let Some(wait) = options.announce_wait {
+        config.announce_wait = wait;
+    }
     let serving = tokio::spawn(async move {
         let accepting = Accepting::new(server, version, WAIT)
             .await
@@ -110,6 +118,7 @@ pub async fn pair_with(options: Options) -> Pair {
     if let Some(prefix) = &options.announce_prefix {
         config.announce_prefix = Path::new(prefix).unwrap();
     }
+    let client_transport = client.clone();
     let client = Session::connect(client, version, config)
         .await
         .expect("client session");
@@ -121,6 +130,7 @@ pub async fn pair_with(options: Options) -> Pair {
         client_received,
         client,
         server,
+        client_transport,
     }
 }
 

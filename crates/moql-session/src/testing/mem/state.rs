@@ -34,7 +34,13 @@ pub(super) struct State {
     pub(super) sides: [Side; 2],
     pub(super) pipes: HashMap<u64, Pipe>,
     pub(super) next_id: u64,
+    /// The first [`HEAD`] bytes written on each bidirectional stream, by its send pipe.
+    pub(super) heads: HashMap<u64, Vec<u8>>,
 }
+
+/// How many bytes of each bidirectional stream's start [`State::heads`] keeps: a stream type
+/// and a request message.
+pub(super) const HEAD: usize = 256;
 
 pub(super) struct Close {
     pub(super) code: u32,
@@ -52,6 +58,8 @@ pub(super) struct Side {
     pub(super) hidden_bi: VecDeque<(u64, u64)>,
     pub(super) hidden_uni: VecDeque<u64>,
     pub(super) datagrams: VecDeque<Bytes>,
+    /// Send pipes of the bidirectional streams this side opened, in order.
+    pub(super) opened_bi: Vec<u64>,
 }
 
 /// One direction of one stream.

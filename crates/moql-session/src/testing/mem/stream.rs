@@ -48,6 +48,10 @@ impl web_transport_trait::SendStream for MemSend {
             let n = room.min(buf.len());
             pipe.data.push_back(Bytes::copy_from_slice(&buf[..n]));
             pipe.unread += n;
+            if let Some(head) = state.heads.get_mut(&id) {
+                let keep = super::state::HEAD.saturating_sub(head.len()).min(n);
+                head.extend_from_slice(&buf[..keep]);
+            }
             state.reveal(id);
             Some(Ok(n))
         })
