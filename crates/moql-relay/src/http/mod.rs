@@ -89,9 +89,11 @@ pub use metrics::Metrics;
 pub use server::HttpLimits;
 pub use websocket::WebSocketUpgrade;
 
-/// How long `/fetch` waits on the upstream (for the group before answering `504`, then for
-/// each next frame before cutting the body).
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`HttpState::fetch_timeout`] (`[limits] http_fetch_timeout_seconds`): long enough
+/// for a stream that starts a moment after its first viewer asks, and for an upstream FETCH
+/// across a cluster; short enough that a player's retry is not held much longer than it
+/// would wait anyway.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the HTTP endpoints serve.
 #[derive(Debug)]
@@ -112,6 +114,10 @@ pub struct HttpState {
     /// A directory of static files served on every path no endpoint claims (the built web
     /// page); `None` answers those paths `404`.
     pub web_root: Option<PathBuf>,
+    /// The `/fetch` deadline: how long a request may wait for its broadcast's announcement,
+    /// its group and (with `frame=K`) frame `K` before it is answered `504`, and then for each
+    /// next frame of a live group before its body is cut ([`DEFAULT_FETCH_TIMEOUT`]).
+    pub fetch_timeout: Duration,
 }
 
 /// The state the handlers share.
@@ -121,17 +127,13 @@ struct Shared {
     metrics: Arc<Metrics>,
     auth: Option<Auth>,
     web_root: Option<PathBuf>,
-    timeout: Duration,
+    fetch_timeout: Duration,
 }
 
 type SharedState = State<Arc<Shared>>;
 
 /// The relay's HTTP routes over `state` (see the module docs for each endpoint).
 pub fn router(state: HttpState) -> Router {
-    build(state, FETCH_TIMEOUT)
-}
-
-fn build(state: HttpState, timeout: Duration) -> Router {
     let websocket = state.websocket;
     let shared = Arc::new(Shared {
         origin: state.origin,
@@ -140,7 +142,7 @@ fn build(state: HttpState, timeout: Duration) -> Router {
         metrics: state.metrics,
         auth: state.auth,
         web_root: state.web_root,
-        timeout,
+        fetch_timeout: state.fetch_timeout,
     });
     Router::new()
         .route("/certificate.sha256", get(certificate::get))
