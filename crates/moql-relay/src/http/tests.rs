@@ -298,14 +298,21 @@ async fn unknown_broadcasts_tracks_and_groups_are_404_with_a_reason() {
         assert!(reply.text().ends_with('\n'));
     }
     let reply = get(addr, "/fetch/room/a/video?group=99").await;
-    assert_eq!(reply.header("cache-control"), Some("no-store"), "errors are never cached");
+    assert_eq!(
+        reply.header("cache-control"),
+        Some("no-store"),
+        "errors are never cached"
+    );
 }
 
 #[tokio::test]
 async fn a_404_tells_a_group_that_expired_from_one_that_does_not_exist_yet() {
     let fixture = fixture();
     let short = &fixture.short;
-    assert!(short.consume().cached_group(0).is_none(), "group 0 was evicted");
+    assert!(
+        short.consume().cached_group(0).is_none(),
+        "group 0 was evicted"
+    );
     let addr = start(state(&fixture.origin, None)).await;
     let expired = get(addr, "/fetch/room/a/short?group=0").await;
     assert_eq!(expired.status, 404, "{}", expired.text());

@@ -58,9 +58,10 @@ pub(super) fn caching(which: Which, finished: bool, etag: Option<String>) -> Cac
 /// use the weak comparison function when comparing entity tags for If-None-Match").
 pub(super) fn not_modified(if_none_match: &str, etag: &str) -> bool {
     let etag = etag.strip_prefix("W/").unwrap_or(etag);
-    if_none_match.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
-    })
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// The number of body bytes `frames` make in `format`.
@@ -104,7 +105,10 @@ mod tests {
         assert_eq!(finished.cache_control, IMMUTABLE);
         assert_eq!(finished.etag, tag);
         let latest = caching(Which::Latest, true, tag.clone());
-        assert_eq!((latest.cache_control, latest.etag), (REVALIDATE, tag.clone()));
+        assert_eq!(
+            (latest.cache_control, latest.etag),
+            (REVALIDATE, tag.clone())
+        );
         for which in [Which::Sequence(3), Which::Latest] {
             let live = caching(which, false, tag.clone());
             assert_eq!((live.cache_control, live.etag), (NO_STORE, None));
@@ -119,7 +123,10 @@ mod tests {
         assert!(not_modified("\"x\", \"0123\"", tag));
         assert!(not_modified("*", tag));
         assert!(!not_modified("\"0124\"", tag));
-        assert!(!not_modified("0123", tag), "an unquoted tag is not the same tag");
+        assert!(
+            !not_modified("0123", tag),
+            "an unquoted tag is not the same tag"
+        );
         assert!(!not_modified("", tag));
     }
 
@@ -133,7 +140,10 @@ mod tests {
         );
         assert_eq!(etag(&group[1..], Format::Payloads).len(), 34);
         assert_ne!(etag(&group, Format::Frames), etag(&group, Format::Payloads));
-        assert_ne!(etag(&group[1..], Format::Payloads), etag(&group, Format::Payloads));
+        assert_ne!(
+            etag(&group[1..], Format::Payloads),
+            etag(&group, Format::Payloads)
+        );
         // The same body from different frames is the same representation.
         assert_eq!(
             etag(&frames(&[b"hello world"]), Format::Payloads),

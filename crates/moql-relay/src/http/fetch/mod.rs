@@ -145,7 +145,10 @@ impl Waiting {
 
 /// The broadcast, waiting for its announcement if it has none yet (a viewer that arrives
 /// just before its stream starts); the caller bounds the wait.
-async fn announced(shared: &Shared, request: &FetchRequest) -> Result<BroadcastConsumer, HttpError> {
+async fn announced(
+    shared: &Shared,
+    request: &FetchRequest,
+) -> Result<BroadcastConsumer, HttpError> {
     if let Some(broadcast) = shared.origin.broadcast(&request.broadcast) {
         return Ok(broadcast);
     }
