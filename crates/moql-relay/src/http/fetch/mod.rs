@@ -195,7 +195,8 @@ async fn lookup(track: TrackConsumer, request: &FetchRequest) -> Result<Found, H
             if let Some(group) = track.cached_group(sequence) {
                 group
             } else {
-                // Not in memory. The disk archive is asked here, before upstream.
+                // Not in memory. Seam for the disk tier: ask the archive for `sequence` here
+                // (a hit is served like a cached group, no `subscription`), before upstream.
                 let fetched = match track.fetch(sequence, None) {
                     Ok(pending) => pending.await,
                     Err(err) => Err(err),
