@@ -151,7 +151,7 @@ async fn fetch_is_forwarded_upstream_once_then_served_from_the_relay_cache() {
 
 #[tokio::test]
 async fn http_fetch_returns_a_past_group_byte_exact() {
-    let relay = TestRelay::start(|_| {}).await;
+    let relay = TestRelay::start(|c| c.limits.http_fetch_timeout_seconds = 0.5).await;
     let publisher = relay.client("moql", "/").await;
     let (_broadcast, track) = publish(&publisher, "room/cam");
     for seq in 0..3 {
@@ -165,8 +165,9 @@ async fn http_fetch_returns_a_past_group_byte_exact() {
     assert_eq!(body, b"1:01:11:2");
     let (status, _) = http_get(relay.addr, "/fetch/room/cam/clock?group=99").await;
     assert_eq!(status, 404);
-    let (status, _) = http_get(relay.addr, "/fetch/room/none/clock?group=0").await;
-    assert_eq!(status, 404);
+    // A broadcast nobody announces is waited for until the deadline (tests/http_fetch.rs).
+    let (status, body) = http_get(relay.addr, "/fetch/room/none/clock?group=0").await;
+    assert_eq!(status, 504, "{}", String::from_utf8_lossy(&body));
     let (status, body) = http_get(relay.addr, "/announced/room").await;
     assert_eq!(status, 200);
     assert_eq!(String::from_utf8(body).unwrap().trim(), "room/cam");

@@ -201,6 +201,10 @@ pub struct LimitsConfig {
     /// Seconds an HTTP response (or WebSocket session) may wait for the client to take
     /// bytes; then the connection is closed. Default 30.
     pub http_write_timeout_seconds: f64,
+    /// Seconds a `GET /fetch` may wait for its broadcast's announcement, its group and (with
+    /// `frame=K`) frame `K` before it is answered `504`; then the most a live group's body
+    /// waits for each next frame before it is cut. Default 10.
+    pub http_fetch_timeout_seconds: f64,
 }
 
 impl Default for LimitsConfig {
@@ -224,6 +228,7 @@ impl Default for LimitsConfig {
             http_header_timeout_seconds: 10.0,
             http_write_timeout_seconds: 30.0,
             announce_wait_seconds: moql_session::DEFAULT_ANNOUNCE_WAIT.as_secs_f64(),
+            http_fetch_timeout_seconds: crate::http::DEFAULT_FETCH_TIMEOUT.as_secs_f64(),
         }
     }
 }
@@ -304,6 +309,10 @@ impl RelayConfig {
                 limits.http_write_timeout_seconds,
             ),
             ("announce_wait_seconds", limits.announce_wait_seconds),
+            (
+                "http_fetch_timeout_seconds",
+                limits.http_fetch_timeout_seconds,
+            ),
         ] {
             LimitsConfig::seconds(key, value)?;
         }

@@ -294,6 +294,9 @@ impl Relay {
                 auth: Some(self.shared.auth.clone()),
                 websocket: self.config.websocket.then(|| ws_tx.clone()),
                 web_root: self.config.web_root.clone(),
+                fetch_timeout: std::time::Duration::from_secs_f64(
+                    self.config.limits.http_fetch_timeout_seconds,
+                ),
             };
             let mut stop = stop_rx.clone();
             let tls = self.http_tls.clone();

@@ -17,28 +17,29 @@
 //! - `GET /announced` and `GET /announced/<prefix>`: the full paths of the broadcasts
 //!   currently published under `<prefix>` (whole segments), sorted, one per line, each
 //!   ending in `\n`; an empty body when there are none.
-//! - `GET /fetch/<broadcast>/<track>?group=N`: the payloads of group `N`, concatenated
-//!   (`application/octet-stream`), read with [`TrackConsumer::fetch`](moql_model::TrackConsumer::fetch):
-//!   from the cache, or asked of the broadcast's producer (upstream), without a
-//!   subscription. `<broadcast>` may contain `/`; the last segment is the track name.
-//!   - `group=latest`: the newest group, read with a subscription (its first group).
-//!   - `format=frames`: each frame as a 4-byte big-endian payload length followed by the
-//!     payload (timestamps are not included); `format=payloads` (the default) concatenates
-//!     the payloads.
-//!   - The `x-moq-group` response header carries the group's sequence.
-//!   - The body is streamed (chunked): each frame is sent as the group delivers it, so the
-//!     first bytes leave before the group has finished and a slow reader holds only what is
-//!     in flight, never a copy of the group.
-//!   - Each wait on the upstream (the track info and the group, then each next frame) must
-//!     end within [`FETCH_TIMEOUT`]; a client's own slowness is bounded by the port's write
-//!     timeout instead ([`HttpLimits`]).
-//!   - Errors before the first byte: `400` for a missing or bad `group`/`format` or a
-//!     malformed path; `404` for an unknown broadcast, track or group (model
-//!     [`NotFound`](moql_model::Error::NotFound), [`Unroutable`](moql_model::Error::Unroutable),
-//!     [`Old`](moql_model::Error::Old)) or a track with no groups; `504` when the timeout
-//!     passes; `502` for any other upstream error. A failure once the body has started (the
-//!     group aborted, a frame late) cuts the body short: the chunked encoding never ends and
-//!     the connection is closed, which clients report as an incomplete response.
+//! - `GET|HEAD /fetch/<broadcast>/<track>[?group=N|latest][&frame=K][&format=frames|payloads]`:
+//!   one group's bytes (`application/octet-stream`), streamed as the group delivers them.
+//!   `<broadcast>` may contain `/`; the last segment is the track name. `docs/relay.md`
+//!   ("HTTP `/fetch`") is the full contract; in short:
+//!   - `group=N`: from the memory cache, else a FETCH to the broadcast's producer
+//!     (upstream), with no subscription and no TRACK round trip. No `group` (or
+//!     `group=latest`): the newest group, through a subscription with Max Age 0;
+//!     `Content-Location` then names the concrete `?group=N`.
+//!   - `frame=K`: the group from frame `K` (a partial segment); `416` when `K` is past the
+//!     end of a finished group. `format=frames` prefixes each payload with its 4-byte
+//!     big-endian length; `format=payloads` (the default) concatenates them.
+//!   - One deadline ([`HttpState::fetch_timeout`]) bounds the wait for the broadcast's
+//!     announcement (a broadcast announced a moment after the request is served), the
+//!     group, and frame `K`; `504` names what it was waiting for. Then each next frame of a
+//!     live group is bounded by it too; a failure once the body has started cuts it short
+//!     (the chunked encoding never ends; clients report an incomplete response).
+//!   - A finished group: `ETag` (128 bits of the body's SHA-256), `Content-Length`, and
+//!     `Cache-Control: public, max-age=31536000, immutable` (`no-cache` for latest);
+//!     `If-None-Match` → `304`. A live group: chunked, `Cache-Control: no-store`, no `ETag`.
+//!     Every error: `no-store`. `x-moq-group` carries the sequence.
+//!   - Errors before the first byte: `400` bad parameters or path, `414` a track name over
+//!     the limit, `404` (the body says whether the group expired from the cache or does not
+//!     exist yet, or the track is unknown), `416`, `504`, `502` any other upstream error.
 //! - `GET /metrics`: [`Metrics::render`], the Prometheus text format.
 //! - Any other path, with [`HttpState::web_root`] set: a static file below that directory
 //!   (`/` is its `index.html`), e.g. the built web page of `web/` (paths that could leave the directory or name a
@@ -89,9 +90,11 @@ pub use metrics::Metrics;
 pub use server::HttpLimits;
 pub use websocket::WebSocketUpgrade;
 
-/// How long `/fetch` waits on the upstream (for the group before answering `504`, then for
-/// each next frame before cutting the body).
-pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`HttpState::fetch_timeout`] (`[limits] http_fetch_timeout_seconds`): long enough
+/// for a stream that starts a moment after its first viewer asks, and for an upstream FETCH
+/// across a cluster; short enough that a player's retry is not held much longer than it
+/// would wait anyway.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the HTTP endpoints serve.
 #[derive(Debug)]
@@ -112,6 +115,10 @@ pub struct HttpState {
     /// A directory of static files served on every path no endpoint claims (the built web
     /// page); `None` answers those paths `404`.
     pub web_root: Option<PathBuf>,
+    /// The `/fetch` deadline: how long a request may wait for its broadcast's announcement,
+    /// its group and (with `frame=K`) frame `K` before it is answered `504`, and then for each
+    /// next frame of a live group before its body is cut ([`DEFAULT_FETCH_TIMEOUT`]).
+    pub fetch_timeout: Duration,
 }
 
 /// The state the handlers share.
@@ -121,17 +128,13 @@ struct Shared {
     metrics: Arc<Metrics>,
     auth: Option<Auth>,
     web_root: Option<PathBuf>,
-    timeout: Duration,
+    fetch_timeout: Duration,
 }
 
 type SharedState = State<Arc<Shared>>;
 
 /// The relay's HTTP routes over `state` (see the module docs for each endpoint).
 pub fn router(state: HttpState) -> Router {
-    build(state, FETCH_TIMEOUT)
-}
-
-fn build(state: HttpState, timeout: Duration) -> Router {
     let websocket = state.websocket;
     let shared = Arc::new(Shared {
         origin: state.origin,
@@ -140,7 +143,7 @@ fn build(state: HttpState, timeout: Duration) -> Router {
         metrics: state.metrics,
         auth: state.auth,
         web_root: state.web_root,
-        timeout,
+        fetch_timeout: state.fetch_timeout,
     });
     Router::new()
         .route("/certificate.sha256", get(certificate::get))

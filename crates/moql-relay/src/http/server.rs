@@ -36,8 +36,8 @@ const BUSY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
 Content-Length: 38\r\nConnection: close\r\n\r\ntoo many connections: try again later\n";
 
-/// After shutdown, how long in-flight requests get to finish (a `/fetch` waits at most
-/// [`FETCH_TIMEOUT`](super::FETCH_TIMEOUT) per frame; longer ones are cut).
+/// After shutdown, how long in-flight requests get to finish (a `/fetch` waits at most its
+/// [`fetch_timeout`](super::HttpState::fetch_timeout) per frame; longer ones are cut).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The bounds on every connection of the HTTP port.

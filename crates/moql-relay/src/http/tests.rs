@@ -85,6 +85,8 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
 struct Fixture {
     origin: OriginProducer,
     video: TrackProducer,
+    /// A track whose cache keeps only its latest group: group 0 has expired.
+    short: TrackProducer,
     _slow: TrackProducer,
     _broadcasts: Vec<BroadcastProducer>,
 }
@@ -95,6 +97,16 @@ fn fixture() -> Fixture {
     let video = room_a.create_track("video", TrackInfo::DEFAULT).unwrap();
     let slow = room_a.create_track("slow", TrackInfo::DEFAULT).unwrap();
     let broken = room_a.create_track("broken", TrackInfo::DEFAULT).unwrap();
+    let short_info = TrackInfo {
+        max_latency: Duration::ZERO,
+        ..TrackInfo::DEFAULT
+    };
+    let short = room_a.create_track("short", short_info).unwrap();
+    for timestamp in [0, 10, 20] {
+        let group = short.append_group().unwrap();
+        group.write(timestamp, b"x".to_vec()).unwrap();
+        group.finish().unwrap();
+    }
     write_group(&video, &[b"hello", b" ", b"world"]);
     write_group(&video, &[&[0x00, 0x01], b"", &[0xff]]);
     write_group(&video, &[b"latest"]);
@@ -139,6 +151,7 @@ fn fixture() -> Fixture {
     Fixture {
         origin,
         video,
+        short,
         _slow: slow,
         _broadcasts: vec![room_a, room_b, lobby, roomy],
     }
@@ -160,14 +173,15 @@ fn state(origin: &OriginProducer, fingerprint: Option<&str>) -> HttpState {
         auth: None,
         websocket: None,
         web_root: None,
+        fetch_timeout: Duration::from_millis(300),
     }
 }
 
-/// Serves `state` on 127.0.0.1 with a short fetch timeout.
+/// Serves `state` (with its short fetch timeout) on 127.0.0.1.
 async fn start(state: HttpState) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = build(state, Duration::from_millis(300));
+    let router = router(state);
     tokio::spawn(serve(listener, router, std::future::pending()));
     addr
 }
@@ -268,16 +282,12 @@ async fn unknown_broadcasts_tracks_and_groups_are_404_with_a_reason() {
     let addr = start(state(&fixture.origin, None)).await;
     let cases = [
         (
-            "/fetch/room/zzz/video?group=0",
-            "broadcast `room/zzz` is not announced",
-        ),
-        (
             "/fetch/room/a/audio?group=0",
             "track `audio` of broadcast `room/a` not found",
         ),
         (
             "/fetch/room/a/video?group=99",
-            "group 99 of track `video` of broadcast `room/a` not found",
+            "group 99 of track `video` of broadcast `room/a` not found: it does not exist (yet)",
         ),
         ("/nowhere", "no such endpoint"),
     ];
@@ -287,6 +297,68 @@ async fn unknown_broadcasts_tracks_and_groups_are_404_with_a_reason() {
         assert!(reply.text().contains(reason), "{target}: {}", reply.text());
         assert!(reply.text().ends_with('\n'));
     }
+    let reply = get(addr, "/fetch/room/a/video?group=99").await;
+    assert_eq!(
+        reply.header("cache-control"),
+        Some("no-store"),
+        "errors are never cached"
+    );
+}
+
+#[tokio::test]
+async fn a_404_tells_a_group_that_expired_from_one_that_does_not_exist_yet() {
+    let fixture = fixture();
+    let short = &fixture.short;
+    assert!(
+        short.consume().cached_group(0).is_none(),
+        "group 0 was evicted"
+    );
+    let addr = start(state(&fixture.origin, None)).await;
+    let expired = get(addr, "/fetch/room/a/short?group=0").await;
+    assert_eq!(expired.status, 404, "{}", expired.text());
+    assert!(
+        expired.text().contains("has expired from the cache"),
+        "{}",
+        expired.text()
+    );
+    let future = get(addr, "/fetch/room/a/short?group=9").await;
+    assert_eq!(future.status, 404, "{}", future.text());
+    assert!(
+        future.text().contains("does not exist (yet)"),
+        "{}",
+        future.text()
+    );
+}
+
+#[tokio::test]
+async fn a_broadcast_not_announced_yet_is_waited_for_then_504_naming_it() {
+    let fixture = fixture();
+    let addr = start(state(&fixture.origin, None)).await;
+    let reply = get(addr, "/fetch/room/zzz/video?group=0").await;
+    assert_eq!(reply.status, 504, "{}", reply.text());
+    assert!(
+        reply
+            .text()
+            .contains("waiting for broadcast `room/zzz` to be announced"),
+        "{}",
+        reply.text()
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+
+    // Announced 100 ms into a 300 ms deadline: served.
+    let late = BroadcastProducer::new();
+    let track = late.create_track("video", TrackInfo::DEFAULT).unwrap();
+    write_group(&track, &[b"late"]);
+    let origin = fixture.origin.clone();
+    let publish = late.consume();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        origin
+            .publish(&Path::new("room/late").unwrap(), publish)
+            .unwrap();
+    });
+    let reply = get(addr, "/fetch/room/late/video?group=0").await;
+    assert_eq!((reply.status, reply.text().as_str()), (200, "late"));
 }
 
 #[tokio::test]
@@ -294,8 +366,8 @@ async fn bad_groups_formats_and_paths_are_400() {
     let fixture = fixture();
     let addr = start(state(&fixture.origin, None)).await;
     for target in [
-        "/fetch/room/a/video",
         "/fetch/room/a/video?group=",
+        "/fetch/room/a/video?group=0&frame=x",
         "/fetch/room/a/video?group=-1",
         "/fetch/room/a/video?group=abc",
         "/fetch/room/a/video?group=18446744073709551616",
