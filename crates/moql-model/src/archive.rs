@@ -97,11 +97,17 @@ mod tests {
         done.write(5, "y").unwrap();
         done.finish().unwrap();
         archive.record(&path, "video", done.consume());
-        assert!(matches!(block_on(archive.load(&path, "video", 1)), Lookup::Missing));
+        assert!(matches!(
+            block_on(archive.load(&path, "video", 1)),
+            Lookup::Missing
+        ));
         let Lookup::Found(mut group) = block_on(archive.load(&path, "video", 2)) else {
             panic!("recorded group not found");
         };
-        assert_eq!(block_on(group.read_all()).unwrap(), vec![Frame::new(5, "y")]);
+        assert_eq!(
+            block_on(group.read_all()).unwrap(),
+            vec![Frame::new(5, "y")]
+        );
         fn shared<T: Send + Sync>() {}
         shared::<Arc<dyn Archive>>();
     }

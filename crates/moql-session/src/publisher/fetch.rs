@@ -2,6 +2,7 @@
 
 use moql_wire::{Fetch, Track};
 
+use crate::archive;
 use crate::context::Context;
 use crate::convert;
 use crate::error::StreamError;
@@ -43,8 +44,17 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
     let request: Fetch = reader.decode(version).await?;
     ctx.peer_setup().await.map_err(StreamError::transport)?;
     tracing::debug!(broadcast = %request.broadcast, track = %request.track, group = request.group, "fetch");
-    let broadcast = super::resolve(ctx, &request.broadcast)?;
-    let track = broadcast.track(&request.track)?;
+    let resolved = super::resolve(ctx, &request.broadcast).and_then(|b| b.track(&request.track));
+    let track = match resolved {
+        Ok(track) => track,
+        // The publisher may have left long ago while the archive still keeps its groups.
+        Err(err) => {
+            let (wire, name) = (&request.broadcast, &request.track);
+            let group = archive::answer(ctx, wire, name, request.group, err).await?;
+            writer.set_priority(group_priority(request.priority, 0, false, request.group));
+            return send_group(ctx, writer, &request, group).await;
+        }
+    };
     let info = tokio::select! {
         info = track.wait_info() => info?,
         err = super::cancelled(reader) => return Err(err),
@@ -58,10 +68,21 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
 
     let pending = track.fetch(request.group, convert::fetch_options(&request))?;
     // Spec 4.5: "A publisher should expect nothing after FETCH and must ignore that reset."
-    let mut group = tokio::select! {
+    let group = tokio::select! {
         group = pending => group?,
         _ = reader.expect_end() => return Ok(()),
     };
+    send_group(ctx, writer, &request, group).await
+}
+
+/// Writes `group`'s frames within the request's bounds, then FIN.
+async fn send_group<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    writer: &mut Writer<T::SendStream>,
+    request: &Fetch,
+    mut group: moql_model::GroupConsumer,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
     // lite-06 frame bounds (moq-lite-06.md 6.13): from Frame Start through Frame End. Every
     // frame of a held group is held, so the response always begins exactly at Frame Start.
     let mut frames = FrameWriter::new(version, (request.frame_start, request.frame_end));
