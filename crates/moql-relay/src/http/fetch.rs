@@ -118,13 +118,21 @@ pub(super) async fn get(
         track,
         which,
     };
-    let consumer = shared
-        .origin
-        .broadcast(&path)
-        .ok_or_else(|| HttpError::not_found(format!("broadcast `{path}` is not announced")))?
-        .track(track)
-        .map_err(|err| what.error(Stage::Track, &err))?;
-    let group = read(&shared, consumer, what).await?;
+    let live = async {
+        let consumer = shared
+            .origin
+            .broadcast(&path)
+            .ok_or_else(|| HttpError::not_found(format!("broadcast `{path}` is not announced")))?
+            .track(track)
+            .map_err(|err| what.error(Stage::Track, &err))?;
+        read(&shared, consumer, what).await
+    };
+    let sequence = match which {
+        Which::Sequence(sequence) => Some(sequence),
+        Which::Latest => None,
+    };
+    // The disk tier, for a group memory no longer holds (merger: part of B's `lookup()`).
+    let group = super::archived::archived(&shared, &path, track, sequence, live.await).await?;
     let sequence = group.sequence();
 
     let mut response = (

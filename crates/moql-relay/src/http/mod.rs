@@ -59,6 +59,7 @@
 //! certificate and metrics endpoints are open.
 
 mod announced;
+mod archived;
 mod certificate;
 mod fetch;
 mod listener;
@@ -112,6 +113,8 @@ pub struct HttpState {
     /// A directory of static files served on every path no endpoint claims (the built web
     /// page); `None` answers those paths `404`.
     pub web_root: Option<PathBuf>,
+    /// The disk tier, asked by `/fetch` for a group memory no longer holds; `None` without one.
+    pub archive: Option<Arc<dyn moql_model::Archive>>,
 }
 
 /// The state the handlers share.
@@ -121,6 +124,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     auth: Option<Auth>,
     web_root: Option<PathBuf>,
+    archive: Option<Arc<dyn moql_model::Archive>>,
     timeout: Duration,
 }
 
@@ -140,6 +144,7 @@ fn build(state: HttpState, timeout: Duration) -> Router {
         metrics: state.metrics,
         auth: state.auth,
         web_root: state.web_root,
+        archive: state.archive,
         timeout,
     });
     Router::new()

@@ -160,6 +160,7 @@ fn state(origin: &OriginProducer, fingerprint: Option<&str>) -> HttpState {
         auth: None,
         websocket: None,
         web_root: None,
+        archive: None,
     }
 }
 
