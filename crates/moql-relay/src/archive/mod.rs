@@ -232,3 +232,154 @@ async fn read(inner: Arc<Inner>, key: index::Key, id: u64) -> Lookup {
     let _ = group.finish();
     Lookup::Found(group.consume())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use moql_model::Frame;
+
+    use super::*;
+    use crate::config::DiskRuleConfig;
+
+    fn archive(dir: &FsPath, max_age: &str) -> (DiskArchive, Arc<Metrics>) {
+        let rules = Rules::parse(&[DiskRuleConfig {
+            prefix: "live".into(),
+            max_age: max_age.into(),
+            max_bytes: "1MiB".into(),
+        }])
+        .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        (
+            DiskArchive::open(dir, rules, metrics.clone()).unwrap(),
+            metrics,
+        )
+    }
+
+    fn finished(sequence: u64) -> GroupConsumer {
+        let group = GroupProducer::new(sequence, 1000);
+        group.write(10, "a").unwrap();
+        group.write(20, vec![0u8; 100]).unwrap();
+        group.finish().unwrap();
+        group.consume()
+    }
+
+    /// Waits (bounded) until the writer has stored `n` groups.
+    async fn stored(metrics: &Metrics, n: u64) {
+        for _ in 0..200 {
+            if metrics.disk_writes.load(Ordering::Relaxed) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the writer did not store {n} groups");
+    }
+
+    #[tokio::test]
+    async fn a_recorded_group_loads_back_frame_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let (archive, metrics) = archive(dir.path(), "1h");
+        let path = Path::new("live/a").unwrap();
+        archive.record(&path, "video", finished(4));
+        archive.record(&Path::new("vod/a").unwrap(), "video", finished(4));
+        stored(&metrics, 1).await;
+        let Lookup::Found(mut group) = archive.load(&path, "video", 4).await else {
+            panic!("not found");
+        };
+        assert_eq!(group.timescale(), 1000);
+        let frames = group.read_all().await.unwrap();
+        assert_eq!(
+            frames,
+            vec![Frame::new(10, "a"), Frame::new(20, vec![0u8; 100])]
+        );
+        assert!(matches!(
+            archive.load(&path, "video", 5).await,
+            Lookup::Missing
+        ));
+        let other = Path::new("vod/a").unwrap();
+        assert!(
+            matches!(archive.load(&other, "video", 4).await, Lookup::Missing),
+            "no rule"
+        );
+        assert_eq!(metrics.disk_groups.load(Ordering::Relaxed), 1);
+        assert_eq!(metrics.disk_hits.load(Ordering::Relaxed), 1);
+        assert_eq!(metrics.disk_misses.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_file_is_missing_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let (archive, metrics) = archive(dir.path(), "1h");
+        let path = Path::new("live/a").unwrap();
+        archive.record(&path, "video", finished(1));
+        stored(&metrics, 1).await;
+        let file = archive.inner.store.file(1);
+        let mut bytes = std::fs::read(&file).unwrap();
+        let last = bytes.len() - 10;
+        bytes[last] ^= 0xFF;
+        std::fs::write(&file, bytes).unwrap();
+        assert!(matches!(
+            archive.load(&path, "video", 1).await,
+            Lookup::Missing
+        ));
+        assert!(!file.exists(), "the damaged file is deleted");
+        assert_eq!(metrics.disk_groups.load(Ordering::Relaxed), 1,);
+        assert!(matches!(
+            archive.load(&path, "video", 1).await,
+            Lookup::Missing
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_aged_group_reads_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let (archive, metrics) = archive(dir.path(), "100ms");
+        let path = Path::new("live/a").unwrap();
+        archive.record(&path, "video", finished(1));
+        stored(&metrics, 1).await;
+        for _ in 0..200 {
+            if metrics.disk_groups.load(Ordering::Relaxed) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(matches!(
+            archive.load(&path, "video", 1).await,
+            Lookup::Expired
+        ));
+        assert!(matches!(
+            archive.load(&path, "video", 2).await,
+            Lookup::Missing
+        ));
+        assert!(!archive.inner.store.file(1).exists());
+    }
+
+    #[tokio::test]
+    async fn a_failing_directory_degrades_and_counts_dropped_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = dir.path().join("tier");
+        let (archive, metrics) = archive(&tier, "1h");
+        std::fs::remove_dir(&tier).unwrap();
+        std::fs::write(&tier, b"a file where the dir was").unwrap();
+        let path = Path::new("live/a").unwrap();
+        archive.record(&path, "video", finished(1));
+        for _ in 0..200 {
+            if metrics.disk_degraded.load(Ordering::Relaxed) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(metrics.disk_degraded.load(Ordering::Relaxed), 1);
+        assert_eq!(metrics.disk_write_errors.load(Ordering::Relaxed), 1);
+        archive.record(&path, "video", finished(2));
+        assert_eq!(
+            metrics.disk_dropped.load(Ordering::Relaxed),
+            2,
+            "dropped while degraded"
+        );
+        assert!(matches!(
+            archive.load(&path, "video", 1).await,
+            Lookup::Missing
+        ));
+    }
+}
