@@ -73,11 +73,10 @@ pub(crate) async fn serve_request<T>(
         () = request.unused() => return None,
     };
     let start = request.frame_start();
-    let group = match request.serve() {
-        Ok(group) => group,
-        // A copy reached the cache meanwhile, or the track ended: the fetchers have their
-        // answer either way.
-        Err(_) => return None,
+    // A copy reached the cache meanwhile, or the track ended: the fetchers have their answer
+    // either way.
+    let Ok(group) = request.serve() else {
+        return None;
     };
     // A cut-short cached copy already holds the first `start` frames.
     for frame in archived.frames().into_iter().skip(start) {
