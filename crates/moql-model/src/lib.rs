@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod archive;
 mod broadcast;
 mod budget;
 mod error;
@@ -14,6 +15,7 @@ pub mod cache;
 #[cfg(all(test, loom))]
 mod loom;
 
+pub use archive::{Archive, ArchiveLoad, Lookup};
 pub use broadcast::{BroadcastConsumer, BroadcastProducer, MAX_TRACK_NAME};
 pub use budget::{CacheBudget, CacheLimits, FRAME_OVERHEAD, GROUP_OVERHEAD};
 pub use error::Error;

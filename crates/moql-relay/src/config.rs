@@ -126,14 +126,34 @@ pub struct CacheConfig {
     /// Default [`DEFAULT_CACHE_MAX_LATENCY_SECONDS`]; absent (`None`) trusts the upstream's
     /// value. At most 86 400 (a day).
     pub max_latency_seconds: Option<f64>,
+    /// The disk tier's directory (the relay's alone: it is emptied at start); default none
+    /// (no disk tier). Groups are archived only under a [`disk`](Self::disk) rule.
+    pub disk_dir: Option<PathBuf>,
+    /// Disk retention per broadcast prefix (`[[cache.disk]]`); the longest prefix wins.
+    pub disk: Vec<DiskRuleConfig>,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             max_latency_seconds: Some(DEFAULT_CACHE_MAX_LATENCY_SECONDS),
+            disk_dir: None,
+            disk: Vec::new(),
         }
     }
+}
+
+/// One `[[cache.disk]]` rule: finished groups of broadcasts under `prefix` are kept on disk
+/// for `max_age` after they were received, within `max_bytes` for the whole prefix.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskRuleConfig {
+    /// Broadcast path prefix, whole segments (`"live/"` covers `live/a`); `""` covers all.
+    pub prefix: String,
+    /// How long a group is kept, e.g. `"90s"`, `"2h"`, `"7days"` (`humantime` syntax).
+    pub max_age: String,
+    /// Bytes the prefix's groups may take on disk, e.g. `"512MiB"`, `"20GiB"`.
+    pub max_bytes: String,
 }
 
 /// Limits against resource exhaustion: each has a safe default, and hitting one affects only
@@ -291,6 +311,7 @@ impl RelayConfig {
         if let Some(latency) = self.cache.max_latency_seconds {
             seconds_in("cache.max_latency_seconds", latency, MAX_LIMIT_SECONDS)?;
         }
+        crate::archive::Rules::parse(&self.cache.disk)?;
         let limits = &self.limits;
         for (key, value) in [
             (

@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) origin_id: u64,
     pub(crate) cache_ceiling: Option<Duration>,
+    /// The disk tier behind every session's caches (`[cache] disk_dir`), if any.
+    pub(crate) archive: Option<Arc<dyn moql_model::Archive>>,
     /// The total cache budget every session's remote tracks share.
     cache_budget: CacheBudget,
     limits: LimitsConfig,
@@ -140,6 +142,7 @@ impl Shared {
         config.max_receive_buffer = self.limits.max_receive_buffer_bytes;
         // Checked by `validate`: finite, within a day.
         config.announce_wait = Duration::from_secs_f64(self.limits.announce_wait_seconds);
+        config.archive = self.archive.clone();
         config
     }
 }
@@ -217,6 +220,8 @@ impl Relay {
             .cache
             .max_latency_seconds
             .map(Duration::from_secs_f64);
+        let metrics = Arc::new(Metrics::default());
+        let archive = crate::archive::open(&config.cache, &metrics)?;
         Ok(Self {
             server,
             http,
@@ -224,9 +229,10 @@ impl Relay {
             shared: Arc::new(Shared {
                 origin: OriginProducer::with_max_broadcasts(config.limits.max_broadcasts),
                 auth,
-                metrics: Arc::new(Metrics::default()),
+                metrics,
                 origin_id,
                 cache_ceiling,
+                archive,
                 cache_budget: CacheBudget::new(config.limits.cache_total_bytes),
                 limits: config.limits.clone(),
                 setup_timeout,
@@ -297,6 +303,7 @@ impl Relay {
                 fetch_timeout: std::time::Duration::from_secs_f64(
                     self.config.limits.http_fetch_timeout_seconds,
                 ),
+                archive: self.shared.archive.clone(),
             };
             let mut stop = stop_rx.clone();
             let tls = self.http_tls.clone();

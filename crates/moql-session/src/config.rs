@@ -1,8 +1,9 @@
 //! [`SessionConfig`]: what a session publishes, where the peer's broadcasts go, and limits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use moql_model::{CacheLimits, OriginConsumer, OriginProducer, Path};
+use moql_model::{Archive, CacheLimits, OriginConsumer, OriginProducer, Path};
 
 /// A default for [`Accepting::new`](crate::Accepting::new)'s SETUP timeout: 10 s, ample for a SETUP sent right after the
 /// handshake even over a lossy path, short enough that idle half-open sessions do not pile up.
@@ -113,6 +114,11 @@ pub struct SessionConfig {
     /// the wait; while waiting, a SUBSCRIBE counts against
     /// [`max_subscriptions`](Self::max_subscriptions).
     pub announce_wait: Duration,
+    /// A tier behind the memory cache (none by default): every group the peer delivers whole
+    /// is [recorded](Archive::record) there, and fetches the cache cannot answer, or whose
+    /// broadcast is gone, are answered from it before (or instead of) the peer. A relay
+    /// shares one archive across its sessions.
+    pub archive: Option<Arc<dyn Archive>>,
 }
 
 impl SessionConfig {
@@ -138,6 +144,7 @@ impl SessionConfig {
             allow_subscribe: None,
             allow_publish: None,
             announce_wait: DEFAULT_ANNOUNCE_WAIT,
+            archive: None,
         }
     }
 

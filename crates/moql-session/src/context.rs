@@ -11,6 +11,7 @@ use moql_sync::{Consumer, Producer};
 use moql_wire::{Setup, Version};
 use tokio::sync::watch;
 
+use crate::archive::Recorder;
 use crate::config::SessionConfig;
 use crate::error::SessionError;
 use crate::tasks::Tasks;
@@ -27,13 +28,16 @@ pub(crate) struct Subscribed {
     pub(crate) track: TrackProducer,
     /// Group streams of this subscription being read right now.
     pub(crate) inflight: StreamCount,
+    /// Where its finished groups are archived, if anywhere.
+    pub(crate) recorder: Option<Recorder>,
 }
 
 impl Subscribed {
-    pub(crate) fn new(track: TrackProducer) -> Self {
+    pub(crate) fn new(track: TrackProducer, recorder: Option<Recorder>) -> Self {
         Self {
             track,
             inflight: StreamCount::default(),
+            recorder,
         }
     }
 }

@@ -53,7 +53,16 @@ pub(crate) async fn run(global: &Global, args: FetchArgs) -> anyhow::Result<()> 
         .await
         .map_err(|_| {
             Failure::Transport(format!("fetch timed out after {} ms", args.timeout_ms))
-        })??;
+        })?
+        .map_err(|err| match err {
+            // The wire says 13 both for a group that never existed and for one older than
+            // every window (memory, then the relay's disk tier): say both.
+            moql_model::Error::NotFound => anyhow::Error::new(Failure::NotFound(format!(
+                "group {} not found: it never existed, or it expired (older than the                  publisher's and the relay's retention windows; the relay's HTTP /fetch says which)",
+                args.group
+            ))),
+            other => other.into(),
+        })?;
         tracing::debug!(sequence = group.sequence(), "fetched");
 
         let mut output = FrameOutput::new(tokio::io::stdout(), args.output);

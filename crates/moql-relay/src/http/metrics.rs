@@ -36,6 +36,22 @@ pub struct Metrics {
     pub announce_watchers: AtomicU64,
     /// Gauge: announcement changes those watchers have not read yet, summed.
     pub announce_backlog: AtomicU64,
+    /// Gauge: bytes of group files in the disk tier.
+    pub disk_bytes: AtomicU64,
+    /// Gauge: groups in the disk tier.
+    pub disk_groups: AtomicU64,
+    /// Counter: groups written to the disk tier.
+    pub disk_writes: AtomicU64,
+    /// Counter: disk tier writes that failed.
+    pub disk_write_errors: AtomicU64,
+    /// Counter: groups not archived (queue full, or the tier degraded).
+    pub disk_dropped: AtomicU64,
+    /// Counter: lookups the disk tier answered with a group.
+    pub disk_hits: AtomicU64,
+    /// Counter: lookups the disk tier could not answer (expired, missing or damaged).
+    pub disk_misses: AtomicU64,
+    /// Gauge: 1 while the disk tier is failing (memory only), else 0.
+    pub disk_degraded: AtomicU64,
 }
 
 /// `(name, type, help, value)` for each figure, in render order.
@@ -46,7 +62,7 @@ type Figure = (
     fn(&Metrics) -> u64,
 );
 
-const FIGURES: [Figure; 11] = [
+const FIGURES: [Figure; 19] = [
     ("moql_relay_sessions", "gauge", "Open sessions.", |m| {
         load(&m.sessions)
     }),
@@ -109,6 +125,54 @@ const FIGURES: [Figure; 11] = [
         "gauge",
         "Announcement changes not yet read by announce streams.",
         |m| load(&m.announce_backlog),
+    ),
+    (
+        "moql_relay_disk_bytes",
+        "gauge",
+        "Bytes of group files in the disk tier.",
+        |m| load(&m.disk_bytes),
+    ),
+    (
+        "moql_relay_disk_groups",
+        "gauge",
+        "Groups in the disk tier.",
+        |m| load(&m.disk_groups),
+    ),
+    (
+        "moql_relay_disk_writes_total",
+        "counter",
+        "Groups written to the disk tier.",
+        |m| load(&m.disk_writes),
+    ),
+    (
+        "moql_relay_disk_write_errors_total",
+        "counter",
+        "Disk tier writes that failed.",
+        |m| load(&m.disk_write_errors),
+    ),
+    (
+        "moql_relay_disk_dropped_total",
+        "counter",
+        "Groups not archived (queue full or the disk tier degraded).",
+        |m| load(&m.disk_dropped),
+    ),
+    (
+        "moql_relay_disk_hits_total",
+        "counter",
+        "Disk tier lookups answered with a group.",
+        |m| load(&m.disk_hits),
+    ),
+    (
+        "moql_relay_disk_misses_total",
+        "counter",
+        "Disk tier lookups not answered (expired, missing or damaged).",
+        |m| load(&m.disk_misses),
+    ),
+    (
+        "moql_relay_disk_degraded",
+        "gauge",
+        "1 while the disk tier is failing and the relay keeps past groups in memory only.",
+        |m| load(&m.disk_degraded),
     ),
 ];
 

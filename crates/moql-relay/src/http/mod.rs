@@ -60,6 +60,7 @@
 //! certificate and metrics endpoints are open.
 
 mod announced;
+mod archived;
 mod certificate;
 mod fetch;
 mod listener;
@@ -119,6 +120,8 @@ pub struct HttpState {
     /// its group and (with `frame=K`) frame `K` before it is answered `504`, and then for each
     /// next frame of a live group before its body is cut ([`DEFAULT_FETCH_TIMEOUT`]).
     pub fetch_timeout: Duration,
+    /// The disk tier, asked by `/fetch` for a group memory no longer holds; `None` without one.
+    pub archive: Option<Arc<dyn moql_model::Archive>>,
 }
 
 /// The state the handlers share.
@@ -129,6 +132,7 @@ struct Shared {
     auth: Option<Auth>,
     web_root: Option<PathBuf>,
     fetch_timeout: Duration,
+    archive: Option<Arc<dyn moql_model::Archive>>,
 }
 
 type SharedState = State<Arc<Shared>>;
@@ -144,6 +148,7 @@ pub fn router(state: HttpState) -> Router {
         auth: state.auth,
         web_root: state.web_root,
         fetch_timeout: state.fetch_timeout,
+        archive: state.archive,
     });
     Router::new()
         .route("/certificate.sha256", get(certificate::get))

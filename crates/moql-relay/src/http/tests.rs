@@ -174,6 +174,7 @@ fn state(origin: &OriginProducer, fingerprint: Option<&str>) -> HttpState {
         websocket: None,
         web_root: None,
         fetch_timeout: Duration::from_millis(300),
+        archive: None,
     }
 }
 

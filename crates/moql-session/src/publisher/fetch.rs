@@ -1,7 +1,9 @@
 //! Serving Track (spec 4.3) and Fetch (spec 4.5) streams.
 
+use moql_model::Error;
 use moql_wire::{Fetch, Track};
 
+use crate::archive;
 use crate::context::Context;
 use crate::convert;
 use crate::error::StreamError;
@@ -44,9 +46,25 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
     let request: Fetch = reader.decode(version).await?;
     ctx.peer_setup().await.map_err(StreamError::transport)?;
     tracing::debug!(broadcast = %request.broadcast, track = %request.track, group = request.group, "fetch");
-    let broadcast =
-        super::resolve_waiting(ctx, &request.broadcast, super::cancelled(reader)).await?;
-    let track = broadcast.track(&request.track)?;
+    let (wire, name) = (&request.broadcast, &request.track);
+    // The publisher may have left long ago while the archive still keeps its groups: with no
+    // route now, ask the archive before waiting for an announcement that may never come.
+    if !super::routed(ctx, wire)? {
+        match archive::answer(ctx, wire, name, request.group, Error::Unroutable).await {
+            Ok(group) => return serve_archived(ctx, writer, &request, group).await,
+            // Not archived: wait for the announcement as any request does.
+            Err(Error::Unroutable) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let broadcast = super::resolve_waiting(ctx, wire, super::cancelled(reader)).await?;
+    let track = match broadcast.track(name) {
+        Ok(track) => track,
+        Err(err) => {
+            let group = archive::answer(ctx, wire, name, request.group, err).await?;
+            return serve_archived(ctx, writer, &request, group).await;
+        }
+    };
     // No TRACK round trip first: a fetch needs no track info, as moq-net 0.3.x's `FetchServe`
     // fetches the group at once (`broadcast.track(..)?.fetch_group(..)`). The publisher's
     // priority joins in if the info is already known, else 0.
@@ -60,10 +78,32 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
 
     let pending = track.fetch(request.group, convert::fetch_options(&request))?;
     // Spec 4.5: "A publisher should expect nothing after FETCH and must ignore that reset."
-    let mut group = tokio::select! {
+    let group = tokio::select! {
         group = pending => group?,
         _ = reader.expect_end() => return Ok(()),
     };
+    send_group(ctx, writer, &request, group).await
+}
+
+/// Serves a group the archive answered (its publisher's priority is unknown: 0).
+async fn serve_archived<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    writer: &mut Writer<T::SendStream>,
+    request: &Fetch,
+    group: moql_model::GroupConsumer,
+) -> Result<(), StreamError> {
+    writer.set_priority(group_priority(request.priority, 0, false, request.group));
+    send_group(ctx, writer, request, group).await
+}
+
+/// Writes `group`'s frames within the request's bounds, then FIN.
+async fn send_group<T: web_transport_trait::Session>(
+    ctx: &Context<T>,
+    writer: &mut Writer<T::SendStream>,
+    request: &Fetch,
+    mut group: moql_model::GroupConsumer,
+) -> Result<(), StreamError> {
+    let version = ctx.version;
     // lite-06 frame bounds (moq-lite-06.md 6.13): from Frame Start through Frame End. Every
     // frame of a held group is held, so the response always begins exactly at Frame Start.
     let mut frames = FrameWriter::new(version, (request.frame_start, request.frame_end));

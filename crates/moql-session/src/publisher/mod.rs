@@ -184,6 +184,16 @@ pub(crate) async fn resolve_waiting<T>(
     }
 }
 
+/// Whether `path` has a route now (`false`: one may yet be announced), or the refusal (e.g.
+/// 6 Unauthorized) any request for it gets.
+pub(crate) fn routed<T>(ctx: &Context<T>, path: &Path) -> Result<bool, StreamError> {
+    match resolve_at(ctx, path) {
+        Ok(_) => Ok(true),
+        Err(Wait::For(..)) => Ok(false),
+        Err(Wait::No(err)) => Err(err.into()),
+    }
+}
+
 /// Why [`resolve_at`] found nothing: a refusal, or a missing route worth waiting for (the
 /// full path and the hop to avoid).
 enum Wait {

@@ -4,6 +4,7 @@ use moql_model::{Error, FetchRequest, Path};
 use moql_wire::{BidiStream, FrameDecoder};
 
 use super::group::read_frames;
+use crate::archive;
 use crate::context::Context;
 use crate::convert;
 use crate::error::{StreamError, from_transport};
@@ -22,6 +23,9 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
     request: FetchRequest,
 ) {
     let sequence = request.sequence();
+    let Some(request) = archive::serve_request(&ctx, &broadcast, &track, request).await else {
+        return;
+    };
     if let Err(err) = fetch(&ctx, &broadcast, &track, request).await {
         tracing::debug!(sequence, %err, "fetch failed");
     }
@@ -92,6 +96,7 @@ async fn fetch<T: web_transport_trait::Session>(
         let _ = group.abort(err.to_model());
         return Err(err);
     }
+    archive::record_fetched(ctx, broadcast, track, &group);
     // Spec 4.5: the reference subscriber never FINs its request side; it resets it (code 0)
     // once the reply is complete. Dropping the writer does exactly that.
     drop(writer);

@@ -4,6 +4,7 @@
 use moql_model::{Error, Frame, GroupProducer};
 use moql_wire::{Datagram, Decode, ErrorCode, FrameDecoder, Group};
 
+use crate::archive;
 use crate::context::{Context, Counted};
 use crate::error::StreamError;
 use crate::io::Reader;
@@ -50,6 +51,7 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
     let _inflight = subscribed.inflight.enter();
     drop(unrouted);
     let track = subscribed.track;
+    let recorder = subscribed.recorder;
     let group = match track.create_group(header.sequence) {
         Ok(group) => group,
         Err(Error::Duplicate) => {
@@ -65,13 +67,16 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
         }
     };
     let mut decoder = FrameDecoder::new();
-    if let Err(err) = read_frames(&ctx, &mut reader, &group, &mut decoder, None, 0).await {
-        // Frame-level problems abandon this group locally; the session goes on.
-        tracing::debug!(%err, sequence = header.sequence, "group abandoned");
-        if !matches!(err, StreamError::Reset(_) | StreamError::Transport(_)) {
-            reader.stop(err.code());
+    match read_frames(&ctx, &mut reader, &group, &mut decoder, None, 0).await {
+        Ok(()) => archive::record(recorder.as_ref(), &group),
+        Err(err) => {
+            // Frame-level problems abandon this group locally; the session goes on.
+            tracing::debug!(%err, sequence = header.sequence, "group abandoned");
+            if !matches!(err, StreamError::Reset(_) | StreamError::Transport(_)) {
+                reader.stop(err.code());
+            }
+            let _ = group.abort(err.to_model());
         }
-        let _ = group.abort(err.to_model());
     }
 }
 
@@ -126,9 +131,10 @@ pub(crate) async fn receive_datagrams<T: web_transport_trait::Session>(ctx: Cont
             tracing::trace!("undecodable datagram dropped");
             continue;
         };
-        let Some(track) = ctx.subscription(datagram.subscribe_id).map(|s| s.track) else {
+        let Some(subscribed) = ctx.subscription(datagram.subscribe_id) else {
             continue;
         };
+        let track = subscribed.track;
         let Ok(group) = track.create_group(datagram.sequence) else {
             continue;
         };
@@ -137,6 +143,7 @@ pub(crate) async fn receive_datagrams<T: web_transport_trait::Session>(ctx: Cont
             .is_ok()
         {
             let _ = group.finish();
+            archive::record(subscribed.recorder.as_ref(), &group);
             ctx.datagrams_received
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }

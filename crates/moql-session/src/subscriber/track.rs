@@ -314,7 +314,8 @@ async fn subscribe<T: web_transport_trait::Session>(
     let version = ctx.version;
     let id = ctx.next_subscribe_id();
     // Route before the request leaves: group streams may arrive before SUBSCRIBE_OK (spec 4.4).
-    ctx.route(id, Subscribed::new(track.clone()));
+    let recorder = crate::archive::Recorder::new(ctx, broadcast, name);
+    ctx.route(id, Subscribed::new(track.clone(), recorder));
     let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
     let mut writer = Writer::new(send);
     writer.encode(&BidiStream::Subscribe, version).await?;

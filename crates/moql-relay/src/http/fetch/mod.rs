@@ -79,13 +79,24 @@ async fn serve(
         request: &request,
         after: shared.fetch_timeout,
     };
+    // A broadcast with no route now may have left long ago while the disk tier keeps its
+    // groups: ask it before waiting for an announcement that may never come.
+    if shared.origin.broadcast(&request.broadcast).is_none()
+        && let Some(group) = within(Waiting::Group)
+            .run(archived(shared, &request))
+            .await?
+    {
+        return respond(shared, &request, headers, Found::archived(group)).await;
+    }
     let broadcast = within(Waiting::Announcement)
         .run(announced(shared, &request))
         .await?;
     let track = broadcast
         .track(&request.track)
         .map_err(|err| group_error(&request, None, &err))?;
-    let found = within(Waiting::Group).run(lookup(track, &request)).await?;
+    let found = within(Waiting::Group)
+        .run(lookup(shared, track, &request))
+        .await?;
     if request.frame > 0 {
         within(Waiting::Frame(found.group.sequence()))
             .run(async {
@@ -166,14 +177,39 @@ async fn announced(
         })
 }
 
+/// Group `n` of a `Sequence(n)` request from the disk tier, if it holds it (see
+/// [`super::archived::load`]); `None` for "latest", which the tier does not answer.
+async fn archived(
+    shared: &Shared,
+    request: &FetchRequest,
+) -> Result<Option<GroupConsumer>, HttpError> {
+    match request.which {
+        Which::Sequence(sequence) => {
+            super::archived::load(shared, &request.broadcast, &request.track, sequence).await
+        }
+        Which::Latest => Ok(None),
+    }
+}
+
 /// The group a request resolved to.
 struct Found {
     group: GroupConsumer,
-    /// The track, for its error and its newest sequence when the group fails.
-    track: TrackConsumer,
+    /// The track, for its error and its newest sequence when the group fails; `None` for a
+    /// group read back from the disk tier (whole and finished).
+    track: Option<TrackConsumer>,
     /// For "latest", the subscription the group came through: held while a live group's
     /// body streams, so the upstream keeps sending it.
     subscription: Option<TrackConsumer>,
+}
+
+impl Found {
+    fn archived(group: GroupConsumer) -> Self {
+        Self {
+            group,
+            track: None,
+            subscription: None,
+        }
+    }
 }
 
 /// Resolves which group to serve, positioned at its first frame.
@@ -189,14 +225,19 @@ struct Found {
 /// # Errors
 ///
 /// The mapped model error (`404`, `502`), or `404` for a track that ended with no groups.
-async fn lookup(track: TrackConsumer, request: &FetchRequest) -> Result<Found, HttpError> {
+async fn lookup(
+    shared: &Shared,
+    track: TrackConsumer,
+    request: &FetchRequest,
+) -> Result<Found, HttpError> {
     let group = match request.which {
         Which::Sequence(sequence) => {
             if let Some(group) = track.cached_group(sequence) {
                 group
+            } else if let Some(group) = archived(shared, request).await? {
+                // Not in memory: the disk tier, before upstream.
+                group
             } else {
-                // Not in memory. Seam for the disk tier: ask the archive for `sequence` here
-                // (a hit is served like a cached group, no `subscription`), before upstream.
                 let fetched = match track.fetch(sequence, None) {
                     Ok(pending) => pending.await,
                     Err(err) => Err(err),
@@ -220,7 +261,7 @@ async fn lookup(track: TrackConsumer, request: &FetchRequest) -> Result<Found, H
             if group.status() != GroupStatus::Open {
                 return Ok(Found {
                     group,
-                    track,
+                    track: Some(track),
                     subscription: None,
                 });
             }
@@ -235,14 +276,14 @@ async fn lookup(track: TrackConsumer, request: &FetchRequest) -> Result<Found, H
             });
             return Ok(Found {
                 group,
-                track,
+                track: Some(track),
                 subscription: Some(live),
             });
         }
     };
     Ok(Found {
         group,
-        track,
+        track: Some(track),
         subscription: None,
     })
 }
@@ -286,7 +327,7 @@ async fn respond(
                 ));
             }
             GroupStatus::Aborted(err) => {
-                return Err(group_error(request, Some(&track), &err));
+                return Err(group_error(request, track.as_ref(), &err));
             }
         }
     }
