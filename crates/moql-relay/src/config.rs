@@ -411,6 +411,7 @@ mod tests {
         let parsed = parsed.unwrap_or_else(|err| panic!("{err}\n{uncommented}"));
         assert_eq!(parsed.cluster.node.as_deref(), Some("relay-1"));
         assert_eq!(parsed.auth.keys.len(), 1);
+        assert_eq!(parsed.cache.disk.len(), 1);
     }
 
     #[test]
