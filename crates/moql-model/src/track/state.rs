@@ -175,7 +175,17 @@ impl TrackState {
         {
             return Err(Error::BoundsExceeded);
         }
-        if self.cache_hit(sequence).is_some() {
+        if let Some(entry) = self.cache.get_mut(&sequence).filter(|e| e.is_healthy()) {
+            // A copy served for a fetch (a relay fetched a live group before it subscribed)
+            // now arrives live: the second stream is redundant, but subscribers must still
+            // get the group, so the fetched copy joins the arrival log once.
+            if !entry.live {
+                entry.live = true;
+                self.arrivals.push_back(sequence);
+                if self.latest.is_none_or(|latest| sequence > latest) {
+                    self.latest = Some(sequence);
+                }
+            }
             return Err(Error::Duplicate);
         }
         if self.released {

@@ -666,3 +666,35 @@ fn oldest_live_picks_the_first_group_a_max_latency_still_accepts() {
     assert_eq!(reader.oldest_live(2, Duration::MAX), Some(2));
     assert_eq!(reader.oldest_live(9, Duration::MAX), None);
 }
+
+/// A group first cached by a FETCH (a relay asked upstream for a live group before it
+/// subscribed) then arriving live is refused as a duplicate stream, but subscribers still get
+/// it: the fetched copy joins the live groups (found through HTTP latest after a fetch of the
+/// same group, issue #17).
+#[test]
+fn a_group_fetched_before_it_arrives_live_still_reaches_subscribers() {
+    let track = track(Duration::from_secs(30));
+    track.accept_fetches();
+    let consumer = track.consume();
+    let pending = consumer.fetch(4, None).unwrap();
+    let request = block_on(track.requested_fetch()).unwrap();
+    let fetched = request.serve().unwrap();
+    fetched.write_frame(Frame::new(0, &b"a"[..])).unwrap();
+    let got = block_on(pending).unwrap();
+    assert_eq!(got.sequence(), 4);
+
+    let mut sub = track.subscribe(Subscription::default());
+    assert_eq!(track.create_group(4).err(), Some(Error::Duplicate));
+    // Polled, not awaited: before the fix no group ever came.
+    let Poll::Ready(Ok(Some(live))) = sub.poll_next_group(&Waiter::noop()) else {
+        panic!("the fetched group was not delivered to the subscriber");
+    };
+    assert_eq!(live.sequence(), 4, "the fetched copy is delivered live");
+    // Still one copy, and a second live arrival is refused without a second delivery.
+    assert_eq!(track.create_group(4).err(), Some(Error::Duplicate));
+    let _five = track.create_group(5).unwrap();
+    let Poll::Ready(Ok(Some(next))) = sub.poll_next_group(&Waiter::noop()) else {
+        panic!("group 5 was not delivered");
+    };
+    assert_eq!(next.sequence(), 5);
+}
