@@ -100,6 +100,9 @@ pub(crate) struct BenchFetchArgs {
     output: Option<PathBuf>,
 }
 
+/// Retries of the first warm-up fetch, 100 ms apart, while the relay learns the broadcast.
+const WARM_UP_RETRIES: u32 = 20;
+
 /// What every worker needs to fetch and check a group.
 #[derive(Clone, Debug)]
 struct Target {
@@ -154,9 +157,19 @@ pub(crate) async fn run(global: &Global, args: BenchFetchArgs) -> anyhow::Result
     let started = Instant::now();
     let mut warm = fetcher.connect().await?;
     for sequence in 0..args.groups {
-        let bytes = warm
-            .fetch(&target, sequence)
-            .await
+        // The first fetch may reach the relay before the announcement does: ours waits for
+        // it, the reference resets the FETCH at once. Retried for up to 2 s.
+        let mut attempt = 0;
+        let fetched = loop {
+            match warm.fetch(&target, sequence).await {
+                Err(_) if sequence == 0 && attempt < WARM_UP_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => break other,
+            }
+        };
+        let bytes = fetched
             .with_context(|| format!("warm-up fetch of group {sequence} through {}", args.url))?;
         if bytes != target.group_bytes {
             bail!(Failure::NotFound(format!(
