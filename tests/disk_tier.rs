@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,8 +16,7 @@ use moql_relay::config::DiskRuleConfig;
 use moql_session::testing::raw as wire;
 use moql_wire::{BidiStream, Fetch, FrameDecoder, Version};
 use support::relay::{TestRelay, wait_subscribed};
-use support::{TestClient, within};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{TestClient, http_get, within};
 use web_transport_trait::{SendStream as _, Session as _};
 
 /// The memory window: the relay caches a group at most this long after a newer one.
@@ -146,39 +144,6 @@ async fn raw_fetch(relay: &TestRelay, broadcast: &str, group: u64) -> Result<Vec
         frames.push(decoder.decode(&mut buf, Version::Lite05).unwrap().payload);
     }
     Ok(frames)
-}
-
-/// `GET target` over HTTP/1.1: (status, body).
-async fn http_get(addr: SocketAddr, target: &str) -> (u16, Vec<u8>) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    within("the HTTP response", stream.read_to_end(&mut response))
-        .await
-        .unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let mut body = response[split + 4..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    (status, body)
-}
-
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let end = body.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&body[end + 2..end + 2 + size]);
-        body = &body[end + 2 + size + 2..];
-    }
 }
 
 /// Closes `publisher` and waits until the relay no longer lists a broadcast under `prefix`.

@@ -3,55 +3,13 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use moql_model::{BroadcastProducer, Path, Subscription, TrackInfo};
 use support::relay::{
     TestRelay, produce, publish, read_group, shutdown_sends_goaway_to, token, wait_subscribed,
 };
-use support::within;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A plain HTTP/1.1 GET over TCP: (status, body).
-async fn http_get(addr: SocketAddr, target: &str) -> (u16, Vec<u8>) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    within("the HTTP response", stream.read_to_end(&mut response))
-        .await
-        .unwrap();
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers end");
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let mut body = response[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    (status, body)
-}
-
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&body[..line_end]).unwrap().trim(), 16)
-                .unwrap();
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&body[line_end + 2..line_end + 2 + size]);
-        body = &body[line_end + 2 + size + 2..];
-    }
-}
+use support::{http_get, within};
 
 #[tokio::test]
 async fn two_clients_through_one_relay_on_both_transports() {
