@@ -32,12 +32,7 @@ async fn the_binary_serves_and_exits_0_after_goaway_on_sigterm() {
     .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     let goaway = within("GOAWAY", session.goaway_received()).await;
     assert_eq!(goaway.as_deref(), Some(""));
     let status = within("the relay to exit", child.wait()).await.unwrap();
@@ -66,8 +61,35 @@ async fn dial(url: &str, fingerprint: &str, mut config: SessionConfig) -> Sessio
 
 /// Starts the binary on an ephemeral loopback port: the child, its address and fingerprint.
 async fn start_relay() -> (tokio::process::Child, std::net::SocketAddr, String) {
+    let (child, _, addr, fingerprint) = spawn_relay(&[]).await;
+    (child, addr, fingerprint)
+}
+
+/// Sends SIGTERM to `child`.
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+/// Stdout lines after the first.
+type StdoutLines = tokio::io::Lines<BufReader<tokio::process::ChildStdout>>;
+
+/// [`start_relay`] with extra environment variables, keeping the rest of stdout.
+async fn spawn_relay(
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> (
+    tokio::process::Child,
+    StdoutLines,
+    std::net::SocketAddr,
+    String,
+) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
         .args(["--bind", "127.0.0.1:0", "--log", "warn"])
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -80,7 +102,8 @@ async fn start_relay() -> (tokio::process::Child, std::net::SocketAddr, String) 
         .expect("a line");
     let words: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(words[0], "listening", "{line}");
-    (child, words[1].parse().unwrap(), words[3].to_string())
+    let (addr, fingerprint) = (words[1].parse().unwrap(), words[3].to_string());
+    (child, lines, addr, fingerprint)
 }
 
 /// A browser keeps its session through GOAWAY (@moq/net only logs it), so the relay closes it
@@ -99,12 +122,7 @@ async fn a_webtransport_session_that_stays_through_goaway_is_closed_cleanly_on_e
     )
     .await;
 
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     within("GOAWAY", session.goaway_received()).await;
     // Stay: the relay closes us after its drain (2 s by default).
     let err = within("the relay's close", session.closed()).await;
@@ -244,27 +262,9 @@ async fn the_binary_notifies_systemd_when_ready_and_when_stopping() {
     let _ = std::fs::remove_file(&socket_path);
     let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
-        .args(["--bind", "127.0.0.1:0", "--log", "warn"])
-        .env("NOTIFY_SOCKET", &socket_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the relay starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening = within("the listening line", lines.next_line())
-        .await
-        .unwrap()
-        .expect("a line");
-    let port = listening
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let (mut child, mut lines, addr, _) =
+        spawn_relay(&[("NOTIFY_SOCKET", socket_path.as_os_str())]).await;
+    let port = addr.port();
     let paste = within("the paste line", lines.next_line())
         .await
         .unwrap()
@@ -278,12 +278,7 @@ async fn the_binary_notifies_systemd_when_ready_and_when_stopping() {
     let n = within("READY=1", socket.recv(&mut buf)).await.unwrap();
     assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "READY=1\n");
 
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     let n = within("STOPPING=1", socket.recv(&mut buf)).await.unwrap();
     assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), "STOPPING=1\n");
     let status = within("the relay to exit", child.wait()).await.unwrap();
