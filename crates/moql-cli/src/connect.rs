@@ -11,20 +11,48 @@ use moql_native::{Client, ClientConfig, ClientTls};
 use moql_session::{Session, SessionConfig};
 use moql_wire::Version;
 
-use crate::{Failure, GLOBAL};
+use crate::GLOBAL;
+use crate::exit::Failure;
 
 /// How to reach and trust the relay; global flags, accepted before or after the subcommand.
 #[derive(Args, Clone, Debug, Default)]
 pub(crate) struct ConnectArgs {
-    /// Trust a server certificate by its SHA-256 (64 hex digits); repeatable. For self-signed
-    /// relays (`moql-relay` prints its fingerprint and serves it at /certificate.sha256).
-    #[arg(long = "tls-fingerprint", value_name = "HEX", global = true, help_heading = GLOBAL)]
+    /// The relay URL, for commands whose first argument is not one (a URL argument wins).
+    #[arg(
+        long = "url",
+        value_name = "URL",
+        env = "MOQL_URL",
+        hide_env_values = true,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub(crate) relay_url: Option<String>,
+    /// Trust a server certificate by its SHA-256 (64 hex digits); repeatable, or
+    /// comma-separated. For self-signed relays (`moql-relay` prints its fingerprint and serves
+    /// it at /certificate.sha256).
+    #[arg(
+        long = "tls-fingerprint",
+        value_name = "HEX",
+        env = "MOQL_TLS_FINGERPRINT",
+        value_delimiter = ',',
+        global = true,
+        help_heading = GLOBAL
+    )]
     pub(crate) tls_fingerprint: Vec<String>,
-    /// Accept any certificate. No authentication at all: local development only.
-    #[arg(long, global = true, conflicts_with = "tls_fingerprint", help_heading = GLOBAL)]
+    /// Accept any certificate (any `--tls-fingerprint` or MOQL_TLS_FINGERPRINT is ignored).
+    /// No authentication at all: local development only.
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub(crate) tls_disable_verify: bool,
-    /// A token for the relay, sent as the `jwt` query parameter of the URL.
-    #[arg(long, value_name = "TOKEN", global = true, help_heading = GLOBAL)]
+    /// A token for the relay, sent as the `jwt` query parameter of the URL. Prefer MOQL_JWT:
+    /// a command line is visible to every user in `ps`.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MOQL_JWT",
+        hide_env_values = true,
+        global = true,
+        help_heading = GLOBAL
+    )]
     pub(crate) jwt: Option<String>,
     /// How long an https:// or http:// dial waits for QUIC before also trying WebSocket on the
     /// same host and port (ws:// and wss:// URLs use WebSocket only).
@@ -192,7 +220,7 @@ pub(crate) async fn close(session: &Session, reason: &str) {
 ///
 /// # Errors
 ///
-/// [`Failure::NotFound`] after `timeout`; [`Failure::Transport`] if the session closes first.
+/// [`Failure::NotFound`] after `timeout`; [`Failure::Network`] if the session closes first.
 ///
 /// # Cancel safety
 ///
@@ -219,7 +247,7 @@ pub(crate) async fn wait_broadcast(
         tokio::select! {
             announced = watch.announced() => {
                 if announced.is_none() {
-                    return Err(Failure::Transport("the session ended".into()).into());
+                    return Err(Failure::Network("the session ended".into()).into());
                 }
             }
             err = session.closed() => {

@@ -13,19 +13,22 @@
 //! | `announced` | the live list of broadcasts (`+ path` / `- path`) |
 //! | `bench` | N connections publishing and subscribing; throughput, loss and latency |
 //!
-//! Exit codes: 0 success, 2 not found (broadcast, track or group), 3 transport or connection
-//! failure, 1 anything else (including usage errors, which clap reports with 2 only for
-//! unparsable command lines).
+//! Scripts can rely on the exit code (0 ok, 1 other, 2 usage, 3 network, 4 not found,
+//! 5 auth refused: [`exit`]), on `MOQL_URL` / `MOQL_JWT` / `MOQL_TLS_FINGERPRINT` in place of
+//! flags, and on `--json` lines from `subscribe`, `fetch` and `announced` ([`cmd::json`]).
+//! Errors are printed as `error: <what>: <cause>: …`.
 //!
-//! Layout: [`connect`] turns the global flags into sessions; each subcommand lives in
-//! `cmd/`; [`stats`] holds the counters and percentile math shared by progress lines and
+//! Layout: [`connect`] turns the global flags into sessions and [`operands`] finds the
+//! relay URL among the arguments; each subcommand lives in `cmd/`; [`exit`] maps errors to
+//! exit codes; [`stats`] holds the counters and percentile math shared by progress lines and
 //! the bench.
 
 mod cmd;
 mod connect;
+mod exit;
+mod operands;
 mod stats;
 
-use std::fmt;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -37,7 +40,13 @@ pub(crate) const GLOBAL: &str = "Global options";
 
 /// Command-line client for moq-lite relays.
 #[derive(Debug, Parser)]
-#[command(name = "moql", version, about, propagate_version = true)]
+#[command(
+    name = "moql",
+    version,
+    about,
+    propagate_version = true,
+    after_help = exit::HELP
+)]
 struct Cli {
     /// How to reach and trust the relay.
     #[command(flatten)]
@@ -58,12 +67,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Publish one track from stdin, a clock, or a looped file.
+    #[command(override_usage = "moql publish [OPTIONS] [URL] <BROADCAST>")]
     Publish(cmd::publish::PublishArgs),
     /// Print a track's frames as they arrive.
+    #[command(override_usage = "moql subscribe [OPTIONS] [URL] <BROADCAST> <TRACK>")]
     Subscribe(cmd::subscribe::SubscribeArgs),
     /// Print one past group of a track.
+    #[command(override_usage = "moql fetch [OPTIONS] [URL] <BROADCAST> <TRACK> <GROUP>")]
     Fetch(cmd::fetch::FetchArgs),
     /// List broadcasts as they start (`+ path`) and end (`- path`).
+    #[command(override_usage = "moql announced [OPTIONS] [URL] [PREFIX]")]
     Announced(cmd::announced::AnnouncedArgs),
     /// Load-test a relay: connections that publish and subscribe, with loss and latency.
     Bench(cmd::bench::BenchArgs),
@@ -78,68 +91,6 @@ pub(crate) struct Global {
     pub(crate) connect: ConnectArgs,
     /// `-q`: no progress lines.
     pub(crate) quiet: bool,
-}
-
-/// A failure with its own exit code that is not a library error.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The broadcast, track or group does not exist (exit code 2).
-    NotFound(String),
-    /// The connection failed, closed or timed out (exit code 3).
-    Transport(String),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotFound(what) | Self::Transport(what) => f.write_str(what),
-        }
-    }
-}
-
-impl std::error::Error for Failure {}
-
-/// Exit code: not found.
-const EXIT_NOT_FOUND: u8 = 2;
-/// Exit code: transport or connection failure.
-const EXIT_TRANSPORT: u8 = 3;
-/// Exit code: anything else.
-const EXIT_OTHER: u8 = 1;
-
-/// The exit code for `err`: the first cause in its chain that we recognise decides.
-fn exit_code(err: &anyhow::Error) -> u8 {
-    use moql_native::TransportError;
-    for cause in err.chain() {
-        if let Some(failure) = cause.downcast_ref::<Failure>() {
-            return match failure {
-                Failure::NotFound(_) => EXIT_NOT_FOUND,
-                Failure::Transport(_) => EXIT_TRANSPORT,
-            };
-        }
-        if let Some(model) = cause.downcast_ref::<moql_model::Error>() {
-            return match model {
-                moql_model::Error::NotFound | moql_model::Error::Unroutable => EXIT_NOT_FOUND,
-                moql_model::Error::Transport => EXIT_TRANSPORT,
-                _ => EXIT_OTHER,
-            };
-        }
-        if let Some(session) = cause.downcast_ref::<moql_session::SessionError>() {
-            return match session {
-                moql_session::SessionError::Config(_) => EXIT_OTHER,
-                _ => EXIT_TRANSPORT,
-            };
-        }
-        if let Some(transport) = cause.downcast_ref::<TransportError>() {
-            return match transport {
-                TransportError::InvalidUrl(_)
-                | TransportError::UnsupportedScheme(_)
-                | TransportError::Certificate(_)
-                | TransportError::Config(_) => EXIT_OTHER,
-                _ => EXIT_TRANSPORT,
-            };
-        }
-    }
-    EXIT_OTHER
 }
 
 /// Logs to stderr with `filter`, else RUST_LOG, else `warn`.
@@ -172,10 +123,10 @@ async fn main() -> ExitCode {
         Command::BenchFetch(args) => cmd::bench_fetch::run(&global, args).await,
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::Exit::Ok as u8),
         Err(err) => {
-            eprintln!("moql: {err:#}");
-            ExitCode::from(exit_code(&err))
+            eprintln!("error: {}", exit::report(&err));
+            ExitCode::from(exit::classify(&err) as u8)
         }
     }
 }
@@ -183,21 +134,6 @@ async fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exit_codes_follow_the_first_recognised_cause() {
-        let not_found = anyhow::Error::new(moql_model::Error::NotFound).context("fetching");
-        assert_eq!(exit_code(&not_found), EXIT_NOT_FOUND);
-        let unroutable = anyhow::Error::new(moql_model::Error::Unroutable);
-        assert_eq!(exit_code(&unroutable), EXIT_NOT_FOUND);
-        let closed = anyhow::Error::new(moql_session::SessionError::Transport("gone".into()));
-        assert_eq!(exit_code(&closed), EXIT_TRANSPORT);
-        let timeout = anyhow::Error::new(Failure::Transport("timed out".into()));
-        assert_eq!(exit_code(&timeout), EXIT_TRANSPORT);
-        assert_eq!(exit_code(&anyhow::anyhow!("bad input")), EXIT_OTHER);
-        let dropped = anyhow::Error::new(moql_model::Error::Dropped);
-        assert_eq!(exit_code(&dropped), EXIT_OTHER);
-    }
 
     #[test]
     fn the_command_line_parses() {

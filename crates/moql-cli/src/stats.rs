@@ -205,6 +205,29 @@ pub(crate) fn now_micros() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// `ms` since the Unix epoch as RFC 3339 UTC with milliseconds: `2026-01-31T12:34:56.700Z`.
+pub(crate) fn format_utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
 /// Prints `label: <rates over the last interval> (total …)` on stderr every
 /// [`PROGRESS_INTERVAL`] until the returned task is aborted; does nothing when `quiet`.
 pub(crate) fn spawn_progress(label: &'static str, meter: Arc<Meter>, quiet: bool) -> Progress {
@@ -247,6 +270,13 @@ impl Drop for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_formatting_matches_known_instants() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(format_utc(1_767_225_599_999), "2025-12-31T23:59:59.999Z");
+    }
 
     #[test]
     fn percentiles_use_the_nearest_rank() {

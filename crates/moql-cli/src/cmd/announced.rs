@@ -1,5 +1,6 @@
 //! `moql announced`: the live list of broadcasts under a prefix, as `+ path` when one starts
-//! and `- path` when it ends. The relay's current set comes first.
+//! and `- path` when it ends (with `--json`, one object per event: see [`super::json`]).
+//! The relay's current set comes first.
 //!
 //! moq-lite has no marker for the end of the relay's initial set: the relay sends it as a
 //! burst of ANNOUNCEs right after ANNOUNCE_OK. `--once` therefore takes the set as complete
@@ -15,6 +16,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use super::{Closed, interrupted, parse_path};
 use crate::Global;
 use crate::connect::{close, subscriber};
+use crate::operands::split;
 
 /// Longest `--once` waits for the initial set, however often announcements keep arriving.
 const ONCE_LIMIT: Duration = Duration::from_secs(10);
@@ -22,9 +24,12 @@ const ONCE_LIMIT: Duration = Duration::from_secs(10);
 /// `moql announced <url> [prefix]`.
 #[derive(Args, Debug)]
 pub(crate) struct AnnouncedArgs {
-    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev).
-    url: String,
+    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev),
+    /// `ws://` / `wss://` / `tcp://` (QMux). May be left out when `--url` or MOQL_URL gives it.
+    #[arg(value_name = "URL")]
+    url: Option<String>,
     /// Only broadcasts under this path prefix (whole segments); default: all.
+    #[arg(value_name = "PREFIX")]
     prefix: Option<String>,
     /// Print the current set and exit.
     #[arg(long)]
@@ -32,6 +37,10 @@ pub(crate) struct AnnouncedArgs {
     /// With `--once`: the set is complete after this long without an announcement.
     #[arg(long, default_value_t = 500, value_name = "MS")]
     settle_ms: u64,
+    /// One JSON object per event and line: event ("announce" or "unannounce"), broadcast,
+    /// timestamp (receive time, RFC 3339 UTC) and timestamp_ms (Unix ms).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `moql announced`.
@@ -40,15 +49,22 @@ pub(crate) struct AnnouncedArgs {
 ///
 /// A connection failure, or the session closing while listing.
 pub(crate) async fn run(global: &Global, args: AnnouncedArgs) -> anyhow::Result<()> {
-    let prefix = match &args.prefix {
+    let (url, operands) = split(
+        global.connect.relay_url.as_deref(),
+        [args.url, args.prefix],
+        &["PREFIX"],
+        0,
+    )?;
+    let prefix = match operands.first() {
         Some(prefix) => parse_path(prefix)?,
         None => Path::root(),
     };
-    let (session, received) = subscriber(&global.connect, &args.url, &prefix).await?;
+    let (session, received) = subscriber(&global.connect, &url, &prefix).await?;
     // Level-triggered: the first announcement is everything active, so nothing announced
     // before this watcher existed is missed.
     let mut watch = received.consume_prefix(&prefix);
     let mut out = tokio::io::stdout();
+    let line = if args.json { json_line } else { text_line };
 
     let result = if args.once {
         let settle = Duration::from_millis(args.settle_ms);
@@ -59,15 +75,19 @@ pub(crate) async fn run(global: &Global, args: AnnouncedArgs) -> anyhow::Result<
             {}
         };
         tokio::select! {
-            _ = tokio::time::timeout(ONCE_LIMIT, settled) => {
-                let paths: BTreeSet<Path> = received.paths(&prefix).into_iter().collect();
-                print_all(&mut out, paths.iter().map(|p| line('+', p))).await
-            }
+            _ = tokio::time::timeout(ONCE_LIMIT, settled) => match session.close_reason() {
+                // A refused session ends the watch too: that is no empty set.
+                Some(err) => Err(anyhow::Error::new(err).context("the session closed")),
+                None => {
+                    let paths: BTreeSet<Path> = received.paths(&prefix).into_iter().collect();
+                    print_all(&mut out, paths.iter().map(|p| line(true, p))).await
+                }
+            },
             err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
         }
     } else {
         tokio::select! {
-            result = follow(&mut watch, &mut out) => result,
+            result = follow(&mut watch, &mut out, line) => result,
             () = interrupted() => Ok(()),
             err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
         }
@@ -76,16 +96,21 @@ pub(crate) async fn run(global: &Global, args: AnnouncedArgs) -> anyhow::Result<
     result
 }
 
-/// Prints every change until the origin ends (it does not while the session lives).
+/// Formats one event: whether the broadcast started (`true`) or ended, and its path.
+type LineFormat = fn(bool, &Path) -> String;
+
+/// Prints every change, each formatted by `line`, until the origin ends (it does not while
+/// the session lives).
 async fn follow(
     watch: &mut moql_model::OriginConsumer,
     out: &mut (impl AsyncWrite + Unpin),
+    line: LineFormat,
 ) -> anyhow::Result<()> {
     while let Some(announcement) = watch.announced().await {
         let lines: Vec<String> = match announcement {
-            Announcement::Initial(active) => active.iter().map(|a| line('+', &a.path)).collect(),
-            Announcement::Active(announced) => vec![line('+', &announced.path)],
-            Announcement::Ended(path) => vec![line('-', &path)],
+            Announcement::Initial(active) => active.iter().map(|a| line(true, &a.path)).collect(),
+            Announcement::Active(announced) => vec![line(true, &announced.path)],
+            Announcement::Ended(path) => vec![line(false, &path)],
             // The path stays active (a restart or a new route): the list is unchanged.
             Announcement::Replaced(announced) => {
                 tracing::debug!(path = %announced.path, "broadcast replaced");
@@ -98,8 +123,14 @@ async fn follow(
 }
 
 /// `+ path` or `- path`.
-fn line(sign: char, path: &Path) -> String {
+fn text_line(active: bool, path: &Path) -> String {
+    let sign = if active { '+' } else { '-' };
     format!("{sign} {path}\n")
+}
+
+/// `{"event":"announce","broadcast":"path",…}`.
+fn json_line(active: bool, path: &Path) -> String {
+    super::json::event_line(active, &path.to_string(), super::json::now_ms())
 }
 
 /// Writes `lines` and flushes; a closed pipe ends quietly.
@@ -136,7 +167,7 @@ mod tests {
             .unwrap();
         let mut watch = origin.consume_prefix(&Path::new("a").unwrap());
         let (read, mut write) = tokio::io::duplex(4096);
-        let following = tokio::spawn(async move { follow(&mut watch, &mut write).await });
+        let following = tokio::spawn(async move { follow(&mut watch, &mut write, text_line).await });
         let mut lines = BufReader::new(read).lines();
         let mut next = async || {
             tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())

@@ -36,7 +36,8 @@ use self::report::{Report, human_interval, human_summary, write_json};
 use super::{AbortOnDrop, interrupted, parse_path, refuse_unknown};
 use crate::connect::Connector;
 use crate::stats::{Meter, Percentiles, now_micros};
-use crate::{Failure, Global};
+use crate::Global;
+use crate::exit::Failure;
 
 mod report;
 mod subscribe;
@@ -252,7 +253,7 @@ pub(crate) async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> 
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     if closed > 0 {
-        return Err(Failure::Transport(format!("{closed} sessions closed during the run")).into());
+        return Err(Failure::Network(format!("{closed} sessions closed during the run")).into());
     }
     if wanted > 0 && summary.received.groups == 0 {
         bail!("no groups were received");

@@ -1,8 +1,9 @@
 //! `moql fetch`: write one past group of a track to stdout.
 //!
-//! Exit codes: 0 when the whole group was written; 2 when the broadcast, track or group does
-//! not exist (not announced within `--wait-ms`, or refused with NOT_FOUND / UNROUTABLE); 3 when
-//! the connection fails or the fetch times out; 1 otherwise.
+//! Exit codes (see [`crate::exit`]): 0 when the whole group was written; 4 when the broadcast,
+//! track or group does not exist (not announced within `--wait-ms`, or refused with
+//! NOT_FOUND / UNROUTABLE); 5 when the relay refuses the token; 3 when the connection fails
+//! or the fetch times out; 2 for a bad command line; 1 otherwise.
 
 use std::time::Duration;
 
@@ -10,23 +11,30 @@ use clap::Args;
 
 use super::{FrameOutput, OutputArgs, parse_path};
 use crate::connect::{close, subscriber, wait_broadcast};
-use crate::{Failure, Global};
+use crate::Global;
+use crate::operands::split;
+use crate::exit::Failure;
 
 /// `moql fetch <url> <broadcast> <track> <group>`.
 #[derive(Args, Debug)]
 pub(crate) struct FetchArgs {
-    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev).
-    url: String,
+    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev),
+    /// `ws://` / `wss://` / `tcp://` (QMux). May be left out when `--url` or MOQL_URL gives it.
+    #[arg(value_name = "URL")]
+    url: Option<String>,
     /// Broadcast path, e.g. `demo/clock`.
-    broadcast: String,
+    #[arg(value_name = "BROADCAST")]
+    broadcast: Option<String>,
     /// Track name.
-    track: String,
+    #[arg(value_name = "TRACK")]
+    track: Option<String>,
     /// Group sequence number.
-    group: u64,
+    #[arg(value_name = "GROUP")]
+    group: Option<String>,
     /// Output format.
     #[command(flatten)]
     output: OutputArgs,
-    /// How long to wait for the relay to announce the broadcast before exiting with 2.
+    /// How long to wait for the relay to announce the broadcast before exiting with 4 (not found).
     #[arg(long, default_value_t = 3000, value_name = "MS")]
     wait_ms: u64,
     /// Bound on the fetch itself, from request to the group's last frame (exit 3 after it).
@@ -40,45 +48,62 @@ pub(crate) struct FetchArgs {
 ///
 /// See the module doc for how each maps to an exit code.
 pub(crate) async fn run(global: &Global, args: FetchArgs) -> anyhow::Result<()> {
-    let path = parse_path(&args.broadcast)?;
-    let (session, received) = subscriber(&global.connect, &args.url, &path).await?;
+    let (url, operands) = split(
+        global.connect.relay_url.as_deref(),
+        [args.url, args.broadcast, args.track, args.group],
+        &["BROADCAST", "TRACK", "GROUP"],
+        3,
+    )?;
+    let [broadcast_name, track_name] = [&operands[0], &operands[1]];
+    let sequence: u64 = operands[2].parse().map_err(|_| {
+        Failure::Usage(format!(
+            "invalid GROUP {:?}: expected a group sequence number",
+            operands[2]
+        ))
+    })?;
+    let path = parse_path(broadcast_name)?;
+    let (session, received) = subscriber(&global.connect, &url, &path).await?;
 
     let fetched = async {
         let wait = Duration::from_millis(args.wait_ms);
         let broadcast = wait_broadcast(&session, &received, &path, Some(wait)).await?;
-        let track = broadcast.track(&args.track)?;
+        let track = broadcast.track(track_name)?;
         let mut group = tokio::time::timeout(Duration::from_millis(args.timeout_ms), async {
-            track.fetch(args.group, None)?.await
+            track.fetch(sequence, None)?.await
         })
         .await
         .map_err(|_| {
-            Failure::Transport(format!("fetch timed out after {} ms", args.timeout_ms))
+            Failure::Network(format!("fetch timed out after {} ms", args.timeout_ms))
         })?
         .map_err(|err| match err {
             // The wire says 13 both for a group that never existed and for one older than
             // every window (memory, then the relay's disk tier): say both.
             moql_model::Error::NotFound => anyhow::Error::new(Failure::NotFound(format!(
-                "group {} not found: it never existed, or it expired (older than the                  publisher's and the relay's retention windows; the relay's HTTP /fetch says which)",
-                args.group
+                "group {} not found: it never existed, or it expired (older than the \
+                 publisher's and the relay's retention windows; the relay's HTTP /fetch says which)",
+                sequence
             ))),
             other => other.into(),
         })?;
         tracing::debug!(sequence = group.sequence(), "fetched");
 
-        let mut output = FrameOutput::new(tokio::io::stdout(), args.output);
+        let mut output =
+            FrameOutput::new(tokio::io::stdout(), args.output, broadcast_name, track_name);
         let deadline = Duration::from_millis(args.timeout_ms);
         let written = tokio::time::timeout(deadline, async {
+            let mut index = 0;
             while let Some(frame) = group.next_frame().await? {
-                if let Err(closed) = output.write(&frame.payload).await {
+                if let Err(closed) = output.write(sequence, index, &frame).await {
                     return closed.into_result();
                 }
+                index += 1;
             }
             Ok::<_, anyhow::Error>(())
         })
         .await;
         match written {
             Ok(result) => result,
-            Err(_) => Err(Failure::Transport("the group did not finish in time".into()).into()),
+            Err(_) => Err(Failure::Network("the group did not finish in time".into()).into()),
         }
     };
     let result = tokio::select! {
@@ -89,7 +114,7 @@ pub(crate) async fn run(global: &Global, args: FetchArgs) -> anyhow::Result<()> 
     result.map_err(|err| {
         err.context(format!(
             "fetching group {} of {}/{}",
-            args.group, args.broadcast, args.track
+            sequence, broadcast_name, track_name
         ))
     })
 }

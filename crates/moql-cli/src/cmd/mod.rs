@@ -6,46 +6,76 @@ pub(crate) mod announced;
 pub(crate) mod bench;
 pub(crate) mod bench_fetch;
 pub(crate) mod fetch;
+pub(crate) mod json;
 pub(crate) mod publish;
 pub(crate) mod subscribe;
 
 use std::io::ErrorKind;
 
-use anyhow::Context as _;
 use clap::Args;
-use moql_model::{BroadcastProducer, Error, Path};
+use moql_model::{BroadcastProducer, Error, Frame, Path};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::exit::Failure;
 
 /// How frames read from a track are written to stdout (subscribe and fetch).
 #[derive(Args, Clone, Copy, Debug, Default)]
 pub(crate) struct OutputArgs {
     /// Write each payload's bytes as they are, with nothing between frames.
-    #[arg(long, conflicts_with = "length_prefixed")]
+    #[arg(long, conflicts_with_all = ["length_prefixed", "json"])]
     pub(crate) raw: bool,
     /// Write each frame as a 4-byte big-endian length and the payload (what
     /// `moql publish --length-prefixed` reads).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub(crate) length_prefixed: bool,
+    /// Write one JSON object per frame and line: broadcast, track, group, frame (index in
+    /// the group), pts, timestamp (receive time, RFC 3339 UTC) and timestamp_ms (Unix ms),
+    /// size, encoding ("text" for UTF-8, else "base64") and payload.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Writes frames to an output in the format [`OutputArgs`] chose: one per line by default.
 pub(crate) struct FrameOutput<W> {
     out: W,
     format: OutputArgs,
+    /// The broadcast path and track name, for `--json`.
+    broadcast: String,
+    track: String,
 }
 
 impl<W: AsyncWrite + Unpin> FrameOutput<W> {
-    /// Writes to `out`.
-    pub(crate) fn new(out: W, format: OutputArgs) -> Self {
-        Self { out, format }
+    /// Writes the frames of `broadcast`/`track` to `out`.
+    pub(crate) fn new(out: W, format: OutputArgs, broadcast: &str, track: &str) -> Self {
+        Self {
+            out,
+            format,
+            broadcast: broadcast.to_string(),
+            track: track.to_string(),
+        }
     }
 
-    /// Writes one frame and flushes, so a reader sees each frame as it arrives.
+    /// Writes frame `index` of group `group` and flushes, so a reader sees each frame as it
+    /// arrives.
     ///
     /// # Errors
     ///
     /// The write's I/O error; a closed pipe is [`Closed::Pipe`] so callers can stop quietly.
-    pub(crate) async fn write(&mut self, payload: &[u8]) -> Result<(), Closed> {
+    pub(crate) async fn write(&mut self, group: u64, index: u64, frame: &Frame) -> Result<(), Closed> {
+        let payload = &frame.payload[..];
+        if self.format.json {
+            let line = json::frame_line(
+                &self.broadcast,
+                &self.track,
+                group,
+                index,
+                frame,
+                json::now_ms(),
+            );
+            self.out.write_all(line.as_bytes()).await?;
+            self.out.flush().await?;
+            return Ok(());
+        }
         if self.format.length_prefixed {
             let len = u32::try_from(payload.len()).map_err(|_| {
                 Closed::Io(std::io::Error::new(
@@ -97,9 +127,9 @@ impl Closed {
 ///
 /// # Errors
 ///
-/// More than 32 segments.
-pub(crate) fn parse_path(text: &str) -> anyhow::Result<Path> {
-    Path::new(text).with_context(|| format!("invalid broadcast path {text:?}"))
+/// [`Failure::Usage`] for more than 32 segments.
+pub(crate) fn parse_path(text: &str) -> Result<Path, Failure> {
+    Path::new(text).map_err(|err| Failure::Usage(format!("invalid broadcast path {text:?}: {err}")))
 }
 
 /// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM, so `kill` and service managers also
@@ -169,9 +199,10 @@ mod tests {
     use super::*;
 
     async fn written(format: OutputArgs, frames: &[&[u8]]) -> Vec<u8> {
-        let mut out = FrameOutput::new(Vec::new(), format);
-        for frame in frames {
-            out.write(frame).await.expect("write to a Vec");
+        let mut out = FrameOutput::new(Vec::new(), format, "b", "t");
+        for (index, frame) in frames.iter().enumerate() {
+            let frame = Frame::new(0, frame.to_vec());
+            out.write(0, index as u64, &frame).await.expect("write to a Vec");
         }
         out.out
     }
@@ -182,12 +213,12 @@ mod tests {
         assert_eq!(written(OutputArgs::default(), frames).await, b"ab\n\nc\n");
         let raw = OutputArgs {
             raw: true,
-            length_prefixed: false,
+            ..OutputArgs::default()
         };
         assert_eq!(written(raw, frames).await, b"abc");
         let prefixed = OutputArgs {
-            raw: false,
             length_prefixed: true,
+            ..OutputArgs::default()
         };
         assert_eq!(
             written(prefixed, frames).await,

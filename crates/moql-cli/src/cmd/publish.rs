@@ -22,7 +22,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::{interrupted, parse_path, refuse_unknown};
 use crate::Global;
 use crate::connect::{Connector, close};
-use crate::stats::{Meter, now_micros, spawn_progress};
+use crate::operands::split;
+use crate::stats::{Meter, format_utc, now_micros, spawn_progress};
 
 /// Largest frame `--length-prefixed` input may announce: a guard against reading garbage as a
 /// length and allocating gigabytes. Far above any media frame.
@@ -41,10 +42,13 @@ const STDIN_QUEUE: usize = 64;
 /// `moql publish <url> <broadcast>`.
 #[derive(Args, Debug)]
 pub(crate) struct PublishArgs {
-    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev).
-    url: String,
+    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev),
+    /// `ws://` / `wss://` / `tcp://` (QMux). May be left out when `--url` or MOQL_URL gives it.
+    #[arg(value_name = "URL")]
+    url: Option<String>,
     /// Broadcast path, e.g. `demo/clock`.
-    broadcast: String,
+    #[arg(value_name = "BROADCAST")]
+    broadcast: Option<String>,
     /// Track name.
     #[arg(long, default_value = "data")]
     track: String,
@@ -102,7 +106,13 @@ enum Source {
 ///
 /// Invalid arguments, an unreadable file or stdin, or a connection failure.
 pub(crate) async fn run(global: &Global, args: PublishArgs) -> anyhow::Result<()> {
-    let path = parse_path(&args.broadcast)?;
+    let (url, operands) = split(
+        global.connect.relay_url.as_deref(),
+        [args.url.clone(), args.broadcast.clone()],
+        &["BROADCAST"],
+        1,
+    )?;
+    let path = parse_path(&operands[0])?;
     let (source, group_frames) = source(&args)?;
 
     let origin = OriginProducer::new();
@@ -117,7 +127,7 @@ pub(crate) async fn run(global: &Global, args: PublishArgs) -> anyhow::Result<()
     origin.publish(&path, broadcast.consume())?;
     let _refusals = refuse_unknown(&broadcast);
 
-    let connector = Connector::new(&global.connect, &args.url)?;
+    let connector = Connector::new(&global.connect, &url)?;
     let session = connector
         .session(SessionConfig::new().with_publish(origin.consume()))
         .await?;
@@ -384,29 +394,6 @@ fn read_prefixed(input: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
     Ok(Some(frame))
 }
 
-/// `ms` since the Unix epoch as RFC 3339 UTC with milliseconds: `2026-01-31T12:34:56.700Z`.
-fn format_utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,13 +436,6 @@ mod tests {
         assert_eq!((&frame[..], next), (&b"bcdeabcdeabc"[..], 3));
         let (_, next) = slice_looped(&data, 3, 2);
         assert_eq!(next, 0);
-    }
-
-    #[test]
-    fn utc_formatting_matches_known_instants() {
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(format_utc(1_767_225_599_999), "2025-12-31T23:59:59.999Z");
     }
 
     #[test]

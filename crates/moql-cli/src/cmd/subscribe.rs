@@ -21,24 +21,29 @@ use tokio::time::Instant;
 use super::{FrameOutput, OutputArgs, interrupted, parse_path};
 use crate::Global;
 use crate::connect::{close, subscriber, wait_broadcast};
+use crate::operands::split;
 use crate::stats::{Meter, spawn_progress};
 
 /// `moql subscribe <url> <broadcast> <track>`.
 #[derive(Args, Debug)]
 pub(crate) struct SubscribeArgs {
-    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev).
-    url: String,
+    /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev),
+    /// `ws://` / `wss://` / `tcp://` (QMux). May be left out when `--url` or MOQL_URL gives it.
+    #[arg(value_name = "URL")]
+    url: Option<String>,
     /// Broadcast path, e.g. `demo/clock`.
-    broadcast: String,
+    #[arg(value_name = "BROADCAST")]
+    broadcast: Option<String>,
     /// Track name.
-    track: String,
+    #[arg(value_name = "TRACK")]
+    track: Option<String>,
     /// Start at this group (cached groups from it on are delivered first); default: the latest.
     #[arg(long, value_name = "N")]
     start_group: Option<u64>,
     /// Output format.
     #[command(flatten)]
     output: OutputArgs,
-    /// Give up (exit 2) if the broadcast is not announced within this many milliseconds;
+    /// Give up (exit 4) if the broadcast is not announced within this many milliseconds;
     /// default: wait as long as the session lives.
     #[arg(long, value_name = "MS")]
     wait_ms: Option<u64>,
@@ -53,8 +58,15 @@ pub(crate) struct SubscribeArgs {
 ///
 /// A connection failure, the broadcast not announced in time, or the track's error.
 pub(crate) async fn run(global: &Global, args: SubscribeArgs) -> anyhow::Result<()> {
-    let path = parse_path(&args.broadcast)?;
-    let (session, received) = subscriber(&global.connect, &args.url, &path).await?;
+    let (url, operands) = split(
+        global.connect.relay_url.as_deref(),
+        [args.url, args.broadcast, args.track],
+        &["BROADCAST", "TRACK"],
+        2,
+    )?;
+    let [broadcast_name, track_name] = [&operands[0], &operands[1]];
+    let path = parse_path(broadcast_name)?;
+    let (session, received) = subscriber(&global.connect, &url, &path).await?;
 
     let wait = args.wait_ms.map(Duration::from_millis);
     let broadcast = tokio::select! {
@@ -69,15 +81,19 @@ pub(crate) async fn run(global: &Global, args: SubscribeArgs) -> anyhow::Result<
         start: args.start_group,
         ..Subscription::DEFAULT
     };
-    let track = broadcast.subscribe_track(&args.track, subscription)?;
+    let track = broadcast
+        .subscribe_track(track_name, subscription)
+        .map_err(|err| anyhow::Error::new(err).context(format!("subscribing to {path}/{track_name}")))?;
 
     let meter = Arc::new(Meter::default());
     let _progress = spawn_progress("subscribe", meter.clone(), global.quiet);
-    let output = FrameOutput::new(tokio::io::stdout(), args.output);
+    let output = FrameOutput::new(tokio::io::stdout(), args.output, broadcast_name, track_name);
     let stall = Duration::from_millis(args.group_timeout_ms);
     let reader = InOrder::new(track, args.start_group, stall);
     let result = tokio::select! {
-        result = reader.print(output, &meter) => result,
+        result = reader.print(output, &meter) => {
+            result.map_err(|err| err.context(format!("reading {path}/{track_name}")))
+        }
         () = interrupted() => Ok(()),
         err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
     };
@@ -105,6 +121,8 @@ pub(crate) struct InOrder {
     stall: Duration,
     /// The group being read.
     current: Option<GroupConsumer>,
+    /// The index in `current` of its next frame.
+    index: u64,
     /// Groups that arrived (or were fetched) ahead of their turn.
     pending: BTreeMap<u64, GroupConsumer>,
     /// The sequence to print next; `None` until the first group (without `--start-group`).
@@ -129,6 +147,7 @@ impl InOrder {
             track,
             stall,
             current: None,
+            index: 0,
             pending: BTreeMap::new(),
             next: start,
             requested: BTreeSet::new(),
@@ -150,22 +169,27 @@ impl InOrder {
         mut output: FrameOutput<W>,
         meter: &Meter,
     ) -> anyhow::Result<()> {
-        while let Some(frame) = self.next_frame(meter).await? {
-            meter.frame(frame.len());
-            if let Err(closed) = output.write(&frame.payload).await {
+        while let Some(delivered) = self.next_frame(meter).await? {
+            meter.frame(delivered.frame.len());
+            let Delivered {
+                group,
+                index,
+                frame,
+            } = delivered;
+            if let Err(closed) = output.write(group, index, &frame).await {
                 return closed.into_result();
             }
         }
         Ok(())
     }
 
-    /// The next frame in group order; `None` once the track ended and every group was read
-    /// or given up on.
+    /// The next frame in group order, with its place; `None` once the track ended and every
+    /// group was read or given up on.
     ///
     /// # Errors
     ///
     /// The track's error.
-    pub(crate) async fn next_frame(&mut self, meter: &Meter) -> anyhow::Result<Option<Frame>> {
+    pub(crate) async fn next_frame(&mut self, meter: &Meter) -> anyhow::Result<Option<Delivered>> {
         loop {
             if self.current.is_none() {
                 self.advance(meter);
@@ -213,7 +237,10 @@ impl InOrder {
                 frame = next_in(&mut self.current) => match frame {
                     Ok(Some(frame)) => {
                         self.since = Instant::now();
-                        return Ok(Some(frame));
+                        let group = self.current.as_ref().map_or(0, GroupConsumer::sequence);
+                        let index = self.index;
+                        self.index += 1;
+                        return Ok(Some(Delivered { group, index, frame }));
                     }
                     Ok(None) => self.pass(),
                     Err(err) => {
@@ -256,6 +283,7 @@ impl InOrder {
         if let Some(group) = self.pending.remove(&next) {
             meter.group();
             self.since = Instant::now();
+            self.index = 0;
             self.current = Some(group);
         }
     }
@@ -324,6 +352,17 @@ impl InOrder {
     }
 }
 
+/// A frame and its place in the track.
+#[derive(Debug)]
+pub(crate) struct Delivered {
+    /// The group's sequence number.
+    pub(crate) group: u64,
+    /// The frame's index in its group, from 0.
+    pub(crate) index: u64,
+    /// The frame.
+    pub(crate) frame: Frame,
+}
+
 /// Sleeps until `deadline`; never resolves without one.
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
@@ -346,11 +385,11 @@ mod tests {
 
     use super::*;
 
-    fn payloads(frames: &[Frame]) -> Vec<&[u8]> {
-        frames.iter().map(|f| &f.payload[..]).collect()
+    fn payloads(frames: &[Delivered]) -> Vec<&[u8]> {
+        frames.iter().map(|f| &f.frame.payload[..]).collect()
     }
 
-    async fn read_all(reader: &mut InOrder) -> Vec<Frame> {
+    async fn read_all(reader: &mut InOrder) -> Vec<Delivered> {
         let meter = Meter::default();
         let mut frames = Vec::new();
         while let Some(frame) = reader.next_frame(&meter).await.unwrap() {

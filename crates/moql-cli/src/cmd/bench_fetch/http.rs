@@ -8,7 +8,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use moql_model::Path;
 
-use crate::Failure;
+use crate::exit::Failure;
 
 /// Where the relay's HTTP port is.
 pub(super) struct Endpoint {
@@ -47,7 +47,7 @@ impl Endpoint {
         let tcp = tokio::net::TcpStream::connect(&self.authority)
             .await
             .map_err(|err| {
-                Failure::Transport(format!("connecting to {}: {err}", self.authority))
+                Failure::Network(format!("connecting to {}: {err}", self.authority))
             })?;
         let _ = tcp.set_nodelay(true);
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))

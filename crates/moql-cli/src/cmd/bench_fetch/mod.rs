@@ -37,7 +37,8 @@ use tokio::time::Instant;
 use super::{AbortOnDrop, refuse_unknown};
 use crate::connect::Connector;
 use crate::stats::Percentiles;
-use crate::{Failure, Global};
+use crate::Global;
+use crate::exit::Failure;
 
 /// The track every bench-fetch broadcast carries.
 const TRACK: &str = "bench";
@@ -131,7 +132,7 @@ struct Summary {
 /// # Errors
 ///
 /// Bad parameters, a relay that cannot be reached (exit 3), or a warm-up fetch that fails
-/// (exit 2 if the relay answered not-found).
+/// (exit 4 if the relay answered not-found).
 pub(crate) async fn run(global: &Global, args: BenchFetchArgs) -> anyhow::Result<()> {
     ensure!(
         args.duration.is_finite() && args.duration > 0.0,
@@ -399,6 +400,6 @@ impl Connection {
         };
         tokio::time::timeout(FETCH_TIMEOUT, fetched)
             .await
-            .map_err(|_| Failure::Transport(format!("fetch of group {sequence} timed out")))?
+            .map_err(|_| Failure::Network(format!("fetch of group {sequence} timed out")))?
     }
 }

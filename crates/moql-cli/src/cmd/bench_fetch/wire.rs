@@ -7,7 +7,7 @@ use moql_native::Connection;
 use moql_wire::{BidiStream, DecodeError, Encode, Fetch, FrameDecoder, Setup, UniStream, Version};
 use web_transport_trait::{RecvStream as _, SendStream as _, Session as _};
 
-use crate::Failure;
+use crate::exit::Failure;
 use crate::connect::Connector;
 
 /// A connection that sends FETCHes and reads the replies, without a session's model (no local
