@@ -255,8 +255,8 @@ pub(crate) async fn wait_broadcast(
             }
             () = expired => {
                 return Err(Failure::NotFound(format!(
-                    "broadcast {path:?} was not announced within {:?}",
-                    timeout.unwrap_or_default()
+                    "broadcast \"{path}\" was not announced within {} ms",
+                    timeout.unwrap_or_default().as_millis()
                 ))
                 .into());
             }

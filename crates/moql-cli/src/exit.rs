@@ -157,7 +157,10 @@ mod tests {
         for (exit, number) in codes {
             assert_eq!(exit as u8, number);
             if exit != Exit::Ok {
-                assert!(HELP.contains(&format!("\n  {number}  ")), "{exit:?} in HELP");
+                assert!(
+                    HELP.contains(&format!("\n  {number}  ")),
+                    "{exit:?} in HELP"
+                );
             }
         }
     }

@@ -42,7 +42,10 @@ pub(crate) fn split(
             }
         }
     };
-    if let Some(missing) = names.get(operands.len()).filter(|_| operands.len() < required) {
+    if let Some(missing) = names
+        .get(operands.len())
+        .filter(|_| operands.len() < required)
+    {
         return Err(Failure::Usage(format!(
             "missing the {missing} argument (after the relay URL)"
         )));
@@ -71,7 +74,10 @@ mod tests {
             2,
         )
         .unwrap();
-        assert_eq!((url.as_str(), rest), ("moql://arg/", vec!["demo".to_string(), "t".into()]));
+        assert_eq!(
+            (url.as_str(), rest),
+            ("moql://arg/", vec!["demo".to_string(), "t".into()])
+        );
     }
 
     #[test]
@@ -80,7 +86,10 @@ mod tests {
         assert_eq!((url.as_str(), rest.len()), ("moql://env/", 2));
         // announced [URL] [PREFIX]: one argument is a URL only if it looks like one.
         let (url, rest) = split(Some("moql://env/"), some(&["demo"]), &["PREFIX"], 0).unwrap();
-        assert_eq!((url.as_str(), rest), ("moql://env/", vec!["demo".to_string()]));
+        assert_eq!(
+            (url.as_str(), rest),
+            ("moql://env/", vec!["demo".to_string()])
+        );
         let (url, rest) = split(Some("moql://env/"), some(&["tcp://h:1"]), &["PREFIX"], 0).unwrap();
         assert_eq!((url.as_str(), rest.len()), ("tcp://h:1", 0));
     }
@@ -88,8 +97,14 @@ mod tests {
     #[test]
     fn no_url_or_a_missing_argument_is_a_usage_error() {
         let err = split(None, some(&["demo", "t"]), SUBSCRIBE, 2).unwrap_err();
-        assert!(matches!(err, Failure::Usage(ref m) if m.contains("MOQL_URL")), "{err}");
+        assert!(
+            matches!(err, Failure::Usage(ref m) if m.contains("MOQL_URL")),
+            "{err}"
+        );
         let err = split(Some("moql://env/"), some(&["demo"]), SUBSCRIBE, 2).unwrap_err();
-        assert!(matches!(err, Failure::Usage(ref m) if m.contains("TRACK")), "{err}");
+        assert!(
+            matches!(err, Failure::Usage(ref m) if m.contains("TRACK")),
+            "{err}"
+        );
     }
 }

@@ -310,7 +310,7 @@ async fn fetch_returns_a_past_group_byte_exact_and_exit_codes_tell_why_not() {
     stdin.flush().await.expect("flush");
 
     // The last group exists once a fetch of it succeeds (the publisher reads stdin
-    // asynchronously); until then a fetch is refused with 2.
+    // asynchronously); until then a fetch is refused with 4 (not found).
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (code, out) = fetch(&relay, &["demo/fetch", "t", "2", "--raw"]).await;
@@ -320,7 +320,7 @@ async fn fetch_returns_a_past_group_byte_exact_and_exit_codes_tell_why_not() {
         }
         assert_eq!(
             code,
-            Some(2),
+            Some(4),
             "only not-found while the group is not there yet"
         );
         assert!(
@@ -335,11 +335,11 @@ async fn fetch_returns_a_past_group_byte_exact_and_exit_codes_tell_why_not() {
     assert_eq!((code, out.as_slice()), (Some(0), &input[..8]));
 
     let (code, _) = fetch(&relay, &["demo/fetch", "t", "42"]).await;
-    assert_eq!(code, Some(2), "a group that does not exist");
+    assert_eq!(code, Some(4), "a group that does not exist");
     let (code, _) = fetch(&relay, &["demo/fetch", "no-such-track", "0"]).await;
-    assert_eq!(code, Some(2), "a track that does not exist");
+    assert_eq!(code, Some(4), "a track that does not exist");
     let (code, _) = fetch(&relay, &["demo/absent", "t", "0", "--wait-ms", "300"]).await;
-    assert_eq!(code, Some(2), "a broadcast that is never announced");
+    assert_eq!(code, Some(4), "a broadcast that is never announced");
 
     let wrong = "00".repeat(32);
     let output = Command::new(env!("CARGO_BIN_EXE_moql"))

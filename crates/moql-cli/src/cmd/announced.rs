@@ -77,19 +77,19 @@ pub(crate) async fn run(global: &Global, args: AnnouncedArgs) -> anyhow::Result<
         tokio::select! {
             _ = tokio::time::timeout(ONCE_LIMIT, settled) => match session.close_reason() {
                 // A refused session ends the watch too: that is no empty set.
-                Some(err) => Err(anyhow::Error::new(err).context("the session closed")),
+                Some(err) => Err(anyhow::Error::new(err).context("listing broadcasts")),
                 None => {
                     let paths: BTreeSet<Path> = received.paths(&prefix).into_iter().collect();
                     print_all(&mut out, paths.iter().map(|p| line(true, p))).await
                 }
             },
-            err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
+            err = session.closed() => Err(anyhow::Error::new(err).context("listing broadcasts")),
         }
     } else {
         tokio::select! {
             result = follow(&mut watch, &mut out, line) => result,
             () = interrupted() => Ok(()),
-            err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
+            err = session.closed() => Err(anyhow::Error::new(err).context("listing broadcasts")),
         }
     };
     close(&session, "done").await;
@@ -167,7 +167,8 @@ mod tests {
             .unwrap();
         let mut watch = origin.consume_prefix(&Path::new("a").unwrap());
         let (read, mut write) = tokio::io::duplex(4096);
-        let following = tokio::spawn(async move { follow(&mut watch, &mut write, text_line).await });
+        let following =
+            tokio::spawn(async move { follow(&mut watch, &mut write, text_line).await });
         let mut lines = BufReader::new(read).lines();
         let mut next = async || {
             tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())

@@ -34,10 +34,10 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use self::report::{Report, human_interval, human_summary, write_json};
 use super::{AbortOnDrop, interrupted, parse_path, refuse_unknown};
-use crate::connect::Connector;
-use crate::stats::{Meter, Percentiles, now_micros};
 use crate::Global;
+use crate::connect::Connector;
 use crate::exit::Failure;
+use crate::stats::{Meter, Percentiles, now_micros};
 
 mod report;
 mod subscribe;

@@ -10,10 +10,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{FrameOutput, OutputArgs, parse_path};
-use crate::connect::{close, subscriber, wait_broadcast};
 use crate::Global;
-use crate::operands::split;
+use crate::connect::{close, subscriber, wait_broadcast};
 use crate::exit::Failure;
+use crate::operands::split;
 
 /// `moql fetch <url> <broadcast> <track> <group>`.
 #[derive(Args, Debug)]

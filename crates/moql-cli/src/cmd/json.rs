@@ -114,20 +114,29 @@ mod tests {
         assert_eq!(value["encoding"], "text");
         assert_eq!(value["payload"], "héllo\n");
         assert_eq!(value["size"], 7);
-        assert_eq!((value["group"].as_u64(), value["frame"].as_u64()), (Some(3), Some(1)));
+        assert_eq!(
+            (value["group"].as_u64(), value["frame"].as_u64()),
+            (Some(3), Some(1))
+        );
         assert_eq!(value["pts"], 42);
         assert_eq!(value["timestamp"], "1970-01-01T00:00:00.000Z");
         assert!(text.ends_with("}\n") && text.matches('\n').count() == 1);
 
         let binary = frame_line("a/b", "t", 0, 0, &Frame::new(0, &b"\xff\x00"[..]), 1_500);
         let value: serde_json::Value = serde_json::from_str(&binary).unwrap();
-        assert_eq!((value["encoding"].as_str(), value["payload"].as_str()), (Some("base64"), Some("/wA=")));
+        assert_eq!(
+            (value["encoding"].as_str(), value["payload"].as_str()),
+            (Some("base64"), Some("/wA="))
+        );
         assert_eq!(value["timestamp_ms"], 1_500);
     }
 
     #[test]
     fn events_name_their_kind() {
         let value: serde_json::Value = serde_json::from_str(&event_line(false, "x", 0)).unwrap();
-        assert_eq!((value["event"].as_str(), value["broadcast"].as_str()), (Some("unannounce"), Some("x")));
+        assert_eq!(
+            (value["event"].as_str(), value["broadcast"].as_str()),
+            (Some("unannounce"), Some("x"))
+        );
     }
 }

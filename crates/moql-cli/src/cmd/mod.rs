@@ -61,7 +61,12 @@ impl<W: AsyncWrite + Unpin> FrameOutput<W> {
     /// # Errors
     ///
     /// The write's I/O error; a closed pipe is [`Closed::Pipe`] so callers can stop quietly.
-    pub(crate) async fn write(&mut self, group: u64, index: u64, frame: &Frame) -> Result<(), Closed> {
+    pub(crate) async fn write(
+        &mut self,
+        group: u64,
+        index: u64,
+        frame: &Frame,
+    ) -> Result<(), Closed> {
         let payload = &frame.payload[..];
         if self.format.json {
             let line = json::frame_line(
@@ -202,7 +207,9 @@ mod tests {
         let mut out = FrameOutput::new(Vec::new(), format, "b", "t");
         for (index, frame) in frames.iter().enumerate() {
             let frame = Frame::new(0, frame.to_vec());
-            out.write(0, index as u64, &frame).await.expect("write to a Vec");
+            out.write(0, index as u64, &frame)
+                .await
+                .expect("write to a Vec");
         }
         out.out
     }

@@ -145,7 +145,7 @@ pub(crate) async fn run(global: &Global, args: PublishArgs) -> anyhow::Result<()
     let produced = tokio::select! {
         result = produce(source, &mut groups) => result,
         () = interrupted() => Ok(()),
-        err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
+        err = session.closed() => Err(anyhow::Error::new(err).context("publishing")),
     };
     groups.cut();
     let _ = track.finish();

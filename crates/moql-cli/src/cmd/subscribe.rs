@@ -83,7 +83,9 @@ pub(crate) async fn run(global: &Global, args: SubscribeArgs) -> anyhow::Result<
     };
     let track = broadcast
         .subscribe_track(track_name, subscription)
-        .map_err(|err| anyhow::Error::new(err).context(format!("subscribing to {path}/{track_name}")))?;
+        .map_err(|err| {
+            anyhow::Error::new(err).context(format!("subscribing to {path}/{track_name}"))
+        })?;
 
     let meter = Arc::new(Meter::default());
     let _progress = spawn_progress("subscribe", meter.clone(), global.quiet);
@@ -95,7 +97,7 @@ pub(crate) async fn run(global: &Global, args: SubscribeArgs) -> anyhow::Result<
             result.map_err(|err| err.context(format!("reading {path}/{track_name}")))
         }
         () = interrupted() => Ok(()),
-        err = session.closed() => Err(anyhow::Error::new(err).context("the session closed")),
+        err = session.closed() => Err(anyhow::Error::new(err).context(format!("subscribing to {path}/{track_name}"))),
     };
     close(&session, "subscriber done").await;
     result
@@ -418,8 +420,15 @@ mod tests {
         let track = TrackProducer::new("t", TrackInfo::DEFAULT).unwrap();
         let mut reader = InOrder::new(track.subscribe(from(0)), Some(0), Duration::from_secs(5));
         write_groups(&track, &[(0, "a"), (2, "c"), (1, "b")]);
+        let two = track.create_group(3).unwrap();
+        two.write(0, "d0").unwrap();
+        two.write(1, "d1").unwrap();
+        two.finish().unwrap();
         track.finish().unwrap();
-        assert_eq!(payloads(&read_all(&mut reader).await), [b"a", b"b", b"c"]);
+        let frames = read_all(&mut reader).await;
+        assert_eq!(payloads(&frames), [&b"a"[..], b"b", b"c", b"d0", b"d1"]);
+        let places: Vec<(u64, u64)> = frames.iter().map(|f| (f.group, f.index)).collect();
+        assert_eq!(places, [(0, 0), (1, 0), (2, 0), (3, 0), (3, 1)]);
     }
 
     #[tokio::test]

@@ -46,9 +46,7 @@ impl Endpoint {
     pub(super) async fn connect(&self) -> anyhow::Result<Fetcher> {
         let tcp = tokio::net::TcpStream::connect(&self.authority)
             .await
-            .map_err(|err| {
-                Failure::Network(format!("connecting to {}: {err}", self.authority))
-            })?;
+            .map_err(|err| Failure::Network(format!("connecting to {}: {err}", self.authority)))?;
         let _ = tcp.set_nodelay(true);
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
             .await

@@ -35,10 +35,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::{AbortOnDrop, refuse_unknown};
-use crate::connect::Connector;
-use crate::stats::Percentiles;
 use crate::Global;
+use crate::connect::Connector;
 use crate::exit::Failure;
+use crate::stats::Percentiles;
 
 /// The track every bench-fetch broadcast carries.
 const TRACK: &str = "bench";

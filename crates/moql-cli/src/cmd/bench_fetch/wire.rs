@@ -7,8 +7,8 @@ use moql_native::Connection;
 use moql_wire::{BidiStream, DecodeError, Encode, Fetch, FrameDecoder, Setup, UniStream, Version};
 use web_transport_trait::{RecvStream as _, SendStream as _, Session as _};
 
-use crate::exit::Failure;
 use crate::connect::Connector;
+use crate::exit::Failure;
 
 /// A connection that sends FETCHes and reads the replies, without a session's model (no local
 /// cache between the bench and the relay).
