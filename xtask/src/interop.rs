@@ -163,10 +163,10 @@ pub(crate) fn run() -> anyhow::Result<()> {
         cli_bytes.len()
     );
 
-    // A group that does not exist: exit code 2.
+    // A group that does not exist: exit code 4 (not found).
     let missing = moql(&["fetch", &url, "interop/clock", "clock", "999999"]).output()?;
     ensure!(
-        missing.status.code() == Some(2),
+        missing.status.code() == Some(4),
         "fetch of a missing group exited {:?}",
         missing.status
     );

@@ -223,7 +223,7 @@ pub(crate) fn fetch_matches_http(
     ))
 }
 
-/// A group that never existed: our `moql fetch` through the relay at `url` exits 2, and (when
+/// A group that never existed: our `moql fetch` through the relay at `url` exits 4 (not found), and (when
 /// `http` is set) the relay's HTTP `/fetch` of it is not a 200. Returns a summary.
 pub(crate) fn missing_group_refused(
     moql: &Moql,
@@ -235,11 +235,11 @@ pub(crate) fn missing_group_refused(
     let missing = 999_999;
     let (code, _) = moql.fetch(url, broadcast, missing)?;
     ensure!(
-        code == Some(2),
-        "moql fetch of group {missing}, which never existed, exited {code:?} (want 2)"
+        code == Some(4),
+        "moql fetch of group {missing}, which never existed, exited {code:?} (want 4)"
     );
     if !http {
-        return Ok(format!("group {missing}: moql exit 2"));
+        return Ok(format!("group {missing}: moql exit 4"));
     }
     let (status, body) = http_get(
         local(http_port),
@@ -250,7 +250,7 @@ pub(crate) fn missing_group_refused(
         "HTTP /fetch of group {missing}, which never existed, answered 200 with {} bytes",
         body.len()
     );
-    Ok(format!("group {missing}: moql exit 2, HTTP {status}"))
+    Ok(format!("group {missing}: moql exit 4, HTTP {status}"))
 }
 
 /// Whether the reference serves FETCH on `version` (moq-lite-05 and later; older versions

@@ -107,7 +107,7 @@ fn start(
 
 /// A clock published at `from` is announced at `to`; a past group FETCHed at `to` (before
 /// anything subscribes there) is a complete group of the clock; a subscriber at `to` sees
-/// ticks; a group that never existed is refused at `to` (exit 2).
+/// ticks; a group that never existed is refused at `to` (exit 4).
 fn across(
     version: &str,
     (publisher, from): (&Moql, &str),
@@ -137,10 +137,10 @@ fn across(
         // once a FETCH of it failed upstream (docs/interop.md).
         let (code, _) = reader.fetch(to, broadcast, 999_999)?;
         ensure!(
-            code == Some(2),
-            "fetch across the link of a group that never existed exited {code:?} (want 2)"
+            code == Some(4),
+            "fetch across the link of a group that never existed exited {code:?} (want 4)"
         );
-        detail.push_str("; missing group: exit 2");
+        detail.push_str("; missing group: exit 4");
     }
     Ok(detail)
 }

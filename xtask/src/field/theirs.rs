@@ -101,13 +101,13 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
 }
 
 /// On versions without FETCH a past group cannot be fetched from a track nobody subscribed:
-/// `moql fetch` must fail cleanly (exit 2, NotFound) and HTTP `/fetch` must not be an empty
+/// `moql fetch` must fail cleanly (exit 4, NotFound) and HTTP `/fetch` must not be an empty
 /// 200.
 fn no_fetch(moql: &Moql, url: &str, http_port: u16, broadcast: &str) -> anyhow::Result<String> {
     let (code, frames) = moql.fetch(url, broadcast, 1)?;
     ensure!(
-        code == Some(2) && frames.is_empty(),
-        "moql fetch exited {code:?} with {} frames (want 2, none)",
+        code == Some(4) && frames.is_empty(),
+        "moql fetch exited {code:?} with {} frames (want 4, none)",
         frames.len()
     );
     let (status, body) = http_get(
@@ -119,5 +119,5 @@ fn no_fetch(moql: &Moql, url: &str, http_port: u16, broadcast: &str) -> anyhow::
         status != 200 || !body.is_empty(),
         "HTTP /fetch answered an empty 200"
     );
-    Ok(format!("moql exit 2; HTTP {status}, {} bytes", body.len()))
+    Ok(format!("moql exit 4; HTTP {status}, {} bytes", body.len()))
 }

@@ -130,7 +130,7 @@ fn text_line(active: bool, path: &Path) -> String {
 
 /// `{"event":"announce","broadcast":"path",…}`.
 fn json_line(active: bool, path: &Path) -> String {
-    super::json::event_line(active, &path.to_string(), super::json::now_ms())
+    super::json::event_line(active, path.as_ref(), super::json::now_ms())
 }
 
 /// Writes `lines` and flushes; a closed pipe ends quietly.
