@@ -37,6 +37,7 @@ use super::{AbortOnDrop, interrupted, parse_path, refuse_unknown};
 use crate::Global;
 use crate::connect::Connector;
 use crate::exit::Failure;
+use crate::operands::split;
 use crate::stats::{Meter, Percentiles, now_micros};
 
 mod report;
@@ -56,7 +57,9 @@ const DRAIN: Duration = Duration::from_secs(2);
 #[derive(Args, Debug, Clone, Serialize)]
 pub(crate) struct BenchArgs {
     /// Relay URL: `https://` (WebTransport), `moql://` or `moqt://` (raw QUIC), `http://` (dev).
-    url: String,
+    /// May be left out when `--url` or MOQL_URL gives it.
+    #[arg(value_name = "URL")]
+    url: Option<String>,
     /// Sessions to open.
     #[arg(long, default_value_t = 2, value_name = "N")]
     connections: usize,
@@ -164,14 +167,21 @@ struct Connection {
 ///
 /// Invalid parameters, a connection that cannot be made (exit 3), a session that closes
 /// during the run (exit 3, after the summary), or no group received at all.
-pub(crate) async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, mut args: BenchArgs) -> anyhow::Result<()> {
+    let (url, _) = split(
+        global.connect.relay_url.as_deref(),
+        [args.url.take()],
+        &[],
+        0,
+    )?;
+    args.url = Some(url.clone());
     let publishers = check(&args)?;
     let prefix = match &args.prefix {
         Some(prefix) => parse_path(prefix)?,
         None => Path::new(&format!("bench/{:x}", moql_session::random_origin_id()))?,
     };
     let shared = Arc::new(Shared::default());
-    let connector = Connector::new(&global.connect, &args.url)?;
+    let connector = Connector::new(&global.connect, &url)?;
 
     let started = Instant::now();
     let mut connections = connect_all(&connector, &args, publishers, &prefix, &shared).await?;

@@ -38,6 +38,7 @@ use super::{AbortOnDrop, refuse_unknown};
 use crate::Global;
 use crate::connect::Connector;
 use crate::exit::Failure;
+use crate::operands::split;
 use crate::stats::Percentiles;
 
 /// The track every bench-fetch broadcast carries.
@@ -60,8 +61,10 @@ pub(crate) enum Mode {
 /// `moql bench-fetch <url>`.
 #[derive(Args, Debug, Clone, Serialize)]
 pub(crate) struct BenchFetchArgs {
-    /// Relay URL: `moql://` / `moqt://` (raw QUIC) or `https://` (WebTransport).
-    url: String,
+    /// Relay URL: `moql://` / `moqt://` (raw QUIC) or `https://` (WebTransport). May be left
+    /// out when `--url` or MOQL_URL gives it.
+    #[arg(value_name = "URL")]
+    url: Option<String>,
     /// How to fetch.
     #[arg(long, value_enum, default_value_t = Mode::Wire)]
     mode: Mode,
@@ -133,7 +136,14 @@ struct Summary {
 ///
 /// Bad parameters, a relay that cannot be reached (exit 3), or a warm-up fetch that fails
 /// (exit 4 if the relay answered not-found).
-pub(crate) async fn run(global: &Global, args: BenchFetchArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(global: &Global, mut args: BenchFetchArgs) -> anyhow::Result<()> {
+    let (url, _) = split(
+        global.connect.relay_url.as_deref(),
+        [args.url.take()],
+        &[],
+        0,
+    )?;
+    args.url = Some(url.clone());
     ensure!(
         args.duration.is_finite() && args.duration > 0.0,
         "--duration must be positive"
@@ -142,7 +152,7 @@ pub(crate) async fn run(global: &Global, args: BenchFetchArgs) -> anyhow::Result
         args.settle.is_finite() && args.settle >= 0.0,
         "--settle must be zero or more"
     );
-    let connector = Connector::new(&global.connect, &args.url)?;
+    let connector = Connector::new(&global.connect, &url)?;
     let broadcast = Path::new(&format!(
         "bench-fetch/{:x}",
         moql_session::random_origin_id()
@@ -170,8 +180,8 @@ pub(crate) async fn run(global: &Global, args: BenchFetchArgs) -> anyhow::Result
                 other => break other,
             }
         };
-        let bytes = fetched
-            .with_context(|| format!("warm-up fetch of group {sequence} through {}", args.url))?;
+        let bytes =
+            fetched.with_context(|| format!("warm-up fetch of group {sequence} through {url}"))?;
         if bytes != target.group_bytes {
             bail!(Failure::NotFound(format!(
                 "group {sequence}: {bytes} payload bytes, published {}",
@@ -370,7 +380,10 @@ impl Fetcher {
         Ok(match args.mode {
             Mode::Wire => Self::Wire(connector.clone()),
             Mode::Http => Self::Http(http::Endpoint::new(
-                args.http_url.as_deref().unwrap_or(&args.url),
+                args.http_url
+                    .as_deref()
+                    .or(args.url.as_deref())
+                    .unwrap_or_default(),
             )?),
         })
     }
