@@ -143,6 +143,8 @@ impl Shared {
         // Checked by `validate`: finite, within a day.
         config.announce_wait = Duration::from_secs_f64(self.limits.announce_wait_seconds);
         config.archive = self.archive.clone();
+        // Checked by `validate` like the others.
+        config.linger = Duration::from_secs_f64(self.limits.linger_seconds);
         config
     }
 }
