@@ -59,7 +59,7 @@ pub(crate) struct Shared {
     pub(crate) archive: Option<Arc<dyn moql_model::Archive>>,
     /// The total cache budget every session's remote tracks share.
     cache_budget: CacheBudget,
-    limits: LimitsConfig,
+    pub(crate) limits: LimitsConfig,
     setup_timeout: Duration,
     header_timeout: Duration,
     sessions: Mutex<HashMap<u64, Session>>,
