@@ -170,7 +170,7 @@ impl Shift {
 mod tests {
     use super::*;
 
-    fn closed(code: u64) -> SessionError {
+    fn closed(code: u32) -> SessionError {
         SessionError::Closed {
             code: ErrorCode(code),
             reason: String::new(),
