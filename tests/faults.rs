@@ -95,7 +95,8 @@ async fn a_publisher_vanishing_mid_group_aborts_the_group_ends_the_track_and_kee
 }
 
 #[tokio::test]
-async fn an_upstream_relay_restart_ends_downstream_tracks_cleanly_and_the_broadcast_returns() {
+async fn without_linger_an_upstream_relay_restart_ends_downstream_tracks_and_the_broadcast_returns()
+{
     let upstream = TestRelay::start(|c| c.http = false).await;
     let port = upstream.addr.port();
     let upstream_url = upstream.url("moql", "/");
@@ -103,6 +104,8 @@ async fn an_upstream_relay_restart_ends_downstream_tracks_cleanly_and_the_broadc
         c.cluster.peers = vec![upstream_url];
         // The restarted upstream generates a new certificate.
         c.cluster.insecure = true;
+        // Linger off: the end is immediate (tests/linger.rs covers the resume).
+        c.limits.linger_seconds = 0.0;
     })
     .await;
     let publisher = upstream.client("moql", "/").await;

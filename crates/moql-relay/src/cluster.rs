@@ -20,6 +20,17 @@ use crate::relay::Shared;
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// The longest wait between two dials: [`BACKOFF_MAX`], but at most a quarter of the linger
+/// (and never below [`BACKOFF_START`]), so a peer that restarts is dialled again a few times
+/// within the linger and the broadcasts it carried resume before they end (issue #18: 5 s of
+/// linger → a dial at least every 1.25 s).
+fn backoff_cap(linger_seconds: f64) -> Duration {
+    if linger_seconds <= 0.0 {
+        return BACKOFF_MAX;
+    }
+    Duration::from_secs_f64(linger_seconds / 4.0).clamp(BACKOFF_START, BACKOFF_MAX)
+}
+
 /// Keeps a session to `url` up until `stop` turns true.
 pub(crate) async fn peer(
     shared: Arc<Shared>,
@@ -84,6 +95,6 @@ pub(crate) async fn peer(
             () = tokio::time::sleep(backoff) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        backoff = (backoff * 2).min(backoff_cap(shared.limits.linger_seconds));
     }
 }

@@ -225,6 +225,10 @@ pub struct LimitsConfig {
     /// `frame=K`) frame `K` before it is answered `504`; then the most a live group's body
     /// waits for each next frame before it is cut. Default 10.
     pub http_fetch_timeout_seconds: f64,
+    /// Seconds a broadcast whose publisher vanished (connection lost, or closed after a
+    /// GOAWAY) stays announced, so a publisher that reconnects with the same path resumes it
+    /// and its subscribers see no end (docs/relay.md, Linger). 0 turns it off. Default 5.
+    pub linger_seconds: f64,
 }
 
 impl Default for LimitsConfig {
@@ -249,6 +253,7 @@ impl Default for LimitsConfig {
             http_write_timeout_seconds: 30.0,
             announce_wait_seconds: moql_session::DEFAULT_ANNOUNCE_WAIT.as_secs_f64(),
             http_fetch_timeout_seconds: crate::http::DEFAULT_FETCH_TIMEOUT.as_secs_f64(),
+            linger_seconds: moql_model::DEFAULT_LINGER.as_secs_f64(),
         }
     }
 }
@@ -330,6 +335,7 @@ impl RelayConfig {
                 limits.http_write_timeout_seconds,
             ),
             ("announce_wait_seconds", limits.announce_wait_seconds),
+            ("linger_seconds", limits.linger_seconds),
             (
                 "http_fetch_timeout_seconds",
                 limits.http_fetch_timeout_seconds,

@@ -59,7 +59,7 @@ pub(crate) struct Shared {
     pub(crate) archive: Option<Arc<dyn moql_model::Archive>>,
     /// The total cache budget every session's remote tracks share.
     cache_budget: CacheBudget,
-    limits: LimitsConfig,
+    pub(crate) limits: LimitsConfig,
     setup_timeout: Duration,
     header_timeout: Duration,
     sessions: Mutex<HashMap<u64, Session>>,
@@ -143,6 +143,8 @@ impl Shared {
         // Checked by `validate`: finite, within a day.
         config.announce_wait = Duration::from_secs_f64(self.limits.announce_wait_seconds);
         config.archive = self.archive.clone();
+        // Checked by `validate` like the others.
+        config.linger = Duration::from_secs_f64(self.limits.linger_seconds);
         config
     }
 }

@@ -119,6 +119,14 @@ pub struct SessionConfig {
     /// broadcast is gone, are answered from it before (or instead of) the peer. A relay
     /// shares one archive across its sessions.
     pub archive: Option<Arc<dyn Archive>>,
+    /// How long a broadcast the peer delivered stays announced after the peer vanished
+    /// without ending it (connection lost or timed out, or closed after a GOAWAY), so that a
+    /// session announcing the same path within it resumes the broadcast: subscribers keep
+    /// their tracks and see no end (issue #18; see [`Departure`](moql_model::Departure)).
+    /// Zero (the default for a library session) ends such broadcasts at once; a relay uses
+    /// [`DEFAULT_LINGER`](moql_model::DEFAULT_LINGER). A clean end (ANNOUNCE `ended`, a
+    /// close with code 0) always ends at once.
+    pub linger: Duration,
 }
 
 impl SessionConfig {
@@ -145,6 +153,7 @@ impl SessionConfig {
             allow_publish: None,
             announce_wait: DEFAULT_ANNOUNCE_WAIT,
             archive: None,
+            linger: Duration::ZERO,
         }
     }
 
@@ -157,6 +166,12 @@ impl SessionConfig {
     /// Publishes the peer's broadcasts into `origin`.
     pub fn with_subscribe(mut self, origin: OriginProducer) -> Self {
         self.subscribe = Some(origin);
+        self
+    }
+
+    /// Sets [`linger`](Self::linger): how long a vanished peer's broadcasts wait for it.
+    pub fn with_linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
         self
     }
 

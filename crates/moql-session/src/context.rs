@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::archive::Recorder;
 use crate::config::SessionConfig;
 use crate::error::SessionError;
+use crate::subscriber::Shift;
 use crate::tasks::Tasks;
 
 /// How long a closed session's tasks (and their streams) are kept after the close, waiting
@@ -30,14 +31,17 @@ pub(crate) struct Subscribed {
     pub(crate) inflight: StreamCount,
     /// Where its finished groups are archived, if anywhere.
     pub(crate) recorder: Option<Recorder>,
+    /// How the publisher's group sequences map to the track's (non-zero after a resume).
+    pub(crate) shift: Shift,
 }
 
 impl Subscribed {
-    pub(crate) fn new(track: TrackProducer, recorder: Option<Recorder>) -> Self {
+    pub(crate) fn new(track: TrackProducer, recorder: Option<Recorder>, shift: Shift) -> Self {
         Self {
             track,
             inflight: StreamCount::default(),
             recorder,
+            shift,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! itself; no task polls for it.
 
 mod announce;
+mod linger;
 mod pending;
 mod watch;
 
@@ -22,6 +23,7 @@ use moql_sync::{Waiter, WakeList};
 use moql_wire::Path;
 
 pub use announce::{Announced, Announcement, OriginConsumer};
+pub use linger::{DEFAULT_LINGER, Departure, Parked};
 
 use crate::{BroadcastConsumer, Error};
 use pending::Watcher;
@@ -51,6 +53,8 @@ pub(crate) struct OriginState {
     routes: usize,
     /// Most paths with a route; a new path beyond it is refused.
     max_broadcasts: usize,
+    /// Broadcasts whose publisher left without ending them, by path (see [`linger`]).
+    parked: HashMap<Path, linger::Lingering>,
 }
 
 /// What an origin holds right now: for metrics and for tests of its bounds.

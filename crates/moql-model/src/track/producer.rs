@@ -297,6 +297,11 @@ impl TrackProducer {
         self.inner.read().latest
     }
 
+    /// Whether the track has ended (finished, aborted or closed): nothing more can be written.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed().is_some()
+    }
+
     /// Resolves when no consumer of the track is left.
     pub fn poll_unused(&self, waiter: &Waiter) -> Poll<()> {
         self.inner.poll_unused(waiter)

@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use moql_model::{BroadcastProducer, Error, Path};
+use moql_model::{BroadcastProducer, Error, OriginProducer, Parked, Path};
 use moql_wire::{
     Announce, AnnounceMessage, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, ErrorCode,
     Version,
 };
 use web_transport_trait::RecvStream;
 
+use super::linger::{Departing, Tracks};
 use super::track;
 use crate::context::Context;
 use crate::error::{SessionError, StreamError, from_transport};
@@ -20,23 +21,59 @@ use crate::proto::announce::{contains, decode_chain, stamp_sender};
 use crate::proto::announce_ids::{Change, Received};
 
 /// A broadcast learned from the peer. Dropping it ends the broadcast: with
-/// [`Error::Transport`] if the session is going away, cleanly if the peer said `ended`.
+/// [`Error::Transport`] if the session is going away, cleanly if the peer said `ended`; or,
+/// if the session vanished (see [`Departing`]), parks it in the origin with its open tracks
+/// for the linger.
 struct Remote {
     broadcast: BroadcastProducer,
     chain: Vec<u64>,
+    /// Its open tracks, parked with it.
+    tracks: Tracks,
+    /// The origin it is published in, and its full path there.
+    origin: OriginProducer,
+    full: Path,
+    departing: Departing,
 }
 
 impl Drop for Remote {
     fn drop(&mut self) {
+        let parked = Parked {
+            broadcast: self.broadcast.clone(),
+            tracks: self.tracks.take(),
+        };
+        if self.departing.park(&self.origin, &self.full, parked) {
+            return;
+        }
+        // The track tasks left their tracks open for a park that cannot happen (no runtime
+        // to expire it): end them here.
+        if self.departing.lingers() {
+            for track in self.tracks.take() {
+                let _ = track.abort(Error::Transport);
+            }
+        }
         let _ = self.broadcast.abort(Error::Transport);
     }
 }
+
+/// The longest the announce stream and track tasks wait, after the transport failed under
+/// them, for the session's close to be recorded (it is recorded by the same event, so this
+/// is only a bound).
+pub(super) const SETTLE_CLOSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs the announce stream; its failure closes the whole session (spec 4.2: the stream's
 /// failure on the subscriber side is fatal).
 pub(crate) async fn run<T: web_transport_trait::Session>(ctx: Context<T>) {
     let mut remotes = HashMap::new();
     let result = announce(&ctx, &mut remotes).await;
+    if let Err(StreamError::Transport(_)) = &result {
+        // Park or end by the session's verdict: wait for it (the close cancels this task,
+        // and the remotes decide as they are dropped).
+        let departing = departing(&ctx);
+        departing.settled(SETTLE_CLOSE).await;
+        if departing.lingers() {
+            remotes.clear();
+        }
+    }
     for (_, remote) in remotes.drain() {
         // The stream ended: every broadcast learned on it is gone (spec 4.2).
         let _ = remote.broadcast.close();
@@ -58,6 +95,15 @@ pub(crate) async fn run<T: web_transport_trait::Session>(ctx: Context<T>) {
             });
         }
     }
+}
+
+/// The session's verdict, as its remote broadcasts and tracks consult it.
+pub(super) fn departing<T: web_transport_trait::Session>(ctx: &Context<T>) -> Departing {
+    Departing::new(
+        ctx.closed.subscribe(),
+        ctx.goaway.subscribe(),
+        ctx.config.linger,
+    )
 }
 
 async fn announce<T: web_transport_trait::Session>(
@@ -91,6 +137,7 @@ async fn announce<T: web_transport_trait::Session>(
         0
     };
 
+    let departing = departing(ctx);
     let mut changes = Changes::new(version);
     let mut refused = Refusals::default();
     while let Some(change) = changes.next(&mut reader).await? {
@@ -162,20 +209,59 @@ async fn announce<T: web_transport_trait::Session>(
                 "announcement",
             ));
         }
-        let broadcast = BroadcastProducer::new();
-        if origin
-            .publish_with_hops(&full, broadcast.consume(), Arc::from(chain.clone()))
-            .is_err()
-        {
-            continue;
+        // A broadcast lingering at this path (its last publisher vanished) is resumed: the
+        // same broadcast, its route given the new chain in place, its open tracks served
+        // again from this session.
+        let (broadcast, resumed) = match origin.resume(&full) {
+            Some(parked) => {
+                let hops = Arc::from(chain.clone());
+                if origin
+                    .reroute(&full, parked.broadcast.consume(), hops)
+                    .is_err()
+                {
+                    parked.end(Error::Transport);
+                    continue;
+                }
+                tracing::debug!(%path, tracks = parked.tracks.len(), "peer resumed a lingering broadcast");
+                (parked.broadcast, parked.tracks)
+            }
+            None => {
+                let broadcast = BroadcastProducer::new();
+                if origin
+                    .publish_with_hops(&full, broadcast.consume(), Arc::from(chain.clone()))
+                    .is_err()
+                {
+                    continue;
+                }
+                tracing::debug!(%path, hops = ?chain, "peer announced a broadcast");
+                (broadcast, Vec::new())
+            }
+        };
+        let tracks = Tracks::default();
+        for resumed in resumed {
+            tracks.add(resumed.clone());
+            let track_ctx = ctx.clone();
+            let wire_path = path.clone();
+            ctx.tasks
+                .spawn(async move { track::resume(track_ctx, wire_path, resumed).await });
         }
-        tracing::debug!(%path, hops = ?chain, "peer announced a broadcast");
         let serve_ctx = ctx.clone();
         let serve = broadcast.clone();
         let wire_path = path.clone();
+        let serve_tracks = tracks.clone();
         ctx.tasks
-            .spawn(async move { serve_broadcast(serve_ctx, wire_path, serve).await });
-        remotes.insert(path, Remote { broadcast, chain });
+            .spawn(async move { serve_broadcast(serve_ctx, wire_path, serve, serve_tracks).await });
+        remotes.insert(
+            path,
+            Remote {
+                broadcast,
+                chain,
+                tracks,
+                origin: origin.clone(),
+                full,
+                departing: departing.clone(),
+            },
+        );
     }
     Ok(())
 }
@@ -260,13 +346,15 @@ async fn serve_broadcast<T: web_transport_trait::Session>(
     ctx: Context<T>,
     path: Path,
     broadcast: BroadcastProducer,
+    tracks: Tracks,
 ) {
     while let Some(request) = broadcast.requested_track().await {
         tracing::trace!(%path, track = request.name(), "track requested");
         let track_ctx = ctx.clone();
         let path = path.clone();
+        let tracks = tracks.clone();
         ctx.tasks
-            .spawn(async move { track::run(track_ctx, path, request).await });
+            .spawn(async move { track::run(track_ctx, path, request, tracks).await });
     }
 }
 

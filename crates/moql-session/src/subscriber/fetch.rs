@@ -4,6 +4,7 @@ use moql_model::{Error, FetchRequest, Path};
 use moql_wire::{BidiStream, FrameDecoder};
 
 use super::group::read_frames;
+use super::linger::Shift;
 use crate::archive;
 use crate::context::Context;
 use crate::convert;
@@ -21,12 +22,19 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
     broadcast: Path,
     track: String,
     request: FetchRequest,
+    shift: Shift,
 ) {
     let sequence = request.sequence();
     let Some(request) = archive::serve_request(&ctx, &broadcast, &track, request).await else {
         return;
     };
-    if let Err(err) = fetch(&ctx, &broadcast, &track, request).await {
+    // A group from before a resume: the new publisher never had it, and the cache and the
+    // archive did not either.
+    let Some(upstream) = shift.up(sequence) else {
+        request.reject(Error::NotFound);
+        return;
+    };
+    if let Err(err) = fetch(&ctx, &broadcast, &track, request, upstream).await {
         tracing::debug!(sequence, %err, "fetch failed");
     }
 }
@@ -36,6 +44,7 @@ async fn fetch<T: web_transport_trait::Session>(
     broadcast: &Path,
     track: &str,
     request: FetchRequest,
+    upstream: u64,
 ) -> Result<(), StreamError> {
     let version = ctx.version;
     if !version.has_fetch() {
@@ -53,7 +62,7 @@ async fn fetch<T: web_transport_trait::Session>(
             request.sequence(),
         ));
         writer.encode(&BidiStream::Fetch, version).await?;
-        let mut message = convert::fetch(broadcast, track, request.priority(), request.sequence());
+        let mut message = convert::fetch(broadcast, track, request.priority(), upstream);
         if version.has_frame_bounds() {
             // Resume of a cut-short copy: ask only for the missing tail (moq-lite-06.md 6.13
             // FETCH Frame Start); older versions fetch the whole group (see `skip` below).

@@ -52,7 +52,7 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
     drop(unrouted);
     let track = subscribed.track;
     let recorder = subscribed.recorder;
-    let group = match track.create_group(header.sequence) {
+    let group = match track.create_group(subscribed.shift.down(header.sequence)) {
         Ok(group) => group,
         Err(Error::Duplicate) => {
             // Spec 4.8: "a second stream for a group sequence the subscription already holds
@@ -135,7 +135,7 @@ pub(crate) async fn receive_datagrams<T: web_transport_trait::Session>(ctx: Cont
             continue;
         };
         let track = subscribed.track;
-        let Ok(group) = track.create_group(datagram.sequence) else {
+        let Ok(group) = track.create_group(subscribed.shift.down(datagram.sequence)) else {
             continue;
         };
         if group

@@ -4,10 +4,13 @@
 mod announce;
 mod fetch;
 mod group;
+mod linger;
 mod probe;
 mod track;
 
 use std::sync::Arc;
+
+pub(crate) use linger::Shift;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use moql_wire::{ErrorCode, Setup, UniStream};

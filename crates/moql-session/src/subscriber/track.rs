@@ -10,7 +10,9 @@ use moql_model::{Error, FetchRequest, Path, Subscription, TrackInfo, TrackProduc
 use moql_sync::Waiter;
 use moql_wire::{BidiStream, SubscribeResponse, Track};
 
+use super::announce;
 use super::fetch;
+use super::linger::{Departing, Shift, Tracks};
 use crate::context::{Context, Subscribed};
 use crate::convert;
 use crate::error::{StreamError, from_transport};
@@ -23,16 +25,21 @@ use crate::proto::upstream::{self, Action, Ending, Event, Upstream};
 /// cleanly at its declared end. The FIN comes only after every group stream completed
 /// (spec 4.4), so a publisher that closes its session right after ending a track (as the
 /// released CLI does at the end of its input) still ends it cleanly downstream.
+///
+/// If the session vanished (its broadcasts linger, see [`Departing`]), the track is left
+/// open instead: its broadcast's park holds it until a resume or the linger's end.
 struct Guard {
     track: TrackProducer,
     ending: std::sync::Mutex<Ending>,
+    departing: Departing,
 }
 
 impl Guard {
-    fn new(track: TrackProducer) -> Self {
+    fn new(track: TrackProducer, departing: Departing) -> Self {
         Self {
             track,
             ending: std::sync::Mutex::new(Ending::Abort),
+            departing,
         }
     }
 
@@ -46,6 +53,9 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        if self.departing.lingers() && self.track.end().is_none() {
+            return;
+        }
         // A no-op if the task already ended the track itself.
         let ending = self.ending.lock().map_or(Ending::Abort, |e| *e);
         if self.track.end().is_none() {
@@ -81,17 +91,19 @@ async fn idle(poll_unused: impl Fn(&Waiter) -> Poll<()>, linger: Duration) {
     }
 }
 
-/// Sends `request` upstream as a FETCH on its own task.
+/// Sends `request` upstream as a FETCH on its own task (its sequence mapped back through
+/// `shift`).
 fn forward<T: web_transport_trait::Session>(
     ctx: &Context<T>,
     broadcast: &Path,
     name: &str,
     request: FetchRequest,
+    shift: Shift,
 ) {
     let fetch_ctx = ctx.clone();
     let (broadcast, name) = (broadcast.clone(), name.to_string());
     ctx.tasks
-        .spawn(async move { fetch::run(fetch_ctx, broadcast, name, request).await });
+        .spawn(async move { fetch::run(fetch_ctx, broadcast, name, request, shift).await });
 }
 
 /// Serves a requested track: fetches go upstream at once, with no TRACK round trip (a FETCH
@@ -101,6 +113,7 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
     ctx: Context<T>,
     broadcast: Path,
     request: TrackRequest,
+    tracks: Tracks,
 ) {
     let name = request.name().to_string();
     if ctx.config.cache_limits.is_limited() {
@@ -112,7 +125,7 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
         tokio::select! {
             () = request.info_wanted() => break,
             fetch = request.requested_fetch() => match fetch {
-                Some(fetch) => forward(&ctx, &broadcast, &name, fetch),
+                Some(fetch) => forward(&ctx, &broadcast, &name, fetch, Shift::default()),
                 None => return,
             },
             () = idle(|w| request.poll_unused(w), FETCH_LINGER) => {
@@ -131,7 +144,7 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
         tokio::select! {
             answered = &mut answer => break answered,
             fetch = request.requested_fetch() => match fetch {
-                Some(fetch) => forward(&ctx, &broadcast, &name, fetch),
+                Some(fetch) => forward(&ctx, &broadcast, &name, fetch, Shift::default()),
                 None => return,
             },
             () = request.unused() => {
@@ -155,11 +168,51 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
             return;
         }
     };
-    let guard = Guard::new(track.clone());
-    let result = serve(&ctx, &broadcast, &name, &guard, linger(&info)).await;
-    // Idle long enough: close it (cleanly for consumers that come later — they ask again).
+    tracks.add(track.clone());
+    let guard = Guard::new(track.clone(), announce::departing(&ctx));
+    let result = serve(
+        &ctx,
+        &broadcast,
+        &name,
+        &guard,
+        linger(&info),
+        Shift::default(),
+    )
+    .await;
+    end(&guard, result).await;
+}
+
+/// Serves `track` again after its broadcast was resumed by this session (issue #18): the
+/// same track producer, so its consumers go on; its subscription, if it has one, is issued
+/// to the new publisher, whose groups are shifted past the track's last one ([`Shift`]). The
+/// track keeps the info it had (no TRACK round trip: the new publisher is the same
+/// broadcast to every consumer).
+pub(crate) async fn resume<T: web_transport_trait::Session>(
+    ctx: Context<T>,
+    broadcast: Path,
+    track: TrackProducer,
+) {
+    let name = track.name().to_string();
+    let info = track.info().unwrap_or(TrackInfo::DEFAULT);
+    let shift = Shift::after(&track);
+    tracing::debug!(%broadcast, track = %name, shift = shift.0, "track resumed");
+    let guard = Guard::new(track, announce::departing(&ctx));
+    let result = serve(&ctx, &broadcast, &name, &guard, linger(&info), shift).await;
+    end(&guard, result).await;
+}
+
+/// Ends a served track by how its service ended. Idle long enough: closed (cleanly for
+/// consumers that come later — they ask again). The transport failed: left open if the
+/// session's broadcasts linger (the guard decides once the close is recorded).
+async fn end(guard: &Guard, result: Result<(), StreamError>) {
+    if let Err(StreamError::Transport(_)) = &result {
+        guard.departing.settled(announce::SETTLE_CLOSE).await;
+        if guard.departing.lingers() {
+            return;
+        }
+    }
     let err = result.err().map_or(Error::Cancel, |err| err.to_model());
-    let _ = track.abort(err);
+    let _ = guard.track.abort(err);
 }
 
 /// TRACK → TRACK_INFO on lite-05; older versions have no TRACK stream and get the reference's
@@ -211,6 +264,7 @@ async fn serve<T: web_transport_trait::Session>(
     name: &str,
     guard: &Guard,
     linger: Duration,
+    shift: Shift,
 ) -> Result<(), StreamError> {
     let track = &guard.track;
     let version = ctx.version;
@@ -227,7 +281,7 @@ async fn serve<T: web_transport_trait::Session>(
                 Event::Demand(seen)
             }
             response = next_response(&mut responses, version) => match response {
-                Ok(Some(SubscribeResponse::End(end))) => Event::Ended { group: end.group },
+                Ok(Some(SubscribeResponse::End(end))) => Event::Ended { group: shift.down(end.group) },
                 Ok(Some(SubscribeResponse::Ok(ok))) => {
                     tracing::trace!(group = ok.group, "subscription started");
                     continue;
@@ -250,7 +304,7 @@ async fn serve<T: web_transport_trait::Session>(
             },
             request = track.requested_fetch() => {
                 let Some(request) = request else { return Ok(()) };
-                forward(ctx, broadcast, name, request);
+                forward(ctx, broadcast, name, request, shift);
                 continue;
             }
             () = idle(|w| track.poll_unused(w), linger) => Event::Idle,
@@ -258,14 +312,18 @@ async fn serve<T: web_transport_trait::Session>(
         match upstream.on(event) {
             Action::None => {}
             Action::Open(sub) => {
-                let (a, r) = subscribe(ctx, broadcast, name, track, sub).await?;
+                let (a, r) =
+                    subscribe(ctx, broadcast, name, track, shift.subscription(sub), shift).await?;
                 active = Some(a);
                 responses = Some(r);
             }
             Action::Update(sub) => {
                 if let Some(a) = active.as_mut() {
                     a.writer
-                        .encode(&convert::subscribe_update(&sub), version)
+                        .encode(
+                            &convert::subscribe_update(&shift.subscription(sub)),
+                            version,
+                        )
                         .await?;
                 }
             }
@@ -310,12 +368,13 @@ async fn subscribe<T: web_transport_trait::Session>(
     name: &str,
     track: &TrackProducer,
     sub: Subscription,
+    shift: Shift,
 ) -> Result<(Active<T::SendStream>, Reader<T::RecvStream>), StreamError> {
     let version = ctx.version;
     let id = ctx.next_subscribe_id();
     // Route before the request leaves: group streams may arrive before SUBSCRIBE_OK (spec 4.4).
     let recorder = crate::archive::Recorder::new(ctx, broadcast, name);
-    ctx.route(id, Subscribed::new(track.clone(), recorder));
+    ctx.route(id, Subscribed::new(track.clone(), recorder, shift));
     let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
     let mut writer = Writer::new(send);
     writer.encode(&BidiStream::Subscribe, version).await?;
