@@ -108,9 +108,8 @@ impl Layer {
     fn one(source: String, key: &str, value: &toml::Value) -> Result<Self, RelayError> {
         let value = Value::serialize(value)
             .map_err(|err| RelayError::Config(format!("{key} ({source}): {err}")))?;
-        let dict = match figment::util::nest(key, value) {
-            Value::Dict(_, dict) => dict,
-            _ => return Err(RelayError::Config(format!("{source}: bad key {key:?}"))),
+        let Value::Dict(_, dict) = figment::util::nest(key, value) else {
+            return Err(RelayError::Config(format!("{source}: bad key {key:?}")));
         };
         Ok(Self { source, dict })
     }
