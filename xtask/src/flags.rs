@@ -22,7 +22,9 @@ commands:
   web [build|serve|test]         the browser page in web/: build it (npm ci + Vite), serve it
         [--bind ADDR]            from a relay, or test it in Chromium (default: build)
   dist [--debug]                 the release tarball (relay, CLI, example relay.toml, systemd
-                                 unit, web page) in target/dist, checked; --debug: debug binaries";
+                                 unit, web page) in target/dist, checked; --debug: debug binaries
+  readme                         run README.md's marked shell snippets against the built
+                                 binaries and check their output";
 
 pub(crate) enum Command {
     Test(TestOptions),
@@ -34,6 +36,7 @@ pub(crate) enum Command {
     Interop(InteropOptions),
     Web(crate::web::WebCommand),
     Dist { debug: bool },
+    Readme,
     Help,
 }
 
@@ -111,6 +114,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Command> {
             Command::Soak(cycles)
         }
         "tidy" => Command::Tidy,
+        "readme" => Command::Readme,
         "interop" => {
             if let Some(other) = rest
                 .iter()

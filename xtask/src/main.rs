@@ -23,6 +23,7 @@ mod fuzz;
 mod interop;
 mod load;
 mod load_fetch;
+mod readme;
 mod run;
 mod spec_refs;
 mod test;
@@ -58,6 +59,7 @@ fn try_main() -> anyhow::Result<()> {
         flags::Command::Interop(_) => interop::run(),
         flags::Command::Web(command) => web::run(&command),
         flags::Command::Dist { debug } => dist::run(debug).map(drop),
+        flags::Command::Readme => readme::run(),
         flags::Command::Help => {
             println!("{}", flags::USAGE);
             Ok(())

@@ -70,6 +70,7 @@ pub(crate) fn run_all(opts: &TestOptions, steps: &mut Steps) -> anyhow::Result<(
         exec(&mut cmd)
     })?;
     steps.step("moql CLI against a real relay", crate::interop::run)?;
+    steps.step("README snippets", crate::readme::run)?;
     crate::web::test_step(steps)?;
     crate::dist::test_step(steps)?;
     crate::dist::docker_step(steps)?;

@@ -1,5 +1,7 @@
-//! [`RelayConfig`]: every option of the relay, from a TOML file and/or command-line flags
-//! (flags win). Every field has a default, so no file is needed. `docs/relay.md` lists them.
+//! [`RelayConfig`]: every option of the relay, from a TOML file, environment variables and
+//! command-line flags, in that order of precedence ([`ConfigSources`], the `layers` module).
+//! Every field has a default, so no file is needed. Durations and sizes take human units
+//! (`"30s"`, `"256MiB"`) or plain numbers (the `units` module). `docs/relay.md` lists them.
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -8,6 +10,13 @@ use serde::Deserialize;
 
 use crate::auth::AuthConfig;
 use crate::error::RelayError;
+
+mod layers;
+#[cfg(test)]
+mod layers_tests;
+mod units;
+
+pub use layers::{ConfigSources, ENV_CONFIG_FILE, ENV_PREFIX, parse_setting, parse_value};
 
 /// The relay's configuration.
 #[derive(Clone, Debug, Deserialize)]
@@ -38,6 +47,7 @@ pub struct RelayConfig {
     pub limits: LimitsConfig,
     /// Graceful shutdown: how long sessions get to leave after GOAWAY, in seconds (default 2,
     /// at most 60).
+    #[serde(deserialize_with = "units::seconds")]
     pub drain_seconds: f64,
     /// A directory of static files (the built web page, `web/dist`) served over HTTP on every
     /// path no endpoint claims; default none.
@@ -125,6 +135,7 @@ pub struct CacheConfig {
     /// `min(upstream publisher max latency, this)` and re-advertises that (spec 11.5).
     /// Default [`DEFAULT_CACHE_MAX_LATENCY_SECONDS`]; absent (`None`) trusts the upstream's
     /// value. At most 86 400 (a day).
+    #[serde(deserialize_with = "units::opt_seconds")]
     pub max_latency_seconds: Option<f64>,
     /// The disk tier's directory (the relay's alone: it is emptied at start); default none
     /// (no disk tier). Groups are archived only under a [`disk`](Self::disk) rule.
@@ -183,28 +194,36 @@ pub struct LimitsConfig {
     pub max_broadcasts: usize,
     /// Payload bytes one subscription may hold in group streams its subscriber has not taken;
     /// beyond it the oldest are reset with 26 (Lagged). Default 16 MiB.
+    #[serde(deserialize_with = "units::bytes")]
     pub max_buffered_bytes: usize,
     /// Bytes one session's group and fetch streams may hold in frames not yet complete; the
     /// stream whose read goes over is stopped with 493 (`App(429)`). Default 64 MiB.
+    #[serde(deserialize_with = "units::bytes")]
     pub max_receive_buffer_bytes: usize,
     /// Bytes one track's cache holds, counted as payload plus
     /// [`moql_model::FRAME_OVERHEAD`] per frame and [`moql_model::GROUP_OVERHEAD`] per group;
     /// also the most one group may hold (a frame past it cuts the group short with 11,
     /// BoundsExceeded). Default 64 MiB.
+    #[serde(deserialize_with = "units::bytes")]
     pub cache_track_bytes: usize,
     /// Bytes all track caches hold together, counted the same way
     /// (`moql_relay_cache_bytes`). Default 1 GiB.
+    #[serde(deserialize_with = "units::bytes")]
     pub cache_total_bytes: usize,
     /// Seconds a connection has to finish its QUIC handshake (and, for WebTransport, the
     /// CONNECT request). Default 10.
+    #[serde(deserialize_with = "units::seconds")]
     pub handshake_timeout_seconds: f64,
     /// Seconds a client has to send SETUP after the handshake; then closed with 3 (Timeout).
     /// Default 10.
+    #[serde(deserialize_with = "units::seconds")]
     pub setup_timeout_seconds: f64,
     /// Seconds without any packet from a peer before its connection is dropped. Default 30.
+    #[serde(deserialize_with = "units::seconds")]
     pub idle_timeout_seconds: f64,
     /// Seconds a stream the peer opened has to send its type and header; then it is stopped
     /// with 3 (Timeout). Default 10.
+    #[serde(deserialize_with = "units::seconds")]
     pub header_timeout_seconds: f64,
     /// Concurrent TCP connections on the HTTP port (requests, WebSocket upgrades in
     /// progress, TLS handshakes); one more is answered `503` and closed at once. Default
@@ -213,17 +232,21 @@ pub struct LimitsConfig {
     /// Seconds a SUBSCRIBE, FETCH or TRACK for a broadcast not announced yet waits for its
     /// announcement before it fails with 30 (Unroutable), as it does at once with 0; a RESET
     /// of the request ends the wait. Default 5.
+    #[serde(deserialize_with = "units::seconds")]
     pub announce_wait_seconds: f64,
     /// Seconds an HTTP connection has to send a request's headers, counted from its first
     /// byte (or, between keep-alive requests, from the end of the last response); then it
     /// is closed. Default 10.
+    #[serde(deserialize_with = "units::seconds")]
     pub http_header_timeout_seconds: f64,
     /// Seconds an HTTP response (or WebSocket session) may wait for the client to take
     /// bytes; then the connection is closed. Default 30.
+    #[serde(deserialize_with = "units::seconds")]
     pub http_write_timeout_seconds: f64,
     /// Seconds a `GET /fetch` may wait for its broadcast's announcement, its group and (with
     /// `frame=K`) frame `K` before it is answered `504`; then the most a live group's body
     /// waits for each next frame before it is cut. Default 10.
+    #[serde(deserialize_with = "units::seconds")]
     pub http_fetch_timeout_seconds: f64,
     /// Seconds a broadcast whose publisher vanished (connection lost, or closed after a
     /// GOAWAY) stays announced, so a publisher that reconnects with the same path resumes it
@@ -305,18 +328,41 @@ fn seconds_in(key: &str, value: f64, max: f64) -> Result<std::time::Duration, Re
 impl RelayConfig {
     /// Checks every value the relay turns into a `Duration` (and later adds to an `Instant`):
     /// NaN, infinite and negative seconds would panic there, and huge ones overflow.
-    /// [`parse`](Self::parse) and `Relay::bind` call it, so flags merged after parsing are
-    /// checked too.
+    /// [`parse`](Self::parse), [`from_sources`](Self::from_sources) and `Relay::bind` call it,
+    /// so a config built in code is checked too.
     ///
     /// # Errors
     ///
     /// [`RelayError::Config`] naming the first bad key and its allowed range.
     pub fn validate(&self) -> Result<(), RelayError> {
-        seconds_in("drain_seconds", self.drain_seconds, MAX_DRAIN_SECONDS)?;
+        self.check()
+            .map_err(|(_, message)| RelayError::Config(message))
+    }
+
+    /// [`validate`](Self::validate), with the bad key's path apart (`limits.idle_timeout_seconds`)
+    /// so the layered loader can name the layer it came from.
+    fn check(&self) -> Result<(), (String, String)> {
+        let keyed = |key: &str, result: Result<std::time::Duration, RelayError>| {
+            result.map(drop).map_err(|err| {
+                let message = match err {
+                    RelayError::Config(message) => message,
+                    other => other.to_string(),
+                };
+                (key.to_string(), message)
+            })
+        };
+        keyed(
+            "drain_seconds",
+            seconds_in("drain_seconds", self.drain_seconds, MAX_DRAIN_SECONDS),
+        )?;
         if let Some(latency) = self.cache.max_latency_seconds {
-            seconds_in("cache.max_latency_seconds", latency, MAX_LIMIT_SECONDS)?;
+            keyed(
+                "cache.max_latency_seconds",
+                seconds_in("cache.max_latency_seconds", latency, MAX_LIMIT_SECONDS),
+            )?;
         }
-        crate::archive::Rules::parse(&self.cache.disk)?;
+        crate::archive::Rules::parse(&self.cache.disk)
+            .map_err(|err| ("cache.disk".to_string(), err.to_string()))?;
         let limits = &self.limits;
         for (key, value) in [
             (
@@ -341,7 +387,7 @@ impl RelayConfig {
                 limits.http_fetch_timeout_seconds,
             ),
         ] {
-            LimitsConfig::seconds(key, value)?;
+            keyed(&format!("limits.{key}"), LimitsConfig::seconds(key, value))?;
         }
         Ok(())
     }

@@ -7,69 +7,154 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use moql_relay::{Relay, RelayConfig};
+use clap::{Args, Parser, Subcommand};
+use moql_relay::{Relay, RelayConfig, config};
+
+/// How settings combine, shown by `--help` (docs/relay.md says the same at length).
+const SETTINGS_HELP: &str = "\
+Settings, lowest precedence first: built-in defaults, the --config file, MOQL_RELAY_* \
+environment variables, flags (a later flag wins; --set after the typed flags).
+Every key of the file is also a variable and a flag: `[cache] max_latency_seconds` is \
+MOQL_RELAY_CACHE__MAX_LATENCY_SECONDS=10s and --set cache.max_latency_seconds=10s \
+(`__` between a section and its key; values are TOML values, or plain strings).
+Durations take seconds or units (\"30s\", \"500ms\", \"2h\"); sizes bytes or units (\"256MiB\").
+Logging: --log, else RUST_LOG, else the config's `log`, else info. Colour only on a terminal \
+and never with NO_COLOR set.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "moql-relay",
     version,
-    about = "A moq-lite relay over QUIC and WebTransport"
+    about = "A moq-lite relay over QUIC and WebTransport",
+    after_help = SETTINGS_HELP
 )]
 struct Cli {
-    /// TOML configuration file; flags override it.
-    #[arg(long, short, env = "MOQL_RELAY_CONFIG")]
-    config: Option<PathBuf>,
-    /// UDP (and TCP for HTTP) address to listen on [default: [::]:4443].
-    #[arg(long)]
-    bind: Option<SocketAddr>,
-    /// Log filter, e.g. `info` or `moql_session=debug` [default: info, or RUST_LOG].
-    #[arg(long)]
-    log: Option<String>,
-    /// PEM certificate chain (with --tls-key); otherwise a certificate is generated.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key (with --tls-cert).
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Do not serve the HTTP endpoints on TCP.
-    #[arg(long)]
-    no_http: bool,
-    /// Do not accept WebSocket sessions on the HTTP port.
-    #[arg(long)]
-    no_websocket: bool,
-    /// Also accept plain QMux over TCP (`tcp://`, no TLS) on this address.
-    #[arg(long, value_name = "ADDR")]
-    tcp: Option<SocketAddr>,
-    /// Anonymous access to this path prefix ("" = everything).
-    #[arg(long)]
-    public: Option<String>,
-    /// A peer relay to connect to (repeatable).
-    #[arg(long = "peer")]
-    peers: Vec<String>,
-    /// Trust peers with this certificate fingerprint (repeatable).
-    #[arg(long = "peer-fingerprint")]
-    peer_fingerprints: Vec<String>,
-    /// Do not verify peers' certificates (development only).
-    #[arg(long)]
-    peer_insecure: bool,
-    /// This node's origin (hop) ID.
-    #[arg(long)]
-    origin_id: Option<u64>,
-    /// Ceiling on the cache window, in seconds.
-    #[arg(long)]
-    cache_max_latency: Option<f64>,
-    /// Serve this directory's files over HTTP (e.g. the built web page, `web/dist`).
-    #[arg(long, value_name = "DIR")]
-    web_root: Option<PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+/// The relay's flags, accepted both before and after `serve`. Each sets one key of the
+/// configuration (named in its help) over the file and the environment.
+#[derive(Args, Debug, Default)]
+struct ServeArgs {
+    /// TOML configuration file; variables and flags override it.
+    #[arg(long, short, env = "MOQL_RELAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// `bind`: UDP (and TCP for HTTP) address to listen on [default: [::]:4443].
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// `log`: log filter, e.g. `info` or `moql_session=debug`; beats RUST_LOG [default: info].
+    #[arg(long)]
+    log: Option<String>,
+    /// `tls.cert`: PEM certificate chain (with --tls-key); otherwise one is generated.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// `tls.key`: PEM private key (with --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// `http = false`: do not serve the HTTP endpoints on TCP.
+    #[arg(long)]
+    no_http: bool,
+    /// `websocket = false`: do not accept WebSocket sessions on the HTTP port.
+    #[arg(long)]
+    no_websocket: bool,
+    /// `tcp`: also accept plain QMux over TCP (`tcp://`, no TLS) on this address.
+    #[arg(long, value_name = "ADDR")]
+    tcp: Option<SocketAddr>,
+    /// `auth.public`: anonymous access to this path prefix ("" = everything).
+    #[arg(long)]
+    public: Option<String>,
+    /// `cluster.peers`: a peer relay to connect to (repeatable; replaces the file's list).
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    /// `cluster.peer_fingerprints`: trust peers with this certificate fingerprint (repeatable).
+    #[arg(long = "peer-fingerprint")]
+    peer_fingerprints: Vec<String>,
+    /// `cluster.insecure = true`: do not verify peers' certificates (development only).
+    #[arg(long)]
+    peer_insecure: bool,
+    /// `cluster.origin_id`: this node's origin (hop) ID.
+    #[arg(long)]
+    origin_id: Option<u64>,
+    /// `cache.max_latency_seconds`: ceiling on the cache window (`30`, `"10s"`).
+    #[arg(long, value_name = "DURATION")]
+    cache_max_latency: Option<String>,
+    /// `web_root`: serve this directory's files over HTTP (e.g. the built web page).
+    #[arg(long, value_name = "DIR")]
+    web_root: Option<PathBuf>,
+    /// Any key: `--set limits.max_sessions=100`, `--set 'cluster.peers=["moql://b:4443/"]'`
+    /// (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+impl ServeArgs {
+    /// The flags as `(key path, value)` settings, typed flags first, then `--set`.
+    fn settings(&self) -> anyhow::Result<Vec<(String, toml::Value)>> {
+        use toml::Value;
+        let text = |path: &PathBuf| Value::String(path.to_string_lossy().into_owned());
+        let list =
+            |items: &[String]| Value::Array(items.iter().cloned().map(Value::String).collect());
+        let mut settings: Vec<(&str, Value)> = Vec::new();
+        if let Some(bind) = self.bind {
+            settings.push(("bind", Value::String(bind.to_string())));
+        }
+        if let Some(log) = &self.log {
+            settings.push(("log", Value::String(log.clone())));
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            settings.push(("tls.cert", text(cert)));
+            settings.push(("tls.key", text(key)));
+        }
+        if self.no_http {
+            settings.push(("http", Value::Boolean(false)));
+        }
+        if self.no_websocket {
+            settings.push(("websocket", Value::Boolean(false)));
+        }
+        if let Some(tcp) = self.tcp {
+            settings.push(("tcp", Value::String(tcp.to_string())));
+        }
+        if let Some(public) = &self.public {
+            settings.push(("auth.public", Value::String(public.clone())));
+        }
+        if !self.peers.is_empty() {
+            settings.push(("cluster.peers", list(&self.peers)));
+        }
+        if !self.peer_fingerprints.is_empty() {
+            settings.push(("cluster.peer_fingerprints", list(&self.peer_fingerprints)));
+        }
+        if self.peer_insecure {
+            settings.push(("cluster.insecure", Value::Boolean(true)));
+        }
+        if let Some(id) = self.origin_id {
+            let id = i64::try_from(id).context("--origin-id is above 2^63")?;
+            settings.push(("cluster.origin_id", Value::Integer(id)));
+        }
+        if let Some(latency) = &self.cache_max_latency {
+            settings.push(("cache.max_latency_seconds", config::parse_value(latency)));
+        }
+        if let Some(root) = &self.web_root {
+            settings.push(("web_root", text(root)));
+        }
+        let mut settings: Vec<(String, Value)> = settings
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value))
+            .collect();
+        for set in &self.set {
+            settings.push(config::parse_setting(set)?);
+        }
+        Ok(settings)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the relay (the default).
-    Serve,
+    /// Run the relay (the default); takes the same flags as the top level.
+    #[command(after_help = SETTINGS_HELP)]
+    Serve(ServeArgs),
     /// Generate keys and sign tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -112,63 +197,56 @@ enum TokenCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match &cli.command {
-        Some(Command::Token(command)) => token(command),
-        Some(Command::Serve) | None => serve(cli),
+/// Exit 1 with the error on one line (its causes joined by `: `), whatever RUST_BACKTRACE
+/// says: an operator's mistake is not a crash, and scripts read the first line.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
-fn serve(cli: Cli) -> anyhow::Result<()> {
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Token(command)) => token(command),
+        Some(Command::Serve(after)) => serve(&cli.serve, after),
+        None => serve(&cli.serve, &ServeArgs::default()),
+    }
+}
+
+/// Runs the relay with the flags given before (`top`) and after (`after`) `serve`; the
+/// later ones win.
+fn serve(top: &ServeArgs, after: &ServeArgs) -> anyhow::Result<()> {
     // Every HTTP/WebSocket connection holds a descriptor: a common soft limit of 1024 would
     // make ~1000 clients exhaust them, so take the hard limit, as production servers do.
     let open_files = rlimit::increase_nofile_limit(u64::MAX);
-    let mut config = match &cli.config {
-        Some(path) => RelayConfig::load(path)?,
-        None => RelayConfig::default(),
-    };
-    if let Some(bind) = cli.bind {
-        config.bind = bind;
+    let mut flags = top.settings()?;
+    flags.extend(after.settings()?);
+    let sources = config::ConfigSources {
+        file: after.config.clone().or_else(|| top.config.clone()),
+        flags,
+        ..config::ConfigSources::default()
     }
-    if let Some(log) = cli.log {
-        config.log = log;
-    }
-    if let (Some(cert), Some(key)) = (cli.tls_cert, cli.tls_key) {
-        config.tls.cert = Some(cert);
-        config.tls.key = Some(key);
-    }
-    if cli.no_websocket {
-        config.websocket = false;
-    }
-    if cli.tcp.is_some() {
-        config.tcp = cli.tcp;
-    }
-    if cli.no_http {
-        config.http = false;
-    }
-    if let Some(public) = cli.public {
-        config.auth.public = Some(public);
-    }
-    config.cluster.peers.extend(cli.peers);
-    config
-        .cluster
-        .peer_fingerprints
-        .extend(cli.peer_fingerprints);
-    config.cluster.insecure |= cli.peer_insecure;
-    if cli.origin_id.is_some() {
-        config.cluster.origin_id = cli.origin_id;
-    }
-    if cli.cache_max_latency.is_some() {
-        config.cache.max_latency_seconds = cli.cache_max_latency;
-    }
-    if cli.web_root.is_some() {
-        config.web_root = cli.web_root;
-    }
+    .with_process_env();
+    let config = RelayConfig::from_sources(&sources)?;
 
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
+    // A flag is typed for this run, RUST_LOG is the ecosystem's usual override of a
+    // configured level, and the config's `log` is the standing choice.
+    let log_flag = sources.flags.iter().any(|(key, _)| key == "log");
+    let rust_log = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
+    let (filter, from) = match rust_log {
+        Some(filter) if !log_flag => (filter, "RUST_LOG"),
+        _ => (config.log.clone(), "log"),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .map_err(|err| anyhow::anyhow!("{from}: bad log filter {filter:?}: {err}"))?;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_env_filter(filter)
+        .with_ansi(colour(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 
@@ -210,6 +288,12 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         tracing::info!("relay stopped");
         Ok(())
     })
+}
+
+/// Whether to colour log lines: only on a terminal, and never with `NO_COLOR` set to
+/// anything non-empty (no-color.org), so piped and journald output carries no escape codes.
+fn colour(stream: &impl std::io::IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// What to paste: the URL for `moql` clients (`moql subscribe <url> <broadcast> <track>`), and (with the HTTP port) the web page's. A
