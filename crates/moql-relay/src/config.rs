@@ -251,6 +251,7 @@ pub struct LimitsConfig {
     /// Seconds a broadcast whose publisher vanished (connection lost, or closed after a
     /// GOAWAY) stays announced, so a publisher that reconnects with the same path resumes it
     /// and its subscribers see no end (docs/relay.md, Linger). 0 turns it off. Default 5.
+    #[serde(deserialize_with = "units::seconds")]
     pub linger_seconds: f64,
 }
 
