@@ -93,9 +93,13 @@ pub(crate) struct Global {
     pub(crate) quiet: bool,
 }
 
-/// Logs to stderr with `filter`, else RUST_LOG, else `warn`.
+/// Logs to stderr with `filter`, else RUST_LOG, else `warn`; in colour only when stderr is a
+/// terminal and `NO_COLOR` is unset or empty (the no-color.org convention, as `moql-relay`).
 fn init_logging(filter: Option<&str>) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let filter = match filter {
         Some(filter) => EnvFilter::new(filter),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
@@ -103,6 +107,7 @@ fn init_logging(filter: Option<&str>) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }
 

@@ -554,3 +554,22 @@ async fn json_lines_carry_each_frame_and_event() {
         (Some("unannounce"), Some("demo/json"))
     );
 }
+
+/// Logs on a pipe are plain text: no ANSI colour codes when stderr is not a terminal (as
+/// `moql-relay` does), so scripts and log collectors read words, not escape sequences.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_on_a_pipe_carry_no_colour_codes() {
+    let relay = TestRelay::open().await;
+    let mut command = relay.moql(&["--log", "debug", "announced", &relay.url, "--once"]);
+    let output = run("announced with debug logs", &mut command).await;
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("DEBUG"),
+        "expected debug log lines on stderr, got: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "colour codes on a pipe: {stderr:?}"
+    );
+}
