@@ -1,6 +1,8 @@
 //! The `moql-relay` binary: parses flags and the optional config file, then runs the relay
 //! until SIGINT/SIGTERM (GOAWAY to every session, drain, exit 0). `moql-relay token …`
-//! generates keys and signs tokens.
+//! generates keys, signs and verifies tokens ([`token_cli`]).
+
+mod token_cli;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -41,9 +43,15 @@ struct Cli {
     /// Also accept plain QMux over TCP (`tcp://`, no TLS) on this address.
     #[arg(long, value_name = "ADDR")]
     tcp: Option<SocketAddr>,
-    /// Anonymous access to this path prefix ("" = everything).
+    /// Anonymous publish and subscribe under this path prefix ("" = everything).
     #[arg(long)]
     public: Option<String>,
+    /// Anonymous subscribe under this prefix (repeatable); replaces `[auth.public]`.
+    #[arg(long = "public-subscribe", value_name = "PREFIX")]
+    public_subscribe: Vec<String>,
+    /// Anonymous publish under this prefix (repeatable); replaces `[auth.public]`.
+    #[arg(long = "public-publish", value_name = "PREFIX")]
+    public_publish: Vec<String>,
     /// A peer relay to connect to (repeatable).
     #[arg(long = "peer")]
     peers: Vec<String>,
@@ -70,52 +78,15 @@ struct Cli {
 enum Command {
     /// Run the relay (the default).
     Serve,
-    /// Generate keys and sign tokens.
+    /// Generate keys, sign and verify tokens.
     #[command(subcommand)]
-    Token(TokenCommand),
-}
-
-#[derive(Subcommand, Debug)]
-enum TokenCommand {
-    /// Print a new key: an HS256 secret (base64), or an ES256 key pair (PEM).
-    Key {
-        /// `hs256` or `es256`.
-        #[arg(long, default_value = "hs256")]
-        alg: String,
-    },
-    /// Sign a token.
-    Sign {
-        /// `hs256` (with --secret) or `es256` (with --private-key).
-        #[arg(long, default_value = "hs256")]
-        alg: String,
-        /// HS256 secret (base64).
-        #[arg(long)]
-        secret: Option<String>,
-        /// ES256 private key (PKCS#8 PEM file).
-        #[arg(long)]
-        private_key: Option<PathBuf>,
-        /// The root path the session is scoped to.
-        #[arg(long, default_value = "")]
-        root: String,
-        /// A prefix (relative to root) the holder may publish (repeatable; "" = all).
-        #[arg(long = "publish")]
-        publish: Vec<String>,
-        /// A prefix (relative to root) the holder may subscribe to (repeatable; "" = all).
-        #[arg(long = "subscribe")]
-        subscribe: Vec<String>,
-        /// Validity in seconds from now.
-        #[arg(long, default_value_t = 86_400)]
-        expires_in: u64,
-        /// Key ID to put in the header.
-        #[arg(long)]
-        kid: Option<String>,
-    },
+    Token(token_cli::TokenCommand),
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match &cli.command {
-        Some(Command::Token(command)) => token(command),
+    let mut cli = Cli::parse();
+    match cli.command.take() {
+        Some(Command::Token(command)) => token_cli::run(command),
         Some(Command::Serve) | None => serve(cli),
     }
 }
@@ -147,9 +118,9 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     if cli.no_http {
         config.http = false;
     }
-    if let Some(public) = cli.public {
-        config.auth.public = Some(public);
-    }
+    config
+        .auth
+        .apply_public_flags(cli.public, cli.public_subscribe, cli.public_publish);
     config.cluster.peers.extend(cli.peers);
     config
         .cluster
@@ -261,59 +232,6 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
-}
-
-fn token(command: &TokenCommand) -> anyhow::Result<()> {
-    use moql_relay::auth;
-    match command {
-        TokenCommand::Key { alg } => match alg.as_str() {
-            "hs256" => println!("{}", auth::generate_hs256_secret()),
-            "es256" => {
-                let (private, public) =
-                    auth::generate_es256().context("generating an ES256 key")?;
-                println!("{private}{public}");
-            }
-            other => anyhow::bail!("unknown algorithm {other}: use hs256 or es256"),
-        },
-        TokenCommand::Sign {
-            alg,
-            secret,
-            private_key,
-            root,
-            publish,
-            subscribe,
-            expires_in,
-            kid,
-        } => {
-            let key = match alg.as_str() {
-                "hs256" => auth::SigningKey::Hs256 {
-                    secret: secret.clone().context("--secret is required for hs256")?,
-                },
-                "es256" => {
-                    let path = private_key
-                        .as_ref()
-                        .context("--private-key is required for es256")?;
-                    let pem = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    auth::SigningKey::Es256 { private_pem: pem }
-                }
-                other => anyhow::bail!("unknown algorithm {other}: use hs256 or es256"),
-            };
-            let exp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs()
-                + expires_in;
-            let claims = auth::Claims {
-                root: root.clone(),
-                publish: publish.clone(),
-                subscribe: subscribe.clone(),
-                exp,
-                ..auth::Claims::default()
-            };
-            println!("{}", auth::sign(&claims, &key, kid.as_deref())?);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -166,8 +166,8 @@ async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
     );
     let jwt = String::from_utf8(signed.stdout).unwrap().trim().to_string();
     let auth = moql_relay::Auth::new(&moql_relay::AuthConfig {
-        keys: vec![moql_relay::auth::KeyConfig::Hs256 { secret, kid: None }],
-        public: None,
+        keys: vec![moql_relay::auth::KeyConfig::hs256(secret)],
+        ..moql_relay::AuthConfig::default()
     })
     .unwrap();
     let grant = auth

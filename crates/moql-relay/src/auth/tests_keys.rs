@@ -1,0 +1,1 @@
+//! Unit tests of JWK keys, key files and their reload, the claim forms, and public rules.
