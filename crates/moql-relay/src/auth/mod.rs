@@ -187,6 +187,18 @@ impl Auth {
         })
     }
 
+    /// [`new`](Self::new) with key files checked for changes every `interval`.
+    #[cfg(test)]
+    pub(crate) fn with_reload_interval(
+        config: &AuthConfig,
+        interval: std::time::Duration,
+    ) -> Result<Self, AuthError> {
+        Ok(Self {
+            keys: Arc::new(KeyRing::new(config)?.with_interval(interval)),
+            public: PublicPaths::new(config.public.as_ref())?,
+        })
+    }
+
     /// Verifies `token` with the keys at time `now` and returns its claims, without judging
     /// any path (`moql-relay token verify`).
     ///
