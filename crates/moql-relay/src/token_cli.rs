@@ -92,8 +92,9 @@ pub(crate) fn run(command: TokenCommand) -> anyhow::Result<()> {
             let text = match (key, key_env) {
                 (Some(path), _) => std::fs::read_to_string(&path)
                     .with_context(|| format!("reading {}", path.display()))?,
-                (None, Some(name)) => std::env::var(&name)
-                    .with_context(|| format!("reading the key from ${name}"))?,
+                (None, Some(name)) => {
+                    std::env::var(&name).with_context(|| format!("reading the key from ${name}"))?
+                }
                 (None, None) => bail!("give the key with --key FILE or --key-env NAME"),
             };
             let key = SigningKey::from_text(&text).context("the signing key")?;
@@ -136,7 +137,11 @@ fn key(alg: &str, out: &Path, public: Option<PathBuf>, kid: Option<String>) -> a
     println!("private key (kid {kid}): {} (mode 0600)", out.display());
     match public_key {
         Some(public_key) => {
-            write_new(&public_path, &serde_json::to_string_pretty(&public_key)?, false)?;
+            write_new(
+                &public_path,
+                &serde_json::to_string_pretty(&public_key)?,
+                false,
+            )?;
             println!(
                 "public key: {} (give it to relays: [auth] jwk_files)",
                 public_path.display()
@@ -149,7 +154,10 @@ fn key(alg: &str, out: &Path, public: Option<PathBuf>, kid: Option<String>) -> a
 
 /// `relay.jwk` → `relay.pub.jwk`; any other name gets `.pub` appended.
 fn public_path(out: &Path) -> PathBuf {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let public = match name.strip_suffix(".jwk") {
         Some(stem) => format!("{stem}.pub.jwk"),
         None => format!("{name}.pub"),
@@ -187,7 +195,11 @@ fn random_kid() -> anyhow::Result<String> {
     Ok(hex::encode(bytes))
 }
 
-fn verify(token: Option<String>, token_env: Option<String>, keys: &[PathBuf]) -> anyhow::Result<()> {
+fn verify(
+    token: Option<String>,
+    token_env: Option<String>,
+    keys: &[PathBuf],
+) -> anyhow::Result<()> {
     let token = match (token, token_env) {
         (Some(token), _) if token != "-" => token,
         (None, Some(name)) => {
@@ -204,8 +216,8 @@ fn verify(token: Option<String>, token_env: Option<String>, keys: &[PathBuf]) ->
     };
     let mut config = AuthConfig::default();
     for path in keys {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let trimmed = text.trim_start();
         if trimmed.starts_with("-----BEGIN") {
             let display = path.display().to_string();

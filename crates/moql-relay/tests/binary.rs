@@ -156,10 +156,17 @@ async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
         let out = dir.path().join(format!("{alg}.jwk"));
         let out_text = out.to_str().unwrap();
         let key = token(&["key", "--alg", alg, "--out", out_text, "--kid", alg], &[]).await;
-        assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+        assert!(
+            key.status.success(),
+            "{}",
+            String::from_utf8_lossy(&key.stderr)
+        );
         let private = std::fs::read_to_string(&out).unwrap();
         let stdout = String::from_utf8(key.stdout).unwrap();
-        assert!(!stdout.contains(&private[..20]) && !stdout.contains("\"d\""), "{stdout}");
+        assert!(
+            !stdout.contains(&private[..20]) && !stdout.contains("\"d\""),
+            "{stdout}"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -174,17 +181,34 @@ async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
             public
         };
         // It refuses to overwrite a key.
-        assert!(!token(&["key", "--alg", alg, "--out", out_text], &[]).await.status.success());
+        assert!(
+            !token(&["key", "--alg", alg, "--out", out_text], &[])
+                .await
+                .status
+                .success()
+        );
 
         let grants = ["--root", "room", "--publish", "alice", "--subscribe", ""];
-        let by_file = token(&[&["sign", "--key", out_text][..], &grants[..]].concat(), &[]).await;
-        assert!(by_file.status.success(), "{}", String::from_utf8_lossy(&by_file.stderr));
+        let by_file = token(
+            &[&["sign", "--key", out_text][..], &grants[..]].concat(),
+            &[],
+        )
+        .await;
+        assert!(
+            by_file.status.success(),
+            "{}",
+            String::from_utf8_lossy(&by_file.stderr)
+        );
         let by_env = token(
             &[&["sign", "--key-env", "MOQL_TEST_KEY"][..], &grants[..]].concat(),
             &[("MOQL_TEST_KEY", private.as_str())],
         )
         .await;
-        assert!(by_env.status.success(), "{}", String::from_utf8_lossy(&by_env.stderr));
+        assert!(
+            by_env.status.success(),
+            "{}",
+            String::from_utf8_lossy(&by_env.stderr)
+        );
 
         let auth = moql_relay::Auth::new(&moql_relay::AuthConfig {
             jwk_files: vec![relay_key.clone()],
@@ -192,17 +216,30 @@ async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
         })
         .unwrap();
         for signed in [&by_file, &by_env] {
-            let jwt = String::from_utf8(signed.stdout.clone()).unwrap().trim().to_string();
+            let jwt = String::from_utf8(signed.stdout.clone())
+                .unwrap()
+                .trim()
+                .to_string();
             let grant = auth
                 .authorize(&format!("/room?jwt={jwt}"))
                 .expect("the relay accepts it");
             assert_eq!(grant.root.as_str(), "room");
             let verified = token(
-                &["verify", "--key", relay_key.to_str().unwrap(), "--token-env", "T"],
+                &[
+                    "verify",
+                    "--key",
+                    relay_key.to_str().unwrap(),
+                    "--token-env",
+                    "T",
+                ],
                 &[("T", jwt.as_str())],
             )
             .await;
-            assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+            assert!(
+                verified.status.success(),
+                "{}",
+                String::from_utf8_lossy(&verified.stderr)
+            );
             let claims: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
             assert_eq!(claims["put"], serde_json::json!(["alice"]), "{alg}");
         }
@@ -210,11 +247,27 @@ async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
     }
     // A token some other key signed: exit 1 and the reason on stderr.
     let other = dir.path().join("other.jwk");
-    token(&["key", "--alg", "es256", "--out", other.to_str().unwrap()], &[]).await;
-    let foreign = token(&["sign", "--key", other.to_str().unwrap(), "--subscribe", ""], &[]).await;
-    let jwt = String::from_utf8(foreign.stdout).unwrap().trim().to_string();
+    token(
+        &["key", "--alg", "es256", "--out", other.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let foreign = token(
+        &["sign", "--key", other.to_str().unwrap(), "--subscribe", ""],
+        &[],
+    )
+    .await;
+    let jwt = String::from_utf8(foreign.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
     let refused = token(
-        &["verify", "--key", dir.path().join("es256.pub.jwk").to_str().unwrap(), &jwt],
+        &[
+            "verify",
+            "--key",
+            dir.path().join("es256.pub.jwk").to_str().unwrap(),
+            &jwt,
+        ],
         &[],
     )
     .await;
@@ -237,7 +290,15 @@ async fn a_relay_reads_its_secret_from_the_environment() {
     let secret_file = dir.path().join("secret");
     std::fs::write(&secret_file, &secret).unwrap();
     let signed = token(
-        &["sign", "--key", secret_file.to_str().unwrap(), "--root", "room", "--subscribe", ""],
+        &[
+            "sign",
+            "--key",
+            secret_file.to_str().unwrap(),
+            "--root",
+            "room",
+            "--subscribe",
+            "",
+        ],
         &[],
     )
     .await;
@@ -251,10 +312,15 @@ async fn a_relay_reads_its_secret_from_the_environment() {
     let config = SessionConfig::new().with_subscribe(OriginProducer::new());
     let session = dial(&url, &fingerprint, config).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(session.close_reason().is_none(), "the token's session stays open");
+    assert!(
+        session.close_reason().is_none(),
+        "the token's session stays open"
+    );
     // Without a token: closed with 6, with or without the relay's SETUP first.
-    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![fingerprint])))
-        .unwrap();
+    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        fingerprint,
+    ])))
+    .unwrap();
     let connected = within(
         "the connection",
         client.connect(&format!("moql://127.0.0.1:{}/room", addr.port())),

@@ -32,7 +32,9 @@ async fn connect(
     ])))
     .unwrap();
     let url = format!("moql://127.0.0.1:{port}{path}");
-    let connected = within("the connection", client.connect(&url)).await.unwrap();
+    let connected = within("the connection", client.connect(&url))
+        .await
+        .unwrap();
     let mut config = SessionConfig::new()
         .with_publish(publish.consume())
         .with_subscribe(received.clone());
@@ -67,7 +69,12 @@ fn publish(origin: &OriginProducer, path: &str) -> BroadcastProducer {
 async fn anonymous_sessions_get_exactly_the_public_subscribe_and_publish_prefixes() {
     let mut relay = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
         .args(["--bind", "127.0.0.1:0", "--log", "warn", "--no-http"])
-        .args(["--public-subscribe", "live", "--public-publish", "live/cams"])
+        .args([
+            "--public-subscribe",
+            "live",
+            "--public-publish",
+            "live/cams",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -83,18 +90,30 @@ async fn anonymous_sessions_get_exactly_the_public_subscribe_and_publish_prefixe
     let fingerprint = words[3].to_string();
 
     let camera_out = OriginProducer::new();
-    let _camera = connect(port, &fingerprint, "/live/cams", &camera_out, &OriginProducer::new())
-        .await
-        .expect("a camera may connect");
+    let _camera = connect(
+        port,
+        &fingerprint,
+        "/live/cams",
+        &camera_out,
+        &OriginProducer::new(),
+    )
+    .await
+    .expect("a camera may connect");
     let watcher_out = OriginProducer::new();
     let watcher_in = OriginProducer::new();
     let watcher = connect(port, &fingerprint, "/live", &watcher_out, &watcher_in)
         .await
         .expect("a watcher may connect");
     let other_in = OriginProducer::new();
-    let _other = connect(port, &fingerprint, "/live", &OriginProducer::new(), &other_in)
-        .await
-        .expect("a second watcher");
+    let _other = connect(
+        port,
+        &fingerprint,
+        "/live",
+        &OriginProducer::new(),
+        &other_in,
+    )
+    .await
+    .expect("a second watcher");
 
     // The watcher tries to publish first, then the camera: once the camera's broadcast has
     // reached the other watcher, the watcher's would have too.
@@ -107,14 +126,28 @@ async fn anonymous_sessions_get_exactly_the_public_subscribe_and_publish_prefixe
         other_in.broadcast(&Path::new("pirate").unwrap()).is_none(),
         "an anonymous publish outside the publish prefixes must be ignored"
     );
-    assert!(watcher.close_reason().is_none(), "the watcher stays connected");
+    assert!(
+        watcher.close_reason().is_none(),
+        "the watcher stays connected"
+    );
 
     for path in ["/", "/cams", "/lively"] {
-        let result = connect(port, &fingerprint, path, &OriginProducer::new(), &OriginProducer::new()).await;
+        let result = connect(
+            port,
+            &fingerprint,
+            path,
+            &OriginProducer::new(),
+            &OriginProducer::new(),
+        )
+        .await;
         let err = match result {
             Ok(session) => within("the refusal", session.closed()).await,
             Err(err) => err,
         };
-        assert_eq!(err.code(), moql_wire::ErrorCode::UNAUTHORIZED, "{path}: {err}");
+        assert_eq!(
+            err.code(),
+            moql_wire::ErrorCode::UNAUTHORIZED,
+            "{path}: {err}"
+        );
     }
 }

@@ -28,7 +28,10 @@ const BROADCAST: &str = "clock";
 pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str) {
     let tag = format!("[{version}] auth");
     if generation.dialect != Dialect::Current {
-        report.skip(&tag, "the previous generation verified tokens itself (not checked)");
+        report.skip(
+            &tag,
+            "the previous generation verified tokens itself (not checked)",
+        );
         return;
     }
     let dir = super::procs::log_dir().join("auth");
@@ -38,7 +41,10 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
         return;
     }
     report.step(
-        &format!("{tag}: our token through their relay {}", generation.relay.version),
+        &format!(
+            "{tag}: our token through their relay {}",
+            generation.relay.version
+        ),
         || ours_through_theirs(generation, version, &dir),
     );
     report.step(&format!("{tag}: their token through our relay"), || {
@@ -48,7 +54,11 @@ pub(crate) fn steps(report: &mut Report, generation: &Generation, version: &str)
 
 /// Runs `program args`, requiring success; its stdout, trimmed.
 fn run(name: &str, program: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let (status, out) = output(name, Command::new(program).args(args), Duration::from_secs(20))?;
+    let (status, out) = output(
+        name,
+        Command::new(program).args(args),
+        Duration::from_secs(20),
+    )?;
     ensure!(status.success(), "{name} exited {status}");
     Ok(String::from_utf8(out)?.trim().to_string())
 }
@@ -61,10 +71,18 @@ fn text(path: &Path) -> anyhow::Result<&str> {
 fn our_token(key: &Path) -> anyhow::Result<String> {
     let args = ["token", "sign", "--key", text(key)?, "--root", ROOT];
     let grants = ["--publish", "", "--subscribe", "", "--expires-in", "600"];
-    run("moql-relay token sign", Path::new(OURS), &[&args[..], &grants[..]].concat())
+    run(
+        "moql-relay token sign",
+        Path::new(OURS),
+        &[&args[..], &grants[..]].concat(),
+    )
 }
 
-fn ours_through_theirs(generation: &Generation, version: &str, dir: &Path) -> anyhow::Result<String> {
+fn ours_through_theirs(
+    generation: &Generation,
+    version: &str,
+    dir: &Path,
+) -> anyhow::Result<String> {
     let private = dir.join("ours.jwk");
     let other = dir.join("other.jwk");
     for key in [&private, &other] {
@@ -80,7 +98,14 @@ fn ours_through_theirs(generation: &Generation, version: &str, dir: &Path) -> an
     let mut server = Proc::spawn(
         "moq auth serve",
         Command::new(generation.bin(&generation.cli)?)
-            .args(["auth", "serve", "--listen", &listen, "--key", text(&public)?])
+            .args([
+                "auth",
+                "serve",
+                "--listen",
+                &listen,
+                "--key",
+                text(&public)?,
+            ])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null()),
     )?;
@@ -114,24 +139,49 @@ fn ours_through_theirs(generation: &Generation, version: &str, dir: &Path) -> an
         !status.success() && !listed,
         "a token from another key was let in (exit {status}, listed: {listed})"
     );
-    Ok(format!("ES256 JWK; ticks {ticks}; a foreign key's token refused ({status})"))
+    Ok(format!(
+        "ES256 JWK; ticks {ticks}; a foreign key's token refused ({status})"
+    ))
 }
 
-fn theirs_through_ours(generation: &Generation, version: &str, dir: &Path) -> anyhow::Result<String> {
+fn theirs_through_ours(
+    generation: &Generation,
+    version: &str,
+    dir: &Path,
+) -> anyhow::Result<String> {
     let moq = generation.bin(&generation.cli)?;
     let (private, public) = (dir.join("theirs.key"), dir.join("theirs.pub"));
     run(
         "moq auth generate",
         &moq,
-        &["auth", "generate", "--algorithm", "EdDSA", "--out", text(&private)?, "--public", text(&public)?],
+        &[
+            "auth",
+            "generate",
+            "--algorithm",
+            "EdDSA",
+            "--out",
+            text(&private)?,
+            "--public",
+            text(&public)?,
+        ],
     )?;
     let expires = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 600;
     let jwt = run(
         "moq auth sign",
         &moq,
         &[
-            "auth", "sign", "--key", text(&private)?, "--root", ROOT, "--publish", "**",
-            "--subscribe", "**", "--expires", &expires.to_string(),
+            "auth",
+            "sign",
+            "--key",
+            text(&private)?,
+            "--root",
+            ROOT,
+            "--publish",
+            "**",
+            "--subscribe",
+            "**",
+            "--expires",
+            &expires.to_string(),
         ],
     )?;
     let claims = run(
@@ -140,7 +190,10 @@ fn theirs_through_ours(generation: &Generation, version: &str, dir: &Path) -> an
         &["token", "verify", "--key", text(&public)?, &jwt],
     )?;
     let config: PathBuf = dir.join("ours.toml");
-    std::fs::write(&config, format!("[auth]\njwk_files = [{:?}]\n", text(&public)?))?;
+    std::fs::write(
+        &config,
+        format!("[auth]\njwk_files = [{:?}]\n", text(&public)?),
+    )?;
     let relay = OurRelay::start_with("our relay (auth)", None, &["--config", text(&config)?])?;
     let moql = Moql::new(&relay.fingerprint, version);
     let url = format!("moql://127.0.0.1:{}/{ROOT}?jwt={jwt}", relay.port);
@@ -152,7 +205,10 @@ fn theirs_through_ours(generation: &Generation, version: &str, dir: &Path) -> an
         &mut moql.cmd(&["announced", &anonymous, "--once", "-q"]),
         Duration::from_secs(15),
     )?;
-    ensure!(!status.success(), "our relay let a session without a token in");
+    ensure!(
+        !status.success(),
+        "our relay let a session without a token in"
+    );
     let claims: String = claims.split_whitespace().collect();
     ensure!(
         claims.contains(r#""put":[""]"#) && claims.contains(r#""get":[""]"#),

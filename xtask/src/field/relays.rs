@@ -146,7 +146,8 @@ impl OurRelay {
         extra: &[&str],
     ) -> anyhow::Result<Self> {
         let mut cmd = Command::new(PathBuf::from("target/debug/moql-relay"));
-        cmd.args(["--bind", "127.0.0.1:0", "--log", "info"]).args(extra);
+        cmd.args(["--bind", "127.0.0.1:0", "--log", "info"])
+            .args(extra);
         if let Some((url, fingerprint)) = peer {
             cmd.args(["--peer", url, "--peer-fingerprint", fingerprint]);
         }

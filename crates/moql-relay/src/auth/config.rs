@@ -120,9 +120,8 @@ impl PublicPaths {
         let paths = |list: &[String]| {
             list.iter()
                 .map(|prefix| {
-                    Path::new(prefix).map_err(|err| {
-                        AuthError::Key(format!("public prefix {prefix:?}: {err}"))
-                    })
+                    Path::new(prefix)
+                        .map_err(|err| AuthError::Key(format!("public prefix {prefix:?}: {err}")))
                 })
                 .collect::<Result<Vec<_>, _>>()
         };

@@ -88,7 +88,8 @@ pub fn parse(text: &str) -> Result<Vec<Jwk>, AuthError> {
     let json = if text.starts_with('{') {
         text.as_bytes().to_vec()
     } else {
-        decode_b64url(text).map_err(|_| AuthError::Key("not a JWK: neither JSON nor base64url".into()))?
+        decode_b64url(text)
+            .map_err(|_| AuthError::Key("not a JWK: neither JSON nor base64url".into()))?
     };
     match serde_json::from_slice::<Document>(&json) {
         Ok(Document::Set { keys }) => Ok(keys),
@@ -98,7 +99,9 @@ pub fn parse(text: &str) -> Result<Vec<Jwk>, AuthError> {
 }
 
 fn decode_b64url(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    URL_SAFE_NO_PAD.decode(text).or_else(|_| URL_SAFE.decode(text))
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .or_else(|_| URL_SAFE.decode(text))
 }
 
 impl Jwk {
@@ -140,11 +143,17 @@ impl Jwk {
             .is_none_or(|ops| ops.iter().any(|op| op == operation))
     }
 
-    fn member(&self, name: &str, value: Option<&String>, len: Option<usize>) -> Result<Vec<u8>, AuthError> {
+    fn member(
+        &self,
+        name: &str,
+        value: Option<&String>,
+        len: Option<usize>,
+    ) -> Result<Vec<u8>, AuthError> {
         let kid = self.kid.as_deref().unwrap_or("");
         let value = value.ok_or_else(|| AuthError::Key(format!("JWK {kid:?} lacks `{name}`")))?;
-        let bytes = decode_b64url(value)
-            .map_err(|err| AuthError::Key(format!("JWK {kid:?} `{name}` is not base64url: {err}")))?;
+        let bytes = decode_b64url(value).map_err(|err| {
+            AuthError::Key(format!("JWK {kid:?} `{name}` is not base64url: {err}"))
+        })?;
         if let Some(len) = len
             && bytes.len() != len
         {
@@ -232,9 +241,10 @@ impl Jwk {
             }
             _ => {
                 let d = self.member("d", self.d.as_ref(), Some(32))?;
-                let seed: [u8; 32] = d.as_slice().try_into().map_err(|_| {
-                    AuthError::Key("JWK `d` is not a 32-byte Ed25519 seed".into())
-                })?;
+                let seed: [u8; 32] = d
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| AuthError::Key("JWK `d` is not a 32-byte Ed25519 seed".into()))?;
                 let der = ed25519_dalek::SigningKey::from_bytes(&seed)
                     .to_pkcs8_der()
                     .map_err(|err| AuthError::Key(format!("encoding the Ed25519 key: {err}")))?;
@@ -298,9 +308,9 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, AuthError> {
 
 fn random<const N: usize>() -> Result<[u8; N], AuthError> {
     let mut bytes = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| AuthError::Key("the operating system's random number generator failed".into()))?;
+    SystemRandom::new().fill(&mut bytes).map_err(|_| {
+        AuthError::Key("the operating system's random number generator failed".into())
+    })?;
     Ok(bytes)
 }
 
@@ -333,7 +343,11 @@ pub fn generate(algorithm: Algorithm, kid: Option<String>) -> Result<Jwk, AuthEr
             // A random 32-byte string is a valid scalar except with probability ~2^-32;
             // retry a few times rather than loop unbounded.
             let secret = (0..8)
-                .find_map(|_| random::<32>().ok().and_then(|d| p256::SecretKey::from_slice(&d).ok()))
+                .find_map(|_| {
+                    random::<32>()
+                        .ok()
+                        .and_then(|d| p256::SecretKey::from_slice(&d).ok())
+                })
                 .ok_or_else(|| AuthError::Key("generating a P-256 key failed".into()))?;
             let point = secret.public_key().to_encoded_point(false);
             let (Some(x), Some(y)) = (point.x(), point.y()) else {

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::config::is_pem_text;
@@ -150,9 +150,8 @@ pub(crate) fn load_key(config: &KeyConfig) -> Result<VerifyKey, AuthError> {
             let text = match (secret, secret_file, secret_env) {
                 (Some(secret), None, None) => secret.clone(),
                 (None, Some(file), None) => read(file)?,
-                (None, None, Some(name)) => std::env::var(name).map_err(|err| {
-                    AuthError::Key(format!("HS256 secret_env {name:?}: {err}"))
-                })?,
+                (None, None, Some(name)) => std::env::var(name)
+                    .map_err(|err| AuthError::Key(format!("HS256 secret_env {name:?}: {err}")))?,
                 _ => {
                     return Err(AuthError::Key(
                         "an HS256 key needs exactly one of secret_file, secret_env or secret"

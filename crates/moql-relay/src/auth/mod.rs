@@ -2,74 +2,53 @@
 //! request target (spec 1.4: "The path names the connection's **root** … and the query may
 //! carry a credential, `?jwt=<token>`").
 //!
-//! - [`AuthConfig`] / [`KeyConfig`]: the verification keys and the anonymous prefix, as they
-//!   appear in the relay's TOML config.
+//! - [`AuthConfig`] / [`KeyConfig`] / [`PublicAccess`]: the keys, key files and anonymous
+//!   rules, as they appear in the relay's TOML config.
 //! - [`Auth`]: built once from the config; [`Auth::authorize`] turns `"/room/a?jwt=…"` into a
-//!   [`Grant`] or an [`AuthError`] (close the session with [`AuthError::code`]).
-//! - [`Claims`], [`SigningKey`], [`sign`], [`generate_hs256_secret`], [`generate_es256`]: the
-//!   tools behind `moql-relay token …`.
+//!   [`Grant`] or an [`AuthError`] (close the session with [`AuthError::code`]). Key files
+//!   are re-read when they change (`keyring`).
+//! - [`Claims`], [`Jwk`], [`SigningKey`], [`sign`], [`generate_jwk`]: the tools behind
+//!   `moql-relay token …`.
 //!
 //! # Claims
 //!
-//! A token's payload is a JSON object:
-//!
-//! ```json
-//! { "root": "room", "pub": ["alice"], "sub": [""], "exp": 1767225600, "iat": 1767139200 }
-//! ```
+//! Written as `{"root", "put", "get", "exp", "iat"}`: the names the reference relay's
+//! verifier (`moq-auth`, which refuses unknown claims) reads with the same meaning. Read in
+//! three forms (one per token): ours (`pub`/`sub`), the reference's prefixes (`put`/`get`),
+//! and its patterns (`publish`/`subscribe`, subtrees only). See `claims` and docs/relay.md.
 //!
 //! | claim | type | meaning |
 //! |---|---|---|
 //! | `root` | string, default `""` | The broadcast path the token is scoped to (normalized like a [`Path`]). |
-//! | `pub` (alias `put`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may publish under. `""` = all of `root`. |
-//! | `sub` (alias `get`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may subscribe to (and see announced). |
+//! | `put` (or `pub`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may publish under. `""` = all of `root`. |
+//! | `get` (or `sub`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may subscribe to (and see announced). |
 //! | `exp` | integer, **required** | Expiry, seconds since the Unix epoch. Refused at or after it. |
 //! | `nbf` | integer, optional | Not before: refused earlier than it. |
 //! | `iat` | integer, optional | Issued at; informational. |
-//!
-//! Other claims are ignored. `sub` is an array here, not the registered JWT "subject" string
-//! (RFC 7519 4.1.2), so generic JWT validators that check `sub` may choke on these tokens;
-//! this module parses the claims itself. The `put`/`get` aliases accept tokens minted with
-//! the reference relay's names.
 //!
 //! # Root and connection path
 //!
 //! The connection's path (the URL path) must be the token's `root` or lie under it (whole
 //! segments); otherwise the token is refused with [`AuthError::OutsideRoot`]. The session's
 //! root is the **connection path**, and the token's grants are narrowed to it: connecting at
-//! `/room/alice` with `root = "room"`, `pub = ["alice/cam"]`, `sub = [""]` gives
+//! `/room/alice` with `root = "room"`, `put = ["alice/cam"]`, `get = [""]` gives
 //! `publish = ["cam"]`, `subscribe = [""]` relative to `room/alice`. A grant that does not
 //! reach the connection path is dropped, and a token left with nothing is refused
 //! ([`AuthError::NoGrant`]). So one token can open narrower sessions, never wider ones.
 //!
 //! # Anonymous access
 //!
-//! With [`AuthConfig::public`] set to a prefix, a request **without** `jwt` whose path is that
-//! prefix or under it gets [`Grant::full`] of its path. A request that carries a token is
-//! always judged by the token, even under the public prefix (a bad token is refused, not
-//! downgraded). Without a public prefix, a request without a token is refused
-//! ([`AuthError::Missing`]).
+//! A request **without** `jwt` gets, per role, all of its path when the path is at or under
+//! one of that role's public prefixes ([`PublicRules`]), nothing otherwise; nothing in both
+//! roles is [`AuthError::Missing`]. A request that carries a token is always judged by the
+//! token, even under a public prefix (a bad token is refused, not downgraded).
 //!
-//! # Keys (TOML)
-//!
-//! ```toml
-//! [auth]
-//! public = "anon"            # optional: anonymous access under /anon
-//!
-//! [[auth.keys]]
-//! alg = "HS256"
-//! secret = "base64 of at least 32 bytes"   # generate_hs256_secret / `moql-relay token`
-//! kid = "main"               # optional
-//!
-//! [[auth.keys]]
-//! alg = "ES256"
-//! public_pem = "/etc/moql/es256.pub.pem"   # a path, or the PEM text itself
-//! kid = "edge"
-//! ```
+//! # Keys
 //!
 //! A token whose header names a `kid` is checked only against the key with that `kid`
 //! (unknown kid: refused); a token without one is tried against every key of its algorithm.
-//! The header's `alg` must be the key's algorithm: `none`, and an HS256 token offered to an
-//! ES256 key (or the reverse), are refused with [`AuthError::WrongAlgorithm`].
+//! The header's `alg` must be the key's algorithm: `none`, and a token offered to a key of
+//! another algorithm, are refused with [`AuthError::WrongAlgorithm`].
 
 mod claims;
 mod config;

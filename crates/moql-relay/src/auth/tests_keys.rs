@@ -77,23 +77,34 @@ fn tokens_carry_only_claims_both_relays_accept() {
         payload,
         serde_json::json!({"root": "room", "put": ["alice"], "get": [""], "exp": NOW + 3600, "iat": NOW})
     );
-    assert_eq!(decode_json(parts[0])["kid"], "k", "the JWK's kid is in the header");
+    assert_eq!(
+        decode_json(parts[0])["kid"],
+        "k",
+        "the JWK's kid is in the header"
+    );
 }
 
 #[test]
 fn the_reference_claim_forms_are_read_with_their_meaning() {
     let read = |json: &str| serde_json::from_str::<Claims>(json);
     // Its prefixes, with `sub` as the registered subject (read and ignored), and `iss`/`jti`.
-    let legacy = read(r#"{"root":"r","put":"a","get":[""],"sub":"user-7","iss":"x","jti":"1","exp":5}"#)
-        .unwrap();
-    assert_eq!((legacy.publish, legacy.subscribe), (vec!["a".to_string()], vec![String::new()]));
+    let legacy =
+        read(r#"{"root":"r","put":"a","get":[""],"sub":"user-7","iss":"x","jti":"1","exp":5}"#)
+            .unwrap();
+    assert_eq!(
+        (legacy.publish, legacy.subscribe),
+        (vec!["a".to_string()], vec![String::new()])
+    );
     // Its patterns: subtrees become prefixes.
     let patterns = read(r#"{"publish":["a/b/**"],"subscribe":["**"],"exp":5}"#).unwrap();
     assert_eq!(patterns.publish, vec!["a/b".to_string()]);
     assert_eq!(patterns.subscribe, vec![String::new()]);
     // Ours: `sub` is subscribe prefixes.
     let ours = read(r#"{"pub":"a","sub":["b"],"exp":5}"#).unwrap();
-    assert_eq!((ours.publish, ours.subscribe), (vec!["a".to_string()], vec!["b".to_string()]));
+    assert_eq!(
+        (ours.publish, ours.subscribe),
+        (vec!["a".to_string()], vec!["b".to_string()])
+    );
     for refused in [
         // A pattern a prefix cannot say would be widened: refused instead.
         r#"{"publish":["alice"],"exp":5}"#,
@@ -134,7 +145,10 @@ fn jwk_keys_of_each_algorithm_sign_and_verify_from_files() {
         // A public key cannot sign.
         if algorithm != Algorithm::HS256 {
             let public = SigningKey::Jwk(Box::new(relay_key));
-            assert!(matches!(sign(&claims("", &[""], &[]), &public, None), Err(AuthError::Key(_))));
+            assert!(matches!(
+                sign(&claims("", &[""], &[]), &public, None),
+                Err(AuthError::Key(_))
+            ));
         }
     }
 }
@@ -176,8 +190,13 @@ fn keys_and_tokens_from_the_reference_cli_are_accepted() {
     ])
     .unwrap();
     for token in [REF_ED_TOKEN, REF_HS_TOKEN] {
-        let grant = auth.authorize_at(&format!("/demo?jwt={token}"), now()).unwrap();
-        assert_eq!((grant.publish, grant.subscribe), (vec![p("alice")], vec![Path::root()]));
+        let grant = auth
+            .authorize_at(&format!("/demo?jwt={token}"), now())
+            .unwrap();
+        assert_eq!(
+            (grant.publish, grant.subscribe),
+            (vec![p("alice")], vec![Path::root()])
+        );
     }
     // An exact-broadcast grant is refused rather than widened to a prefix.
     assert!(matches!(
@@ -188,7 +207,10 @@ fn keys_and_tokens_from_the_reference_cli_are_accepted() {
     // field interop suite).
     let key = SigningKey::from_text(REF_HS_KEY).unwrap();
     let token = sign(&claims("demo", &[], &[""]), &key, None).unwrap();
-    assert!(auth.authorize_at(&format!("/demo?jwt={token}"), now()).is_ok());
+    assert!(
+        auth.authorize_at(&format!("/demo?jwt={token}"), now())
+            .is_ok()
+    );
 }
 
 /// Before: keys were read once at start; rotating one needed a restart.
@@ -207,7 +229,11 @@ fn a_changed_key_file_is_reloaded_and_a_broken_one_keeps_the_old_keys() {
     let shared = auth.clone();
     let all = claims("", &[""], &[""]);
     let (one, two) = (sign_jwk(&first, &all), sign_jwk(&second, &all));
-    let accepts = |token: &str| shared.authorize_at(&format!("/?jwt={token}"), now()).is_ok();
+    let accepts = |token: &str| {
+        shared
+            .authorize_at(&format!("/?jwt={token}"), now())
+            .is_ok()
+    };
     assert!(accepts(&one) && !accepts(&two));
 
     // Rotate: a longer file (a set), so the change shows even within one mtime tick.
@@ -238,12 +264,7 @@ fn an_hs256_secret_comes_from_exactly_one_of_file_env_or_inline() {
         ..AuthConfig::default()
     })
     .unwrap();
-    let token = sign(
-        &claims("", &[""], &[]),
-        &SigningKey::Hs256 { secret },
-        None,
-    )
-    .unwrap();
+    let token = sign(&claims("", &[""], &[]), &SigningKey::Hs256 { secret }, None).unwrap();
     assert!(auth.authorize_at(&format!("/?jwt={token}"), now()).is_ok());
 
     let none = KeyConfig::Hs256 {
@@ -273,13 +294,18 @@ fn an_hs256_secret_comes_from_exactly_one_of_file_env_or_inline() {
     }
     let toml = "[[keys]]\nalg = \"HS256\"\nsecret_env = \"RELAY_SECRET\"\nkid = \"k\"\n";
     let parsed: AuthConfig = toml::from_str(toml).unwrap();
-    assert!(matches!(&parsed.keys[0], KeyConfig::Hs256 { secret_env: Some(name), .. } if name == "RELAY_SECRET"));
+    assert!(
+        matches!(&parsed.keys[0], KeyConfig::Hs256 { secret_env: Some(name), .. } if name == "RELAY_SECRET")
+    );
 }
 
 #[test]
 fn bad_jwks_are_refused_when_loaded() {
     let dir = tempfile::tempdir().unwrap();
-    let good = generate_jwk(Algorithm::ES256, None).unwrap().to_public().unwrap();
+    let good = generate_jwk(Algorithm::ES256, None)
+        .unwrap()
+        .to_public()
+        .unwrap();
     let mut value = serde_json::to_value(&good).unwrap();
     let mut cases = Vec::new();
     for (member, bad) in [
@@ -299,11 +325,20 @@ fn bad_jwks_are_refused_when_loaded() {
     cases.push("not a key".into());
     for (i, text) in cases.iter().enumerate() {
         let file = write(dir.path(), &format!("{i}.jwk"), text);
-        assert!(matches!(jwk_auth(vec![file]), Err(AuthError::Key(_))), "{text}");
+        assert!(
+            matches!(jwk_auth(vec![file]), Err(AuthError::Key(_))),
+            "{text}"
+        );
     }
     // Two keys with one kid.
-    let a = generate_jwk(Algorithm::EdDSA, Some("same".into())).unwrap().to_public().unwrap();
-    let b = generate_jwk(Algorithm::EdDSA, Some("same".into())).unwrap().to_public().unwrap();
+    let a = generate_jwk(Algorithm::EdDSA, Some("same".into()))
+        .unwrap()
+        .to_public()
+        .unwrap();
+    let b = generate_jwk(Algorithm::EdDSA, Some("same".into()))
+        .unwrap()
+        .to_public()
+        .unwrap();
     let set = serde_json::json!({"keys": [a, b]}).to_string();
     assert!(jwk_auth(vec![write(dir.path(), "dup.jwk", &set)]).is_err());
 }
@@ -317,7 +352,10 @@ fn public_rules_grant_subscribe_and_publish_separately() {
     let auth = Auth::new(&config).unwrap();
     let grant = |path: &str| auth.authorize_at(path, now());
     let watch = grant("/live/match").unwrap();
-    assert_eq!((watch.subscribe, watch.publish), (vec![Path::root()], vec![]));
+    assert_eq!(
+        (watch.subscribe, watch.publish),
+        (vec![Path::root()], vec![])
+    );
     let cam = grant("/cams").unwrap();
     assert_eq!((cam.subscribe, cam.publish), (vec![], vec![Path::root()]));
     assert_eq!(grant("/lobby/x").unwrap(), Grant::full(p("lobby/x")));
