@@ -27,7 +27,7 @@ impl TestRelay {
             drain_seconds: 0.2,
             ..RelayConfig::default()
         };
-        config.auth.public = Some(String::new());
+        config.auth.public = Some("".into());
         configure(&mut config);
         let relay = Relay::bind(config).await.expect("relay binds");
         let addr = relay.local_addr().unwrap();
@@ -56,10 +56,7 @@ impl TestRelay {
         let key = secret.to_string();
         Self::start(move |c| {
             c.auth = moql_relay::AuthConfig::default();
-            c.auth.keys = vec![moql_relay::auth::KeyConfig::Hs256 {
-                secret: key,
-                kid: None,
-            }];
+            c.auth.keys = vec![moql_relay::auth::KeyConfig::hs256(key)];
         })
         .await
     }

@@ -35,7 +35,7 @@ impl TestRelay {
     /// A relay anyone may use without a token.
     async fn open() -> Self {
         Self::start(AuthConfig {
-            public: Some(String::new()),
+            public: Some("".into()),
             ..AuthConfig::default()
         })
         .await
@@ -45,10 +45,12 @@ impl TestRelay {
     async fn with_secret(secret: &str) -> Self {
         Self::start(AuthConfig {
             keys: vec![KeyConfig::Hs256 {
-                secret: secret.to_string(),
+                secret: Some(secret.to_string()),
+                secret_file: None,
+                secret_env: None,
                 kid: None,
             }],
-            public: None,
+            ..AuthConfig::default()
         })
         .await
     }

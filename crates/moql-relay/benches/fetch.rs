@@ -76,7 +76,7 @@ fn relay_fetch(c: &mut Criterion) {
             http: false,
             ..RelayConfig::default()
         };
-        config.auth.public = Some(String::new());
+        config.auth.public = Some("".into());
         let relay = Relay::bind(config).await.unwrap();
         let url = format!("moql://127.0.0.1:{}/", relay.local_addr().unwrap().port());
         let fingerprint = relay.fingerprint();

@@ -66,7 +66,7 @@ impl Default for RelayConfig {
             // No keys configured: open to everyone, so a relay with no config file works on
             // localhost out of the box (the relay logs a warning).
             auth: AuthConfig {
-                public: Some(String::new()),
+                public: Some("".into()),
                 ..AuthConfig::default()
             },
             cluster: ClusterConfig::default(),
@@ -440,7 +440,7 @@ mod tests {
     fn the_shipped_example_config_parses() {
         let text = include_str!("../../../dist/relay.toml");
         let config = RelayConfig::parse(text).unwrap();
-        assert_eq!(config.auth.public.as_deref(), Some("anon"));
+        assert_eq!(config.auth.public, Some("anon".into()));
         // Every commented-out key is valid too, once uncommented (placeholders aside).
         let uncommented: String = text
             .lines()

@@ -1,6 +1,8 @@
 //! The `moql-relay` binary: parses flags and the optional config file, then runs the relay
 //! until SIGINT/SIGTERM (GOAWAY to every session, drain, exit 0). `moql-relay token …`
-//! generates keys and signs tokens.
+//! generates keys, signs and verifies tokens ([`token_cli`]).
+
+mod token_cli;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -63,9 +65,16 @@ struct ServeArgs {
     /// `tcp`: also accept plain QMux over TCP (`tcp://`, no TLS) on this address.
     #[arg(long, value_name = "ADDR")]
     tcp: Option<SocketAddr>,
-    /// `auth.public`: anonymous access to this path prefix ("" = everything).
+    /// `auth.public`: anonymous publish and subscribe under this path prefix ("" =
+    /// everything); with the two below, all three together replace `[auth.public]`.
     #[arg(long)]
     public: Option<String>,
+    /// `auth.public.subscribe`: anonymous subscribe under this prefix (repeatable).
+    #[arg(long = "public-subscribe", value_name = "PREFIX")]
+    public_subscribe: Vec<String>,
+    /// `auth.public.publish`: anonymous publish under this prefix (repeatable).
+    #[arg(long = "public-publish", value_name = "PREFIX")]
+    public_publish: Vec<String>,
     /// `cluster.peers`: a peer relay to connect to (repeatable; replaces the file's list).
     #[arg(long = "peer")]
     peers: Vec<String>,
@@ -117,8 +126,25 @@ impl ServeArgs {
         if let Some(tcp) = self.tcp {
             settings.push(("tcp", Value::String(tcp.to_string())));
         }
-        if let Some(public) = &self.public {
-            settings.push(("auth.public", Value::String(public.clone())));
+        if self.public_subscribe.is_empty() && self.public_publish.is_empty() {
+            if let Some(public) = &self.public {
+                settings.push(("auth.public", Value::String(public.clone())));
+            }
+        } else {
+            // The three flags together replace the configured anonymous access.
+            let both = self.public.iter().cloned();
+            let subscribe: Vec<String> = self
+                .public_subscribe
+                .iter()
+                .cloned()
+                .chain(both.clone())
+                .collect();
+            let publish: Vec<String> = self.public_publish.iter().cloned().chain(both).collect();
+            let rules = toml::map::Map::from_iter([
+                ("subscribe".to_string(), list(&subscribe)),
+                ("publish".to_string(), list(&publish)),
+            ]);
+            settings.push(("auth.public", Value::Table(rules)));
         }
         if !self.peers.is_empty() {
             settings.push(("cluster.peers", list(&self.peers)));
@@ -155,46 +181,9 @@ enum Command {
     /// Run the relay (the default); takes the same flags as the top level.
     #[command(after_help = SETTINGS_HELP)]
     Serve(ServeArgs),
-    /// Generate keys and sign tokens.
+    /// Generate keys, sign and verify tokens.
     #[command(subcommand)]
-    Token(TokenCommand),
-}
-
-#[derive(Subcommand, Debug)]
-enum TokenCommand {
-    /// Print a new key: an HS256 secret (base64), or an ES256 key pair (PEM).
-    Key {
-        /// `hs256` or `es256`.
-        #[arg(long, default_value = "hs256")]
-        alg: String,
-    },
-    /// Sign a token.
-    Sign {
-        /// `hs256` (with --secret) or `es256` (with --private-key).
-        #[arg(long, default_value = "hs256")]
-        alg: String,
-        /// HS256 secret (base64).
-        #[arg(long)]
-        secret: Option<String>,
-        /// ES256 private key (PKCS#8 PEM file).
-        #[arg(long)]
-        private_key: Option<PathBuf>,
-        /// The root path the session is scoped to.
-        #[arg(long, default_value = "")]
-        root: String,
-        /// A prefix (relative to root) the holder may publish (repeatable; "" = all).
-        #[arg(long = "publish")]
-        publish: Vec<String>,
-        /// A prefix (relative to root) the holder may subscribe to (repeatable; "" = all).
-        #[arg(long = "subscribe")]
-        subscribe: Vec<String>,
-        /// Validity in seconds from now.
-        #[arg(long, default_value_t = 86_400)]
-        expires_in: u64,
-        /// Key ID to put in the header.
-        #[arg(long)]
-        kid: Option<String>,
-    },
+    Token(token_cli::TokenCommand),
 }
 
 /// Exit 1 with the error on one line (its causes joined by `: `), whatever RUST_BACKTRACE
@@ -210,10 +199,10 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match &cli.command {
-        Some(Command::Token(command)) => token(command),
-        Some(Command::Serve(after)) => serve(&cli.serve, after),
+    let mut cli = Cli::parse();
+    match cli.command.take() {
+        Some(Command::Token(command)) => token_cli::run(command),
+        Some(Command::Serve(after)) => serve(&cli.serve, &after),
         None => serve(&cli.serve, &ServeArgs::default()),
     }
 }
@@ -347,62 +336,62 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-fn token(command: &TokenCommand) -> anyhow::Result<()> {
-    use moql_relay::auth;
-    match command {
-        TokenCommand::Key { alg } => match alg.as_str() {
-            "hs256" => println!("{}", auth::generate_hs256_secret()),
-            "es256" => {
-                let (private, public) =
-                    auth::generate_es256().context("generating an ES256 key")?;
-                println!("{private}{public}");
-            }
-            other => anyhow::bail!("unknown algorithm {other}: use hs256 or es256"),
-        },
-        TokenCommand::Sign {
-            alg,
-            secret,
-            private_key,
-            root,
-            publish,
-            subscribe,
-            expires_in,
-            kid,
-        } => {
-            let key = match alg.as_str() {
-                "hs256" => auth::SigningKey::Hs256 {
-                    secret: secret.clone().context("--secret is required for hs256")?,
-                },
-                "es256" => {
-                    let path = private_key
-                        .as_ref()
-                        .context("--private-key is required for es256")?;
-                    let pem = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    auth::SigningKey::Es256 { private_pem: pem }
-                }
-                other => anyhow::bail!("unknown algorithm {other}: use hs256 or es256"),
-            };
-            let exp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs()
-                + expires_in;
-            let claims = auth::Claims {
-                root: root.clone(),
-                publish: publish.clone(),
-                subscribe: subscribe.clone(),
-                exp,
-                ..auth::Claims::default()
-            };
-            println!("{}", auth::sign(&claims, &key, kid.as_deref())?);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::paste_line;
+    use super::{ServeArgs, paste_line};
+    use moql_relay::RelayConfig;
+    use moql_relay::auth::{PublicAccess, PublicRules};
+    use moql_relay::config::ConfigSources;
+
+    /// The anonymous access `flags` give over a file's `[auth.public]` table.
+    fn public_from_flags(flags: &ServeArgs) -> Option<PublicAccess> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relay.toml");
+        std::fs::write(
+            &file,
+            "[auth.public]\nsubscribe = [\"live\"]\npublish = [\"cams\"]\n",
+        )
+        .unwrap();
+        let sources = ConfigSources {
+            file: Some(file),
+            env: Vec::new(),
+            flags: flags.settings().unwrap(),
+        };
+        RelayConfig::from_sources(&sources).unwrap().auth.public
+    }
+
+    #[test]
+    fn the_public_flags_together_replace_the_files_public_table() {
+        let rules = |subscribe: &[&str], publish: &[&str]| {
+            Some(PublicAccess::Rules(PublicRules {
+                subscribe: subscribe.iter().map(|s| s.to_string()).collect(),
+                publish: publish.iter().map(|s| s.to_string()).collect(),
+            }))
+        };
+        assert_eq!(
+            public_from_flags(&ServeArgs::default()),
+            rules(&["live"], &["cams"])
+        );
+        let watch_tv = ServeArgs {
+            public_subscribe: vec!["tv".into()],
+            ..ServeArgs::default()
+        };
+        assert_eq!(public_from_flags(&watch_tv), rules(&["tv"], &[]));
+        let both = ServeArgs {
+            public: Some("anon".into()),
+            public_publish: vec!["cams".into()],
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            public_from_flags(&both),
+            rules(&["anon"], &["cams", "anon"])
+        );
+        let shorthand = ServeArgs {
+            public: Some(String::new()),
+            ..ServeArgs::default()
+        };
+        assert_eq!(public_from_flags(&shorthand), Some("".into()));
+    }
 
     #[test]
     fn the_paste_line_names_a_reachable_host_and_the_pages_scheme() {

@@ -211,7 +211,7 @@ impl Relay {
             None => None,
         };
         let auth = Auth::new(&config.auth)?;
-        if config.auth.public.as_deref() == Some("") {
+        if config.auth.is_wide_open() {
             tracing::warn!("anonymous access to every path (configure [auth] to restrict it)");
         }
         let origin_id = config.cluster.origin_id.unwrap_or_else(random_origin_id);

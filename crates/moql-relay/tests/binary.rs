@@ -134,47 +134,206 @@ async fn a_webtransport_session_that_stays_through_goaway_is_closed_cleanly_on_e
     assert!(status.success(), "exit status {status:?}");
 }
 
+async fn token(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_moql-relay"))
+        .arg("token")
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap()
+}
+
+/// `token key` writes the private JWK with mode 0600 and the public one beside it, printing
+/// neither; `token sign` reads the key from a file or an environment variable; `token
+/// verify` prints the claims or exits 1 with the reason; the relay accepts the tokens with
+/// the public file as its key.
 #[tokio::test]
 async fn token_subcommands_make_keys_and_tokens_the_relay_accepts() {
-    let key = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
-        .args(["token", "key", "--alg", "hs256"])
-        .output()
-        .await
+    let dir = tempfile::tempdir().unwrap();
+    for alg in ["es256", "eddsa", "hs256"] {
+        let out = dir.path().join(format!("{alg}.jwk"));
+        let out_text = out.to_str().unwrap();
+        let key = token(&["key", "--alg", alg, "--out", out_text, "--kid", alg], &[]).await;
+        assert!(
+            key.status.success(),
+            "{}",
+            String::from_utf8_lossy(&key.stderr)
+        );
+        let private = std::fs::read_to_string(&out).unwrap();
+        let stdout = String::from_utf8(key.stdout).unwrap();
+        assert!(
+            !stdout.contains(&private[..20]) && !stdout.contains("\"d\""),
+            "{stdout}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{alg}: the private key is owner-only");
+        }
+        let relay_key = if alg == "hs256" {
+            out.clone()
+        } else {
+            let public = dir.path().join(format!("{alg}.pub.jwk"));
+            assert!(!std::fs::read_to_string(&public).unwrap().contains("\"d\""));
+            public
+        };
+        // It refuses to overwrite a key.
+        assert!(
+            !token(&["key", "--alg", alg, "--out", out_text], &[])
+                .await
+                .status
+                .success()
+        );
+
+        let grants = ["--root", "room", "--publish", "alice", "--subscribe", ""];
+        let by_file = token(
+            &[&["sign", "--key", out_text][..], &grants[..]].concat(),
+            &[],
+        )
+        .await;
+        assert!(
+            by_file.status.success(),
+            "{}",
+            String::from_utf8_lossy(&by_file.stderr)
+        );
+        let by_env = token(
+            &[&["sign", "--key-env", "MOQL_TEST_KEY"][..], &grants[..]].concat(),
+            &[("MOQL_TEST_KEY", private.as_str())],
+        )
+        .await;
+        assert!(
+            by_env.status.success(),
+            "{}",
+            String::from_utf8_lossy(&by_env.stderr)
+        );
+
+        let auth = moql_relay::Auth::new(&moql_relay::AuthConfig {
+            jwk_files: vec![relay_key.clone()],
+            ..moql_relay::AuthConfig::default()
+        })
         .unwrap();
-    assert!(key.status.success());
-    let secret = String::from_utf8(key.stdout).unwrap().trim().to_string();
-    let signed = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
-        .args([
-            "token",
+        for signed in [&by_file, &by_env] {
+            let jwt = String::from_utf8(signed.stdout.clone())
+                .unwrap()
+                .trim()
+                .to_string();
+            let grant = auth
+                .authorize(&format!("/room?jwt={jwt}"))
+                .expect("the relay accepts it");
+            assert_eq!(grant.root.as_str(), "room");
+            let verified = token(
+                &[
+                    "verify",
+                    "--key",
+                    relay_key.to_str().unwrap(),
+                    "--token-env",
+                    "T",
+                ],
+                &[("T", jwt.as_str())],
+            )
+            .await;
+            assert!(
+                verified.status.success(),
+                "{}",
+                String::from_utf8_lossy(&verified.stderr)
+            );
+            let claims: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+            assert_eq!(claims["put"], serde_json::json!(["alice"]), "{alg}");
+        }
+        assert!(auth.authorize("/room").is_err(), "and refuses no token");
+    }
+    // A token some other key signed: exit 1 and the reason on stderr.
+    let other = dir.path().join("other.jwk");
+    token(
+        &["key", "--alg", "es256", "--out", other.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    let foreign = token(
+        &["sign", "--key", other.to_str().unwrap(), "--subscribe", ""],
+        &[],
+    )
+    .await;
+    let jwt = String::from_utf8(foreign.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let refused = token(
+        &[
+            "verify",
+            "--key",
+            dir.path().join("es256.pub.jwk").to_str().unwrap(),
+            &jwt,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("token refused"));
+}
+
+/// A relay whose HS256 secret comes from an environment variable (`secret_env`) accepts a
+/// token signed with that secret over a real connection, and refuses a session without one.
+#[tokio::test]
+async fn a_relay_reads_its_secret_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = moql_relay::auth::generate_hs256_secret();
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        "[auth]\n[[auth.keys]]\nalg = \"HS256\"\nsecret_env = \"MOQL_TEST_SECRET\"\n",
+    )
+    .unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, &secret).unwrap();
+    let signed = token(
+        &[
             "sign",
-            "--secret",
-            &secret,
+            "--key",
+            secret_file.to_str().unwrap(),
             "--root",
             "room",
-            "--publish",
-            "",
             "--subscribe",
             "",
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        signed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&signed.stderr)
-    );
+        ],
+        &[],
+    )
+    .await;
     let jwt = String::from_utf8(signed.stdout).unwrap().trim().to_string();
-    let auth = moql_relay::Auth::new(&moql_relay::AuthConfig {
-        keys: vec![moql_relay::auth::KeyConfig::Hs256 { secret, kid: None }],
-        public: None,
-    })
+    let (_child, _lines, addr, fingerprint) = spawn_relay(&[
+        ("MOQL_RELAY_CONFIG", config.as_os_str()),
+        ("MOQL_TEST_SECRET", std::ffi::OsStr::new(&secret)),
+    ])
+    .await;
+    let url = format!("moql://127.0.0.1:{}/room?jwt={jwt}", addr.port());
+    let config = SessionConfig::new().with_subscribe(OriginProducer::new());
+    let session = dial(&url, &fingerprint, config).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        session.close_reason().is_none(),
+        "the token's session stays open"
+    );
+    // Without a token: closed with 6, with or without the relay's SETUP first.
+    let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        fingerprint,
+    ])))
     .unwrap();
-    let grant = auth
-        .authorize(&format!("/room?jwt={jwt}"))
-        .expect("the relay accepts it");
-    assert_eq!(grant.root.as_str(), "room");
-    assert!(auth.authorize("/room").is_err(), "and refuses no token");
+    let connected = within(
+        "the connection",
+        client.connect(&format!("moql://127.0.0.1:{}/room", addr.port())),
+    )
+    .await
+    .unwrap();
+    let mut config = SessionConfig::new().with_subscribe(OriginProducer::new());
+    config.setup_path = connected.setup_path.clone();
+    let err = match Session::connect(connected.session, connected.version, config).await {
+        Ok(anonymous) => within("the refusal", anonymous.closed()).await,
+        Err(err) => err,
+    };
+    assert_eq!(err.code(), moql_wire::ErrorCode::UNAUTHORIZED, "{err}");
 }
 
 /// A value that cannot be a duration stops the binary at start with exit status 1 and a

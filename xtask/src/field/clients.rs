@@ -88,7 +88,8 @@ impl Moql {
     /// Subscribes over `url` and checks that 5 ticks arrive, in order, each within 10 s.
     pub(crate) fn subscribe_ticks(&self, url: &str, broadcast: &str) -> anyhow::Result<String> {
         let mut subscriber = Proc::spawn(
-            &format!("moql subscribe {url}"),
+            // Without the query: a token there would make the log file name too long.
+            &format!("moql subscribe {}", url.split('?').next().unwrap_or(url)),
             self.cmd(&["subscribe", url, broadcast, TRACK, "-q"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped()),

@@ -98,6 +98,7 @@ fn start(
                 listen_version: Some(version),
                 peer: Some((&url, &ours.fingerprint)),
                 connect_version: Some(version),
+                ..TheirOptions::default()
             };
             let theirs = TheirRelay::start(generation, "their relay (dialing)", &opts)?;
             (ours, theirs)

@@ -11,13 +11,16 @@
 //!   fmp4`, checked with ffprobe; our HTTP `/fetch` of a group they published against their
 //!   `moq fetch` of it ([`media`]);
 //! - clusters: our relay dialing theirs and theirs dialing ours, a publisher on one, a
-//!   subscriber and a FETCH of a past group on the other ([`cluster`]).
+//!   subscriber and a FETCH of a past group on the other ([`cluster`]);
+//! - tokens: ours through their relay (their auth server holding our public key) and theirs
+//!   through ours ([`auth`]).
 //!
 //! Each version is forced on both sides (`moql --moq-version`, their `--connect-version` /
 //! `--listen-version`), and the version their relay logs as negotiated is checked. The
 //! reference binaries are installed on first use ([`install`]); logs of every process go to
 //! `target/field-interop/`. docs/interop.md lists the steps and the known differences.
 
+mod auth;
 mod clients;
 mod cluster;
 pub(crate) mod install;
@@ -82,6 +85,10 @@ pub(crate) fn run(opts: &FieldOptions) -> anyhow::Result<()> {
                 report.skip(&format!("[{version}] media"), "no test pattern");
             }
             cluster::steps(&mut report, generation, version);
+        }
+        // Tokens are independent of the moq-lite version: once, on the preferred one.
+        if let Some(version) = common_versions(generation).first() {
+            auth::steps(&mut report, generation, version);
         }
     }
     report.print();

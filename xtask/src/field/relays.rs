@@ -29,6 +29,9 @@ pub(crate) struct TheirOptions<'a> {
     pub(crate) peer: Option<(&'a str, &'a str)>,
     /// `--connect-version`: the version its cluster dial offers.
     pub(crate) connect_version: Option<&'a str>,
+    /// `--auth-url`: sessions are admitted by this auth server (`moq auth serve`) instead
+    /// of the anonymous `--auth-public **`. Current generation only.
+    pub(crate) auth_url: Option<&'a str>,
 }
 
 impl TheirRelay {
@@ -44,8 +47,12 @@ impl TheirRelay {
             Dialect::Current => {
                 cmd.args(["--listen", &addr, "--web-http-listen", &addr])
                     .args(["--listen-tls-generate", "localhost,127.0.0.1"])
+                    .args(["--log-level", "info"]);
+                match opts.auth_url {
+                    Some(url) => cmd.args(["--auth-url", url]),
                     // Anonymous sessions may publish and subscribe anywhere.
-                    .args(["--auth-public", "**", "--log-level", "info"]);
+                    None => cmd.args(["--auth-public", "**"]),
+                };
                 if let Some(version) = opts.listen_version {
                     cmd.args(["--listen-version", version]);
                 }
@@ -129,8 +136,18 @@ impl OurRelay {
     /// Starts `target/debug/moql-relay` on an ephemeral loopback port, dialing `peer` (URL,
     /// fingerprint) as a cluster peer if given.
     pub(crate) fn start(name: &str, peer: Option<(&str, &str)>) -> anyhow::Result<Self> {
+        Self::start_with(name, peer, &[])
+    }
+
+    /// [`start`](Self::start) with `extra` arguments (e.g. `--config FILE`).
+    pub(crate) fn start_with(
+        name: &str,
+        peer: Option<(&str, &str)>,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let mut cmd = Command::new(PathBuf::from("target/debug/moql-relay"));
-        cmd.args(["--bind", "127.0.0.1:0", "--log", "info"]);
+        cmd.args(["--bind", "127.0.0.1:0", "--log", "info"])
+            .args(extra);
         if let Some((url, fingerprint)) = peer {
             cmd.args(["--peer", url, "--peer-fingerprint", fingerprint]);
         }

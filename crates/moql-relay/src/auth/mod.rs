@@ -2,161 +2,81 @@
 //! request target (spec 1.4: "The path names the connection's **root** … and the query may
 //! carry a credential, `?jwt=<token>`").
 //!
-//! - [`AuthConfig`] / [`KeyConfig`]: the verification keys and the anonymous prefix, as they
-//!   appear in the relay's TOML config.
+//! - [`AuthConfig`] / [`KeyConfig`] / [`PublicAccess`]: the keys, key files and anonymous
+//!   rules, as they appear in the relay's TOML config.
 //! - [`Auth`]: built once from the config; [`Auth::authorize`] turns `"/room/a?jwt=…"` into a
-//!   [`Grant`] or an [`AuthError`] (close the session with [`AuthError::code`]).
-//! - [`Claims`], [`SigningKey`], [`sign`], [`generate_hs256_secret`], [`generate_es256`]: the
-//!   tools behind `moql-relay token …`.
+//!   [`Grant`] or an [`AuthError`] (close the session with [`AuthError::code`]). Key files
+//!   are re-read when they change (`keyring`).
+//! - [`Claims`], [`Jwk`], [`SigningKey`], [`sign`], [`generate_jwk`]: the tools behind
+//!   `moql-relay token …`.
 //!
 //! # Claims
 //!
-//! A token's payload is a JSON object:
-//!
-//! ```json
-//! { "root": "room", "pub": ["alice"], "sub": [""], "exp": 1767225600, "iat": 1767139200 }
-//! ```
+//! Written as `{"root", "put", "get", "exp", "iat"}`: the names the reference relay's
+//! verifier (`moq-auth`, which refuses unknown claims) reads with the same meaning. Read in
+//! three forms (one per token): ours (`pub`/`sub`), the reference's prefixes (`put`/`get`),
+//! and its patterns (`publish`/`subscribe`, subtrees only). See `claims` and docs/relay.md.
 //!
 //! | claim | type | meaning |
 //! |---|---|---|
 //! | `root` | string, default `""` | The broadcast path the token is scoped to (normalized like a [`Path`]). |
-//! | `pub` (alias `put`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may publish under. `""` = all of `root`. |
-//! | `sub` (alias `get`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may subscribe to (and see announced). |
+//! | `put` (or `pub`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may publish under. `""` = all of `root`. |
+//! | `get` (or `sub`) | string or array of strings, default none | Prefixes, relative to `root`, the holder may subscribe to (and see announced). |
 //! | `exp` | integer, **required** | Expiry, seconds since the Unix epoch. Refused at or after it. |
 //! | `nbf` | integer, optional | Not before: refused earlier than it. |
 //! | `iat` | integer, optional | Issued at; informational. |
-//!
-//! Other claims are ignored. `sub` is an array here, not the registered JWT "subject" string
-//! (RFC 7519 4.1.2), so generic JWT validators that check `sub` may choke on these tokens;
-//! this module parses the claims itself. The `put`/`get` aliases accept tokens minted with
-//! the reference relay's names.
 //!
 //! # Root and connection path
 //!
 //! The connection's path (the URL path) must be the token's `root` or lie under it (whole
 //! segments); otherwise the token is refused with [`AuthError::OutsideRoot`]. The session's
 //! root is the **connection path**, and the token's grants are narrowed to it: connecting at
-//! `/room/alice` with `root = "room"`, `pub = ["alice/cam"]`, `sub = [""]` gives
+//! `/room/alice` with `root = "room"`, `put = ["alice/cam"]`, `get = [""]` gives
 //! `publish = ["cam"]`, `subscribe = [""]` relative to `room/alice`. A grant that does not
 //! reach the connection path is dropped, and a token left with nothing is refused
 //! ([`AuthError::NoGrant`]). So one token can open narrower sessions, never wider ones.
 //!
 //! # Anonymous access
 //!
-//! With [`AuthConfig::public`] set to a prefix, a request **without** `jwt` whose path is that
-//! prefix or under it gets [`Grant::full`] of its path. A request that carries a token is
-//! always judged by the token, even under the public prefix (a bad token is refused, not
-//! downgraded). Without a public prefix, a request without a token is refused
-//! ([`AuthError::Missing`]).
+//! A request **without** `jwt` gets, per role, all of its path when the path is at or under
+//! one of that role's public prefixes ([`PublicRules`]), nothing otherwise; nothing in both
+//! roles is [`AuthError::Missing`]. A request that carries a token is always judged by the
+//! token, even under a public prefix (a bad token is refused, not downgraded).
 //!
-//! # Keys (TOML)
-//!
-//! ```toml
-//! [auth]
-//! public = "anon"            # optional: anonymous access under /anon
-//!
-//! [[auth.keys]]
-//! alg = "HS256"
-//! secret = "base64 of at least 32 bytes"   # generate_hs256_secret / `moql-relay token`
-//! kid = "main"               # optional
-//!
-//! [[auth.keys]]
-//! alg = "ES256"
-//! public_pem = "/etc/moql/es256.pub.pem"   # a path, or the PEM text itself
-//! kid = "edge"
-//! ```
+//! # Keys
 //!
 //! A token whose header names a `kid` is checked only against the key with that `kid`
 //! (unknown kid: refused); a token without one is tried against every key of its algorithm.
-//! The header's `alg` must be the key's algorithm: `none`, and an HS256 token offered to an
-//! ES256 key (or the reverse), are refused with [`AuthError::WrongAlgorithm`].
+//! The header's `alg` must be the key's algorithm: `none`, and a token offered to a key of
+//! another algorithm, are refused with [`AuthError::WrongAlgorithm`].
 
+mod claims;
+mod config;
+mod jwk;
+mod keyring;
 mod scope;
 mod token;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keys;
 
-use std::collections::HashSet;
 use std::fmt;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 use moql_wire::{ErrorCode, Path};
-use serde::{Deserialize, Serialize};
 
+pub use claims::Claims;
+pub use config::{AuthConfig, KeyConfig, PublicAccess, PublicRules};
+pub use jwk::{Jwk, generate as generate_jwk, parse as parse_jwks, parse_algorithm};
 pub use scope::Grant;
-pub use token::{Claims, SigningKey, generate_es256, generate_hs256_secret, sign};
+pub use token::{SigningKey, generate_es256, generate_hs256_secret, sign};
 
-/// The `[auth]` section of the relay config.
-///
-/// The default has no keys and no public prefix, so it refuses every connection: a relay
-/// that wants open access says so with `public = ""`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// The keys tokens are verified with; any one of them may accept a token.
-    #[serde(default)]
-    pub keys: Vec<KeyConfig>,
-    /// A prefix anyone may use without a token (full publish and subscribe rights under the
-    /// connection path), e.g. `"anon"`; `""` opens the whole relay. `None`: no anonymous
-    /// access.
-    #[serde(default)]
-    pub public: Option<String>,
-}
-
-/// One verification key, tagged by its JWT algorithm (`alg = "HS256"` or `alg = "ES256"`).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "alg", deny_unknown_fields)]
-pub enum KeyConfig {
-    /// HMAC-SHA256 with a shared secret.
-    #[serde(rename = "HS256")]
-    Hs256 {
-        /// The secret, base64 (standard or URL-safe alphabet, padding optional); at least 32
-        /// bytes once decoded.
-        secret: String,
-        /// The key id tokens name in their header to pick this key.
-        #[serde(default)]
-        kid: Option<String>,
-    },
-    /// ECDSA P-256 with SHA-256; the relay holds only the public key.
-    #[serde(rename = "ES256")]
-    Es256 {
-        /// The public key as SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`), inline,
-        /// or the path of a file holding it (any value not starting with `-----BEGIN`).
-        public_pem: String,
-        /// The key id tokens name in their header to pick this key.
-        #[serde(default)]
-        kid: Option<String>,
-    },
-}
-
-impl KeyConfig {
-    /// The key id, if any.
-    pub fn kid(&self) -> Option<&str> {
-        match self {
-            Self::Hs256 { kid, .. } | Self::Es256 { kid, .. } => kid.as_deref(),
-        }
-    }
-}
-
-impl fmt::Debug for KeyConfig {
-    // The secret stays out of logs.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Hs256 { kid, .. } => f
-                .debug_struct("Hs256")
-                .field("secret", &"<redacted>")
-                .field("kid", kid)
-                .finish(),
-            Self::Es256 { public_pem, kid } => f
-                .debug_struct("Es256")
-                .field("public_pem", public_pem)
-                .field("kid", kid)
-                .finish(),
-        }
-    }
-}
+use config::PublicPaths;
+use keyring::KeyRing;
 
 /// Why a connection (or an HTTP request) is refused, or why a key could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -211,14 +131,15 @@ impl AuthError {
     }
 }
 
-/// The relay's authorizer: verification keys plus the anonymous prefix.
+/// The relay's authorizer: verification keys plus the anonymous rules.
 ///
-/// Every method takes `&self`; clones share nothing mutable (the keys are copied), so clone
-/// it or put it behind an `Arc` to share it between the QUIC and HTTP sides.
+/// Every method takes `&self`. Clones share the keys, and a reload of a changed key file
+/// (see [`AuthConfig::jwk_files`]) reaches every clone, so clone it freely between the QUIC
+/// and HTTP sides.
 #[derive(Clone)]
 pub struct Auth {
-    keys: Vec<VerifyKey>,
-    public: Option<Path>,
+    keys: Arc<KeyRing>,
+    public: PublicPaths,
 }
 
 /// One loaded verification key.
@@ -230,32 +151,41 @@ pub(crate) struct VerifyKey {
 }
 
 impl Auth {
-    /// Loads the keys of `config` (reading ES256 PEM files named by path).
+    /// Loads the keys of `config` (reading the key files it names).
     ///
     /// # Errors
     ///
-    /// [`AuthError::Key`] for a secret that is not base64 or shorter than 32 bytes, a PEM that
-    /// is not an EC P-256 public key, an unreadable file, a duplicate `kid`, or a public prefix
-    /// that is not a valid path.
+    /// [`AuthError::Key`] for a secret that is not base64 or shorter than 32 bytes, an HS256
+    /// key without exactly one secret source, a missing environment variable, a PEM or JWK
+    /// that is not a supported public key, an unreadable file, a duplicate `kid`, or a public
+    /// prefix that is not a valid path.
     pub fn new(config: &AuthConfig) -> Result<Self, AuthError> {
-        let mut kids = HashSet::new();
-        let mut keys = Vec::with_capacity(config.keys.len());
-        for key in &config.keys {
-            if let Some(kid) = key.kid()
-                && !kids.insert(kid)
-            {
-                return Err(AuthError::Key(format!("duplicate kid {kid:?}")));
-            }
-            keys.push(token::load_key(key)?);
-        }
-        let public = match &config.public {
-            Some(prefix) => Some(
-                Path::new(prefix)
-                    .map_err(|err| AuthError::Key(format!("public prefix {prefix:?}: {err}")))?,
-            ),
-            None => None,
-        };
-        Ok(Self { keys, public })
+        Ok(Self {
+            keys: Arc::new(KeyRing::new(config)?),
+            public: PublicPaths::new(config.public.as_ref())?,
+        })
+    }
+
+    /// [`new`](Self::new) with key files checked for changes every `interval`.
+    #[cfg(test)]
+    pub(crate) fn with_reload_interval(
+        config: &AuthConfig,
+        interval: std::time::Duration,
+    ) -> Result<Self, AuthError> {
+        Ok(Self {
+            keys: Arc::new(KeyRing::new(config)?.with_interval(interval)),
+            public: PublicPaths::new(config.public.as_ref())?,
+        })
+    }
+
+    /// Verifies `token` with the keys at time `now` and returns its claims, without judging
+    /// any path (`moql-relay token verify`).
+    ///
+    /// # Errors
+    ///
+    /// As [`authorize`](Self::authorize), except the path refusals.
+    pub fn verify_at(&self, token: &str, now: SystemTime) -> Result<Claims, AuthError> {
+        token::verify(&self.keys.current(Instant::now()), token, now)
     }
 
     /// Decides what a connection may do from its request target: the URL path (its root) and
@@ -305,20 +235,42 @@ impl Auth {
         now: SystemTime,
     ) -> Result<Grant, AuthError> {
         let Some(jwt) = jwt else {
-            return match &self.public {
-                Some(prefix) if path.has_prefix(prefix) => Ok(Grant::full(path)),
-                _ => Err(AuthError::Missing),
-            };
+            return self.anonymous(path);
         };
-        let claims = token::verify(&self.keys, jwt, now)?;
+        let claims = self.verify_at(jwt, now)?;
         Grant::from_claims(&claims, path)
+    }
+}
+
+impl Auth {
+    /// The grant of a session without a token at `path`: all of `path` for each role whose
+    /// public prefixes include one `path` is at or under; refused if neither role has one.
+    fn anonymous(&self, path: Path) -> Result<Grant, AuthError> {
+        let within = |prefixes: &[Path]| {
+            if prefixes.iter().any(|prefix| path.has_prefix(prefix)) {
+                vec![Path::root()]
+            } else {
+                Vec::new()
+            }
+        };
+        let publish = within(&self.public.publish);
+        let subscribe = within(&self.public.subscribe);
+        if publish.is_empty() && subscribe.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        Ok(Grant {
+            root: path,
+            publish,
+            subscribe,
+            expires: None,
+        })
     }
 }
 
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keys: Vec<_> = self
-            .keys
+        let current = self.keys.current(Instant::now());
+        let keys: Vec<_> = current
             .iter()
             .map(|k| (k.algorithm, k.kid.as_deref()))
             .collect();

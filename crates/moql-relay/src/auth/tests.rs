@@ -44,10 +44,13 @@ fn hs256(kid: Option<&str>) -> Hs {
     let secret = generate_hs256_secret();
     let auth = Auth::new(&AuthConfig {
         keys: vec![KeyConfig::Hs256 {
-            secret: secret.clone(),
+            secret: Some(secret.clone()),
+            secret_file: None,
+            secret_env: None,
             kid: kid.map(str::to_string),
         }],
         public: None,
+        jwk_files: Vec::new(),
     })
     .unwrap();
     Hs { secret, auth }
@@ -103,6 +106,7 @@ fn an_es256_token_from_the_key_tools_round_trips() {
             kid: None,
         }],
         public: None,
+        jwk_files: Vec::new(),
     })
     .unwrap();
     let key = SigningKey::Es256 { private_pem };
@@ -132,6 +136,7 @@ fn an_es256_public_key_is_read_from_a_file_path() {
             kid: None,
         }],
         public: None,
+        jwk_files: Vec::new(),
     });
     std::fs::remove_file(&file).unwrap();
     let token = sign(
@@ -206,6 +211,7 @@ fn a_token_is_only_checked_with_a_key_of_its_own_algorithm() {
             kid: None,
         }],
         public: None,
+        jwk_files: Vec::new(),
     })
     .unwrap();
     // The classic confusion attack: HMAC keyed with the public key's PEM text.
@@ -370,10 +376,13 @@ fn the_public_prefix_is_open_without_a_token_and_nothing_else_is() {
     let secret = generate_hs256_secret();
     let auth = Auth::new(&AuthConfig {
         keys: vec![KeyConfig::Hs256 {
-            secret: secret.clone(),
+            secret: Some(secret.clone()),
+            secret_file: None,
+            secret_env: None,
             kid: None,
         }],
         public: Some("anon".into()),
+        jwk_files: Vec::new(),
     })
     .unwrap();
     assert_eq!(
@@ -400,7 +409,8 @@ fn the_public_prefix_is_open_without_a_token_and_nothing_else_is() {
     assert_eq!(closed.authorize_at("/anon", now()), Err(AuthError::Missing));
     let open = Auth::new(&AuthConfig {
         keys: vec![],
-        public: Some(String::new()),
+        public: Some("".into()),
+        jwk_files: Vec::new(),
     })
     .unwrap();
     assert_eq!(open.authorize_at("/", now()), Ok(Grant::full(Path::root())));
@@ -412,15 +422,20 @@ fn the_kid_selects_the_key() {
     let auth = Auth::new(&AuthConfig {
         keys: vec![
             KeyConfig::Hs256 {
-                secret: first.clone(),
+                secret: Some(first.clone()),
+                secret_file: None,
+                secret_env: None,
                 kid: Some("one".into()),
             },
             KeyConfig::Hs256 {
-                secret: second.clone(),
+                secret: Some(second.clone()),
+                secret_file: None,
+                secret_env: None,
                 kid: Some("two".into()),
             },
         ],
         public: None,
+        jwk_files: Vec::new(),
     })
     .unwrap();
     let all = claims("", &[""], &[""]);
@@ -477,7 +492,7 @@ fn claims_accept_one_string_and_the_reference_aliases() {
     let json = serde_json::to_value(claims("r", &["a"], &[])).unwrap();
     assert_eq!(
         json,
-        serde_json::json!({"root": "r", "pub": ["a"], "exp": NOW + 3600, "iat": NOW})
+        serde_json::json!({"root": "r", "put": ["a"], "exp": NOW + 3600, "iat": NOW})
     );
 }
 
@@ -501,7 +516,7 @@ public_pem = """
 "#
     );
     let config: AuthConfig = toml::from_str(&text).unwrap();
-    assert_eq!(config.public.as_deref(), Some("anon"));
+    assert_eq!(config.public, Some("anon".into()));
     assert_eq!(config.keys[0].kid(), Some("main"));
     assert!(matches!(config.keys[1], KeyConfig::Es256 { kid: None, .. }));
     assert!(Auth::new(&config).is_ok());
@@ -518,11 +533,15 @@ fn bad_key_configs_are_refused() {
     let short = base64::engine::general_purpose::STANDARD.encode([0u8; 16]);
     let cases = [
         KeyConfig::Hs256 {
-            secret: short,
+            secret: Some(short),
+            secret_file: None,
+            secret_env: None,
             kid: None,
         },
         KeyConfig::Hs256 {
-            secret: "not base64!".into(),
+            secret: Some("not base64!".into()),
+            secret_file: None,
+            secret_env: None,
             kid: None,
         },
         KeyConfig::Es256 {
@@ -538,18 +557,22 @@ fn bad_key_configs_are_refused() {
         let result = Auth::new(&AuthConfig {
             keys: vec![key.clone()],
             public: None,
+            jwk_files: Vec::new(),
         });
         assert!(matches!(result, Err(AuthError::Key(_))), "{key:?}");
     }
     let secret = generate_hs256_secret();
     let twice = KeyConfig::Hs256 {
-        secret,
+        secret: Some(secret),
+        secret_file: None,
+        secret_env: None,
         kid: Some("k".into()),
     };
     assert!(matches!(
         Auth::new(&AuthConfig {
             keys: vec![twice.clone(), twice],
-            public: None
+            public: None,
+            jwk_files: Vec::new(),
         }),
         Err(AuthError::Key(_))
     ));

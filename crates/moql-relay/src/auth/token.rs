@@ -1,23 +1,20 @@
-//! Tokens: the [`Claims`] format, verification against the configured keys, signing
-//! ([`SigningKey`], [`sign`]) and key generation for the `moql-relay token` tools.
+//! Tokens: verification against the configured keys, signing ([`SigningKey`], [`sign`]) and
+//! the PEM key generation of the `moql-relay token` tools.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::{DecodePaddingMode, general_purpose};
+use base64::engine::general_purpose;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::rand::{SecureRandom as _, SystemRandom};
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Deserialize;
 
-use super::{AuthError, KeyConfig, VerifyKey};
-
-/// RFC 7518 3.2: "A key of the same size as the hash output (for instance, 256 bits for
-/// "HS256") or larger MUST be used with this algorithm."
-const MIN_HS256_SECRET: usize = 32;
+use super::jwk::{Jwk, MIN_HS256_SECRET};
+use super::keyring::decode_secret;
+use super::{AuthError, Claims, VerifyKey};
 
 /// The DER prefix of a P-256 SubjectPublicKeyInfo (RFC 5480): SEQUENCE { SEQUENCE { OID
 /// id-ecPublicKey, OID prime256v1 }, BIT STRING (0 unused bits) }, followed by the 65-byte
@@ -26,67 +23,6 @@ const P256_SPKI_PREFIX: [u8; 26] = [
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
-
-/// The payload of a relay token. See the [module docs](super) for each claim's meaning.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    /// The broadcast path the token is scoped to; `""` = the relay's root.
-    #[serde(default)]
-    pub root: String,
-    /// Prefixes relative to `root` the holder may publish under.
-    #[serde(
-        rename = "pub",
-        alias = "put",
-        default,
-        deserialize_with = "one_or_many",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub publish: Vec<String>,
-    /// Prefixes relative to `root` the holder may subscribe to.
-    #[serde(
-        rename = "sub",
-        alias = "get",
-        default,
-        deserialize_with = "one_or_many",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub subscribe: Vec<String>,
-    /// Expiry, seconds since the Unix epoch (required).
-    pub exp: u64,
-    /// Issued at, seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iat: Option<u64>,
-    /// Not before, seconds since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<u64>,
-}
-
-impl Claims {
-    /// `exp` as a time.
-    ///
-    /// # Errors
-    ///
-    /// [`AuthError::Invalid`] if it is beyond what [`SystemTime`] can hold.
-    pub fn expires(&self) -> Result<SystemTime, AuthError> {
-        UNIX_EPOCH
-            .checked_add(Duration::from_secs(self.exp))
-            .ok_or_else(|| AuthError::Invalid("exp is out of range".into()))
-    }
-}
-
-/// Accepts `"a"` as well as `["a", "b"]`.
-fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(match OneOrMany::deserialize(deserializer)? {
-        OneOrMany::One(one) => vec![one],
-        OneOrMany::Many(many) => many,
-    })
-}
 
 /// A private key tokens are signed with, as the `moql-relay token sign` tool reads it.
 ///
@@ -104,9 +40,52 @@ pub enum SigningKey {
         /// `-----BEGIN PRIVATE KEY-----` PEM text.
         private_pem: String,
     },
+    /// A private JWK (HS256, ES256 or EdDSA), as `moql-relay token key` or the reference's
+    /// `moq auth generate` write it; its `kid` goes in the header unless [`sign`] is given
+    /// another.
+    Jwk(Box<Jwk>),
 }
 
 impl SigningKey {
+    /// Reads a signing key from text: a private JWK (JSON or base64url), a PKCS#8 ES256 or
+    /// Ed25519 PEM, or an HS256 secret in base64.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Key`] if the text is none of these.
+    pub fn from_text(text: &str) -> Result<Self, AuthError> {
+        let trimmed = text.trim();
+        if trimmed.starts_with("-----BEGIN") {
+            if EncodingKey::from_ed_pem(trimmed.as_bytes()).is_ok()
+                && EncodingKey::from_ec_pem(trimmed.as_bytes()).is_err()
+            {
+                return Err(AuthError::Key(
+                    "an Ed25519 PEM: use a JWK for EdDSA (moql-relay token key --alg eddsa)".into(),
+                ));
+            }
+            return Ok(Self::Es256 {
+                private_pem: trimmed.to_string(),
+            });
+        }
+        if let Ok(mut keys) = super::jwk::parse(trimmed) {
+            return match (keys.pop(), keys.is_empty()) {
+                (Some(key), true) => Ok(Self::Jwk(Box::new(key))),
+                _ => Err(AuthError::Key("a JWK set: sign with one key".into())),
+            };
+        }
+        decode_secret(trimmed)?;
+        Ok(Self::Hs256 {
+            secret: trimmed.to_string(),
+        })
+    }
+
+    fn kid(&self) -> Option<&str> {
+        match self {
+            Self::Jwk(jwk) => jwk.kid.as_deref(),
+            _ => None,
+        }
+    }
+
     fn load(&self) -> Result<(Algorithm, EncodingKey), AuthError> {
         match self {
             Self::Hs256 { secret } => Ok((
@@ -118,6 +97,7 @@ impl SigningKey {
                     .map_err(|err| AuthError::Key(format!("ES256 private key: {err}")))?;
                 Ok((Algorithm::ES256, key))
             }
+            Self::Jwk(jwk) => jwk.encoding_key(),
         }
     }
 }
@@ -128,22 +108,23 @@ impl fmt::Debug for SigningKey {
         match self {
             Self::Hs256 { .. } => f.write_str("SigningKey::Hs256"),
             Self::Es256 { .. } => f.write_str("SigningKey::Es256"),
+            Self::Jwk(jwk) => write!(f, "SigningKey::Jwk({jwk:?})"),
         }
     }
 }
 
-/// Signs `claims` with `key`; the header carries the key's algorithm and, if given, `kid`
-/// (which must then match the `kid` of the relay's [`KeyConfig`]).
+/// Signs `claims` with `key`; the header carries the key's algorithm and `kid` (or, when
+/// `None`, the JWK's own `kid`), which must then match the `kid` of the relay's key.
 ///
 /// # Errors
 ///
 /// [`AuthError::Key`] if the key is not valid (bad base64, a secret shorter than 32 bytes,
 /// a PEM that is not an EC P-256 private key) or signing fails.
 pub fn sign(claims: &Claims, key: &SigningKey, kid: Option<&str>) -> Result<String, AuthError> {
-    let (algorithm, key) = key.load()?;
+    let (algorithm, encoding) = key.load()?;
     let mut header = Header::new(algorithm);
-    header.kid = kid.map(str::to_string);
-    jsonwebtoken::encode(&header, claims, &key)
+    header.kid = kid.or(key.kid()).map(str::to_string);
+    jsonwebtoken::encode(&header, claims, &encoding)
         .map_err(|err| AuthError::Key(format!("signing: {err}")))
 }
 
@@ -194,52 +175,6 @@ fn pem(label: &str, der: &[u8]) -> String {
     out
 }
 
-/// Decodes a base64 secret in either alphabet, padded or not, and checks its length.
-fn decode_secret(secret: &str) -> Result<Vec<u8>, AuthError> {
-    let config =
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    let standard = GeneralPurpose::new(&base64::alphabet::STANDARD, config);
-    let url_safe = GeneralPurpose::new(&base64::alphabet::URL_SAFE, config);
-    let secret = secret.trim();
-    let bytes = standard
-        .decode(secret)
-        .or_else(|_| url_safe.decode(secret))
-        .map_err(|err| AuthError::Key(format!("HS256 secret is not base64: {err}")))?;
-    if bytes.len() < MIN_HS256_SECRET {
-        return Err(AuthError::Key(format!(
-            "HS256 secret has {} bytes; at least {MIN_HS256_SECRET} are required",
-            bytes.len()
-        )));
-    }
-    Ok(bytes)
-}
-
-/// Loads one configured key.
-pub(crate) fn load_key(config: &KeyConfig) -> Result<VerifyKey, AuthError> {
-    match config {
-        KeyConfig::Hs256 { secret, kid } => Ok(VerifyKey {
-            kid: kid.clone(),
-            algorithm: Algorithm::HS256,
-            key: DecodingKey::from_secret(&decode_secret(secret)?),
-        }),
-        KeyConfig::Es256 { public_pem, kid } => {
-            let text = if public_pem.trim_start().starts_with("-----BEGIN") {
-                public_pem.clone()
-            } else {
-                std::fs::read_to_string(public_pem)
-                    .map_err(|err| AuthError::Key(format!("reading {public_pem}: {err}")))?
-            };
-            let key = DecodingKey::from_ec_pem(text.as_bytes())
-                .map_err(|err| AuthError::Key(format!("ES256 public key: {err}")))?;
-            Ok(VerifyKey {
-                kid: kid.clone(),
-                algorithm: Algorithm::ES256,
-                key,
-            })
-        }
-    }
-}
-
 /// The fields of a token header this module looks at.
 #[derive(Deserialize)]
 struct RawHeader {
@@ -288,6 +223,7 @@ fn read_header(header: &str) -> Result<(Algorithm, Option<String>), AuthError> {
     let algorithm = match raw.alg.as_str() {
         "HS256" => Algorithm::HS256,
         "ES256" => Algorithm::ES256,
+        "EdDSA" => Algorithm::EdDSA,
         // RFC 8725 3.1: "libraries MUST enable the caller to specify a supported set of
         // algorithms and MUST NOT use any other algorithms" — `none` included.
         _ => return Err(AuthError::WrongAlgorithm),

@@ -428,11 +428,9 @@ async fn with_auth_fetch_and_announced_follow_the_grant() {
     let fixture = fixture();
     let secret = generate_hs256_secret();
     let auth = Auth::new(&AuthConfig {
-        keys: vec![KeyConfig::Hs256 {
-            secret: secret.clone(),
-            kid: None,
-        }],
+        keys: vec![KeyConfig::hs256(secret.clone())],
         public: Some("lobby".into()),
+        ..AuthConfig::default()
     })
     .unwrap();
     let mut state = state(&fixture.origin, None);
