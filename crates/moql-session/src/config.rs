@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use moql_model::{Archive, CacheLimits, OriginConsumer, OriginProducer, Path};
 
+use crate::meter::Meter;
+
 /// A default for [`Accepting::new`](crate::Accepting::new)'s SETUP timeout: 10 s, ample for a SETUP sent right after the
 /// handshake even over a lossy path, short enough that idle half-open sessions do not pile up.
 pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,6 +121,9 @@ pub struct SessionConfig {
     /// broadcast is gone, are answered from it before (or instead of) the peer. A relay
     /// shares one archive across its sessions.
     pub archive: Option<Arc<dyn Archive>>,
+    /// Where the session reports payload bytes and FETCHes as they happen (none by default);
+    /// see [`Meter`] for what each call means and how cheap it must be.
+    pub meter: Option<Arc<dyn Meter>>,
 }
 
 impl SessionConfig {
@@ -145,6 +150,7 @@ impl SessionConfig {
             allow_publish: None,
             announce_wait: DEFAULT_ANNOUNCE_WAIT,
             archive: None,
+            meter: None,
         }
     }
 
