@@ -42,6 +42,8 @@ pub struct RelayConfig {
     /// A directory of static files (the built web page, `web/dist`) served over HTTP on every
     /// path no endpoint claims; default none.
     pub web_root: Option<PathBuf>,
+    /// The admin listener (`/health`, `/ready`, `/metrics`).
+    pub admin: crate::admin::AdminConfig,
 }
 
 impl Default for RelayConfig {
@@ -64,6 +66,7 @@ impl Default for RelayConfig {
             limits: LimitsConfig::default(),
             drain_seconds: 2.0,
             web_root: None,
+            admin: crate::admin::AdminConfig::default(),
         }
     }
 }

@@ -62,6 +62,13 @@ struct Cli {
     /// Serve this directory's files over HTTP (e.g. the built web page, `web/dist`).
     #[arg(long, value_name = "DIR")]
     web_root: Option<PathBuf>,
+    /// Serve /health, /ready and /metrics on this address [default: 127.0.0.1 at the
+    /// public port + 1].
+    #[arg(long, value_name = "ADDR")]
+    admin_bind: Option<SocketAddr>,
+    /// Do not start the admin listener.
+    #[arg(long, conflicts_with = "admin_bind")]
+    no_admin: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -165,6 +172,13 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     if cli.web_root.is_some() {
         config.web_root = cli.web_root;
     }
+    if cli.admin_bind.is_some() {
+        config.admin.bind = cli.admin_bind;
+        config.admin.enabled = true;
+    }
+    if cli.no_admin {
+        config.admin.enabled = false;
+    }
 
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
     tracing_subscriber::fmt()
@@ -187,12 +201,16 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         let relay = Relay::bind(config).await?;
         let shutdown = shutdown_signal();
         let addr = relay.local_addr()?;
-        // Printed on stdout so scripts and tests can read where the relay is (first line),
+        // Printed on stdout so scripts and tests can read where the relay is (first line:
+        // `listening ADDR fingerprint HEX`, then `admin ADDR` when the admin listener is on),
         // then where a person points a client or a browser. One write, errors ignored: a
         // script that read the first line and closed the pipe must not fail the relay.
+        let admin = relay
+            .admin_addr()
+            .map_or_else(String::new, |admin| format!(" admin {admin}"));
         let _ = write!(
             std::io::stdout(),
-            "listening {addr} fingerprint {}\n{}\n",
+            "listening {addr} fingerprint {}{admin}\n{}\n",
             relay.fingerprint(),
             paste_line(addr, http, generated)
         );
