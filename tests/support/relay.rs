@@ -134,10 +134,16 @@ impl TestRelay {
     /// The value of one figure in `GET /metrics`: the sum of its samples over every label set
     /// (`name 3` and `name{transport="quic"} 3` alike).
     pub async fn metric(&self, name: &str) -> u64 {
-        let (status, body) = super::http_get(self.admin, "/metrics").await;
-        let text = String::from_utf8_lossy(&body);
-        assert_eq!(status, 200, "{text}");
+        let text = self.metrics_text().await;
         sum_samples(&text, name).unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    /// The admin listener's `GET /metrics` body.
+    pub async fn metrics_text(&self) -> String {
+        let (status, body) = super::http_get(self.admin, "/metrics").await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(status, 200, "{text}");
+        text
     }
 }
 
@@ -235,8 +241,9 @@ impl TestRelay {
     pub async fn metric_until(&self, name: &str, ok: impl Fn(u64) -> bool) -> u64 {
         within(&format!("{name} to reach the expected value"), async {
             loop {
-                let value = self.metric(name).await;
-                if ok(value) {
+                // A labelled family has no sample until its first label set is seen.
+                let value = sum_samples(&self.metrics_text().await, name);
+                if let Some(value) = value.filter(|v| ok(*v)) {
                     return value;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
