@@ -297,7 +297,13 @@ async fn ready_turns_503_on_sigterm_while_health_stays_200_through_the_drain() {
     let (mut child, _, addr, fingerprint, admin) = spawn_relay(&[]).await;
     assert!(admin.ip().is_loopback(), "{admin}");
     assert_eq!(status(admin, "/health").await, 200);
-    assert_eq!(status(admin, "/ready").await, 200);
+    // Ready once the accept loop runs, a moment after the listening line.
+    within("/ready to turn 200", async {
+        while status(admin, "/ready").await != 200 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     assert_eq!(status(admin, "/metrics").await, 200);
     assert_eq!(status(addr, "/metrics").await, 404);
 
