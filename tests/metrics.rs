@@ -162,11 +162,18 @@ async fn the_real_metrics_output_parses_as_openmetrics() {
     assert_eq!(kind("moql_relay_sessions").0, "gauge");
     assert_eq!(kind("moql_relay_bytes_out").0, "counter");
     assert_eq!(kind("moql_relay_session_errors").0, "counter");
-    assert_eq!(kind("moql_relay_fetches"), ("counter", 2), "via wire and http");
+    assert_eq!(
+        kind("moql_relay_fetches"),
+        ("counter", 2),
+        "via wire and http"
+    );
     assert_eq!(kind("moql_relay_fetch_duration_seconds").0, "histogram");
     assert_eq!(kind("moql_relay_session_duration_seconds").0, "histogram");
     assert_eq!(kind("moql_relay_cache_bytes"), ("gauge", 2));
     let fetches = support::relay::sum_samples(&text, "moql_relay_fetch_duration_seconds_count");
-    assert!(fetches >= Some(2), "a wire and an HTTP fetch answered: {text}");
+    assert!(
+        fetches >= Some(2),
+        "a wire and an HTTP fetch answered: {text}"
+    );
     relay.shutdown().await;
 }

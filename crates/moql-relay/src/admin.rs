@@ -131,9 +131,15 @@ mod tests {
     fn the_default_address_is_loopback_next_to_the_public_port() {
         let admin = AdminConfig::default();
         let public = "[::]:4443".parse().unwrap();
-        assert_eq!(admin.address(public), Some("127.0.0.1:4444".parse().unwrap()));
+        assert_eq!(
+            admin.address(public),
+            Some("127.0.0.1:4444".parse().unwrap())
+        );
         let ephemeral = "127.0.0.1:0".parse().unwrap();
-        assert_eq!(admin.address(ephemeral), Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(
+            admin.address(ephemeral),
+            Some("127.0.0.1:0".parse().unwrap())
+        );
         let off = AdminConfig {
             enabled: false,
             ..AdminConfig::default()

@@ -103,10 +103,7 @@ impl DiskArchive {
     }
 
     fn dropped(&self) {
-        self.inner
-            .metrics
-            .disk_dropped
-            .inc();
+        self.inner.metrics.disk_dropped.inc();
     }
 }
 
@@ -372,11 +369,7 @@ mod tests {
         assert_eq!(metrics.disk_degraded.get(), 1);
         assert_eq!(metrics.disk_write_errors.get(), 1);
         archive.record(&path, "video", finished(2));
-        assert_eq!(
-            metrics.disk_dropped.get(),
-            2,
-            "dropped while degraded"
-        );
+        assert_eq!(metrics.disk_dropped.get(), 2, "dropped while degraded");
         assert!(matches!(
             archive.load(&path, "video", 1).await,
             Lookup::Missing

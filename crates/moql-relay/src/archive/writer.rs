@@ -108,12 +108,6 @@ fn remove(inner: &Inner, ids: &[u64]) {
         inner.store.remove(id);
     }
     let index = inner.index();
-    inner
-        .metrics
-        .disk_bytes
-        .set(index.bytes());
-    inner
-        .metrics
-        .disk_groups
-        .set(index.groups());
+    inner.metrics.disk_bytes.set(index.bytes());
+    inner.metrics.disk_groups.set(index.groups());
 }

@@ -40,7 +40,7 @@
 //!   - Errors before the first byte: `400` bad parameters or path, `414` a track name over
 //!     the limit, `404` (the body says whether the group expired from the cache or does not
 //!     exist yet, or the track is unknown), `416`, `504`, `502` any other upstream error.
-//! - `GET /metrics`: [`Metrics::render`], the Prometheus text format.
+//! - `GET /metrics` (with [`HttpState::serve_metrics`]): [`Metrics::render`], OpenMetrics text.
 //! - Any other path, with [`HttpState::web_root`] set: a static file below that directory
 //!   (`/` is its `index.html`), e.g. the built web page of `web/` (paths that could leave the directory or name a
 //!   dotfile are `404`). Without
@@ -78,8 +78,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use moql_model::{OriginProducer, Path};
@@ -229,7 +229,9 @@ async fn finish(State(shared): SharedState, request: Request, next: Next) -> Res
     shared.metrics.http_request(route, status.as_u16());
     if route == "fetch" {
         // The body streams after this: the wait is until the group (and frame) was found.
-        shared.metrics.http_fetch(status.is_success(), started.elapsed());
+        shared
+            .metrics
+            .http_fetch(status.is_success(), started.elapsed());
     }
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -201,29 +201,101 @@ impl Metrics {
         let m = &metrics;
         // Help texts: the registry appends the final period. Counter names get `_total`.
         let r = &mut registry;
-        r.register("moql_relay_sessions", "Open client sessions (SETUP done and authorized)", m.sessions.clone());
-        r.register("moql_relay_sessions_started", "Client sessions started (SETUP done and authorized)", m.sessions_started.clone());
+        r.register(
+            "moql_relay_sessions",
+            "Open client sessions (SETUP done and authorized)",
+            m.sessions.clone(),
+        );
+        r.register(
+            "moql_relay_sessions_started",
+            "Client sessions started (SETUP done and authorized)",
+            m.sessions_started.clone(),
+        );
         r.register("moql_relay_session_errors", "Client sessions that ended with an error, by close code (transport: the connection was lost without one)", m.session_errors.clone());
-        r.register_with_unit("moql_relay_session_duration", "How long client sessions lasted, from SETUP to close", Unit::Seconds, m.session_duration.clone());
-        r.register("moql_relay_subscriptions", "Active downstream subscriptions (Subscribe streams being served)", m.subscriptions.clone());
-        r.register("moql_relay_fetches", "FETCH requests received: via=wire from sessions, via=http as GET /fetch", m.fetches.clone());
+        r.register_with_unit(
+            "moql_relay_session_duration",
+            "How long client sessions lasted, from SETUP to close",
+            Unit::Seconds,
+            m.session_duration.clone(),
+        );
+        r.register(
+            "moql_relay_subscriptions",
+            "Active downstream subscriptions (Subscribe streams being served)",
+            m.subscriptions.clone(),
+        );
+        r.register(
+            "moql_relay_fetches",
+            "FETCH requests received: via=wire from sessions, via=http as GET /fetch",
+            m.fetches.clone(),
+        );
         r.register_with_unit("moql_relay_fetch_duration", "Time from a FETCH's arrival until its group was found (cache, disk tier or upstream) and the reply started; refusals not included", Unit::Seconds, m.fetch_duration.clone());
         r.register("moql_relay_bytes_in", "FRAME payload bytes received from sessions (publishers, peers, fetch replies); headers and transport overhead not counted", m.bytes_in.clone());
         r.register("moql_relay_bytes_out", "FRAME payload bytes sent to sessions (subscribers, fetchers, peers); headers and transport overhead not counted", m.bytes_out.clone());
         r.register("moql_relay_cache_bytes", "Bytes held per cache tier: memory counts payload plus per-frame and per-group overhead in track caches, disk counts group files", cache_bytes);
-        r.register("moql_relay_http_requests", "HTTP requests answered, by route and status (WebSocket upgrades not included)", m.http_requests.clone());
-        r.register("moql_relay_broadcasts", "Broadcast paths in the origin", m.broadcasts.clone());
-        r.register("moql_relay_routes", "Routes to the origin's broadcasts (one per announcing peer)", m.routes.clone());
-        r.register("moql_relay_announce_watchers", "Origin watchers: announce streams served and each session's view", m.announce_watchers.clone());
-        r.register("moql_relay_announce_backlog", "Announcement changes not yet read by announce streams", m.announce_backlog.clone());
-        r.register("moql_relay_disk_groups", "Groups in the disk tier", m.disk_groups.clone());
-        r.register("moql_relay_disk_writes", "Groups written to the disk tier", m.disk_writes.clone());
-        r.register("moql_relay_disk_write_errors", "Disk tier writes that failed", m.disk_write_errors.clone());
-        r.register("moql_relay_disk_dropped", "Groups not archived (queue full or the disk tier degraded)", m.disk_dropped.clone());
-        r.register("moql_relay_disk_hits", "Disk tier lookups answered with a group", m.disk_hits.clone());
-        r.register("moql_relay_disk_misses", "Disk tier lookups not answered (expired, missing or damaged)", m.disk_misses.clone());
-        r.register("moql_relay_disk_degraded", "1 while the disk tier is failing and the relay keeps past groups in memory only", m.disk_degraded.clone());
-        Self { registry, ..metrics }
+        r.register(
+            "moql_relay_http_requests",
+            "HTTP requests answered, by route and status (WebSocket upgrades not included)",
+            m.http_requests.clone(),
+        );
+        r.register(
+            "moql_relay_broadcasts",
+            "Broadcast paths in the origin",
+            m.broadcasts.clone(),
+        );
+        r.register(
+            "moql_relay_routes",
+            "Routes to the origin's broadcasts (one per announcing peer)",
+            m.routes.clone(),
+        );
+        r.register(
+            "moql_relay_announce_watchers",
+            "Origin watchers: announce streams served and each session's view",
+            m.announce_watchers.clone(),
+        );
+        r.register(
+            "moql_relay_announce_backlog",
+            "Announcement changes not yet read by announce streams",
+            m.announce_backlog.clone(),
+        );
+        r.register(
+            "moql_relay_disk_groups",
+            "Groups in the disk tier",
+            m.disk_groups.clone(),
+        );
+        r.register(
+            "moql_relay_disk_writes",
+            "Groups written to the disk tier",
+            m.disk_writes.clone(),
+        );
+        r.register(
+            "moql_relay_disk_write_errors",
+            "Disk tier writes that failed",
+            m.disk_write_errors.clone(),
+        );
+        r.register(
+            "moql_relay_disk_dropped",
+            "Groups not archived (queue full or the disk tier degraded)",
+            m.disk_dropped.clone(),
+        );
+        r.register(
+            "moql_relay_disk_hits",
+            "Disk tier lookups answered with a group",
+            m.disk_hits.clone(),
+        );
+        r.register(
+            "moql_relay_disk_misses",
+            "Disk tier lookups not answered (expired, missing or damaged)",
+            m.disk_misses.clone(),
+        );
+        r.register(
+            "moql_relay_disk_degraded",
+            "1 while the disk tier is failing and the relay keeps past groups in memory only",
+            m.disk_degraded.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
     }
 
     /// Sets the origin gauges from `stats`.

@@ -23,12 +23,19 @@ fn render_writes_openmetrics_with_labels_and_an_eof() {
     metrics.set_cache_bytes(77);
     metrics.http_request("fetch", 404);
     let text = metrics.render();
-    assert!(text.contains(
-        "# HELP moql_relay_sessions Open client sessions (SETUP done and authorized).\n\
+    assert!(
+        text.contains(
+            "# HELP moql_relay_sessions Open client sessions (SETUP done and authorized).\n\
          # TYPE moql_relay_sessions gauge\n\
          moql_relay_sessions{transport=\"quic\",version=\"lite-03\"} 1\n"
-    ), "{text}");
-    assert!(text.contains("\nmoql_relay_bytes_out_total{transport=\"quic\",version=\"lite-03\"} 1024\n"));
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\nmoql_relay_bytes_out_total{transport=\"quic\",version=\"lite-03\"} 1024\n"
+        )
+    );
     assert!(text.contains("\nmoql_relay_fetches_total{via=\"wire\"} 1\n"));
     assert!(text.contains("\nmoql_relay_fetches_total{via=\"http\"} 0\n"));
     assert!(text.contains("\nmoql_relay_fetch_duration_seconds_count{via=\"wire\"} 1\n"));
@@ -47,7 +54,11 @@ fn render_writes_openmetrics_with_labels_and_an_eof() {
         "\nmoql_relay_session_duration_seconds_count{transport=\"quic\",version=\"lite-03\"} 1\n"
     ));
     // The session's end takes nothing back from the counters.
-    assert!(text.contains("\nmoql_relay_bytes_out_total{transport=\"quic\",version=\"lite-03\"} 1024\n"));
+    assert!(
+        text.contains(
+            "\nmoql_relay_bytes_out_total{transport=\"quic\",version=\"lite-03\"} 1024\n"
+        )
+    );
 }
 
 #[test]
