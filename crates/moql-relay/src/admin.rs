@@ -81,7 +81,7 @@ pub(crate) struct AdminState {
 type Shared = State<Arc<AdminState>>;
 
 /// The admin routes over `state`.
-pub(crate) fn router(state: AdminState) -> Router {
+fn router(state: AdminState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -89,8 +89,26 @@ pub(crate) fn router(state: AdminState) -> Router {
         .with_state(Arc::new(state))
 }
 
+/// Serves the admin routes over `state` on `listener` in a task, until the returned sender is
+/// dropped (the relay keeps it until `run` returns, so the listener outlives the drain).
+pub(crate) fn spawn(
+    listener: tokio::net::TcpListener,
+    state: AdminState,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let signal = async move {
+            let _ = stopped.await;
+        };
+        if let Err(err) = serve(listener, router(state), signal).await {
+            tracing::warn!(%err, "admin server failed");
+        }
+    });
+    stop
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, bounded like the public port.
-pub(crate) async fn serve(
+async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -344,22 +344,16 @@ impl Relay {
 
         // The admin listener outlives the drain (`/ready` says 503 through it): it stops when
         // `run` returns.
-        let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-        if let Some(listener) = self.admin.take() {
-            let router = crate::admin::router(crate::admin::AdminState {
-                metrics: self.shared.metrics.clone(),
-                origin: self.shared.origin.clone(),
-                ready: self.ready.clone(),
-            });
-            tokio::spawn(async move {
-                let signal = async move {
-                    let _ = admin_stopped.await;
-                };
-                if let Err(err) = crate::admin::serve(listener, router, signal).await {
-                    tracing::warn!(%err, "admin server failed");
-                }
-            });
-        }
+        let admin_stop = self.admin.take().map(|listener| {
+            crate::admin::spawn(
+                listener,
+                crate::admin::AdminState {
+                    metrics: self.shared.metrics.clone(),
+                    origin: self.shared.origin.clone(),
+                    ready: self.ready.clone(),
+                },
+            )
+        });
 
         // Refresh the session-derived metrics once a second.
         let metrics_shared = self.shared.clone();
