@@ -15,6 +15,8 @@ pub struct TestRelay {
     /// The plain QMux-over-TCP listener, when the configuration asked for one.
     pub tcp_addr: Option<SocketAddr>,
     pub fingerprint: String,
+    /// The admin listener (`/health`, `/ready`, `/metrics`), on an ephemeral loopback port.
+    pub admin: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<()>,
 }
@@ -33,6 +35,7 @@ impl TestRelay {
         let addr = relay.local_addr().unwrap();
         let tcp_addr = relay.tcp_addr();
         let fingerprint = relay.fingerprint();
+        let admin = relay.admin_addr().expect("the admin listener is on");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             relay
@@ -46,6 +49,7 @@ impl TestRelay {
             addr,
             tcp_addr,
             fingerprint,
+            admin,
             stop: Some(stop),
             done,
         }
@@ -124,34 +128,36 @@ pub async fn read_group(sub: &mut TrackConsumer) -> (u64, Vec<String>) {
 }
 
 impl TestRelay {
-    /// The value of one figure in `GET /metrics`.
+    /// The value of one figure in `GET /metrics`: the sum of its samples over every label set
+    /// (`name 3` and `name{transport="quic"} 3` alike).
     pub async fn metric(&self, name: &str) -> u64 {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let mut stream = within(
-            "the metrics connection",
-            tokio::net::TcpStream::connect(self.addr),
-        )
-        .await
-        .expect("tcp connect");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut raw = Vec::new();
-        within("the metrics", stream.read_to_end(&mut raw))
-            .await
-            .unwrap();
-        let text = String::from_utf8_lossy(&raw);
-        text.lines()
-            .find_map(|line| {
-                line.strip_prefix(name)?
-                    .strip_prefix(' ')?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
+        let text = self.metrics_text().await;
+        sum_samples(&text, name).unwrap_or_else(|| panic!("no {name} in {text}"))
     }
+
+    /// The admin listener's `GET /metrics` body.
+    pub async fn metrics_text(&self) -> String {
+        let (status, body) = super::http_get(self.admin, "/metrics").await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(status, 200, "{text}");
+        text
+    }
+}
+
+/// The sum of the samples of `name` in exposition `text`, `None` if it has none.
+pub fn sum_samples(text: &str, name: &str) -> Option<u64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let rest = match rest.strip_prefix('{') {
+                Some(labelled) => &labelled[labelled.find('}')? + 1..],
+                None => rest,
+            };
+            rest.strip_prefix(' ')?.trim().parse().ok()
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() as u64)
 }
 
 /// An HS256 token for `root` granting `publish` and `subscribe`, expiring `expires_in`
@@ -232,8 +238,9 @@ impl TestRelay {
     pub async fn metric_until(&self, name: &str, ok: impl Fn(u64) -> bool) -> u64 {
         within(&format!("{name} to reach the expected value"), async {
             loop {
-                let value = self.metric(name).await;
-                if ok(value) {
+                // A labelled family has no sample until its first label set is seen.
+                let value = sum_samples(&self.metrics_text().await, name);
+                if let Some(value) = value.filter(|v| ok(*v)) {
                     return value;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;

@@ -25,7 +25,7 @@ use anyhow::{Context, bail, ensure};
 use crate::run::{build_binaries, relay_listening};
 
 /// The README's ports: the relay of "Two commands" first, then the token example's.
-const PORTS: [u16; 2] = [4443, 4444];
+const PORTS: [u16; 2] = [4443, 5443];
 
 /// How long one foreground snippet, or a background one's `ready`, may take.
 const SNIPPET_TIMEOUT: Duration = Duration::from_secs(60);

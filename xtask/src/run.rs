@@ -35,8 +35,8 @@ pub(crate) fn build_binaries(release: bool) -> anyhow::Result<()> {
     exec(&mut cargo(&args))
 }
 
-/// Reads a relay's first stdout line, `listening ADDR fingerprint HEX`, and returns the port
-/// and the certificate fingerprint.
+/// Reads a relay's first stdout line, `listening ADDR fingerprint HEX` (then `admin ADDR` when
+/// its admin listener is on), and returns the port and the certificate fingerprint.
 pub(crate) fn relay_listening(stdout: impl std::io::Read) -> anyhow::Result<(u16, String)> {
     use std::io::BufRead as _;
     let mut line = String::new();
@@ -45,7 +45,7 @@ pub(crate) fn relay_listening(stdout: impl std::io::Read) -> anyhow::Result<(u16
         .context("reading the relay's listening line")?;
     let words: Vec<&str> = line.split_whitespace().collect();
     anyhow::ensure!(
-        words.len() == 4 && words[0] == "listening" && words[2] == "fingerprint",
+        words.len() >= 4 && words[0] == "listening" && words[2] == "fingerprint",
         "unexpected relay output: {line}"
     );
     let addr: std::net::SocketAddr = words[1].parse().context("the relay's address")?;

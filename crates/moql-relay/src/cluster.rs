@@ -14,6 +14,7 @@ use moql_session::Session;
 use tokio::sync::watch;
 
 use crate::config::ClusterConfig;
+use crate::metrics::SessionLabels;
 use crate::relay::Shared;
 
 /// Reconnect delays: start small, double, cap.
@@ -68,6 +69,8 @@ pub(crate) async fn peer(
                 .with_publish(shared.origin.consume())
                 .with_subscribe(shared.origin.clone());
             config.setup_path = connected.setup_path.clone();
+            let labels = SessionLabels::new(connected.session.kind(), connected.version);
+            config.meter = Some(shared.metrics.meter(&labels));
             let session = Session::connect(connected.session, connected.version, config)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -52,6 +52,8 @@ pub struct RelayConfig {
     /// A directory of static files (the built web page, `web/dist`) served over HTTP on every
     /// path no endpoint claims; default none.
     pub web_root: Option<PathBuf>,
+    /// The admin listener (`/health`, `/ready`, `/metrics`).
+    pub admin: crate::admin::AdminConfig,
 }
 
 impl Default for RelayConfig {
@@ -74,6 +76,7 @@ impl Default for RelayConfig {
             limits: LimitsConfig::default(),
             drain_seconds: 2.0,
             web_root: None,
+            admin: crate::admin::AdminConfig::default(),
         }
     }
 }

@@ -93,6 +93,13 @@ struct ServeArgs {
     /// `web_root`: serve this directory's files over HTTP (e.g. the built web page).
     #[arg(long, value_name = "DIR")]
     web_root: Option<PathBuf>,
+    /// `admin.bind`: serve /health, /ready and /metrics on this address [default: 127.0.0.1
+    /// at the public port + 1].
+    #[arg(long, value_name = "ADDR")]
+    admin_bind: Option<SocketAddr>,
+    /// `admin.enabled = false`: do not start the admin listener.
+    #[arg(long, conflicts_with = "admin_bind")]
+    no_admin: bool,
     /// Any key: `--set limits.max_sessions=100`, `--set 'cluster.peers=["moql://b:4443/"]'`
     /// (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -145,6 +152,13 @@ impl ServeArgs {
                 ("publish".to_string(), list(&publish)),
             ]);
             settings.push(("auth.public", Value::Table(rules)));
+        }
+        if let Some(admin) = self.admin_bind {
+            settings.push(("admin.bind", Value::String(admin.to_string())));
+            settings.push(("admin.enabled", Value::Boolean(true)));
+        }
+        if self.no_admin {
+            settings.push(("admin.enabled", Value::Boolean(false)));
         }
         if !self.peers.is_empty() {
             settings.push(("cluster.peers", list(&self.peers)));
@@ -254,12 +268,16 @@ fn serve(top: &ServeArgs, after: &ServeArgs) -> anyhow::Result<()> {
         let relay = Relay::bind(config).await?;
         let shutdown = shutdown_signal();
         let addr = relay.local_addr()?;
-        // Printed on stdout so scripts and tests can read where the relay is (first line),
+        // Printed on stdout so scripts and tests can read where the relay is (first line:
+        // `listening ADDR fingerprint HEX`, then `admin ADDR` when the admin listener is on),
         // then where a person points a client or a browser. One write, errors ignored: a
         // script that read the first line and closed the pipe must not fail the relay.
+        let admin = relay
+            .admin_addr()
+            .map_or_else(String::new, |admin| format!(" admin {admin}"));
         let _ = write!(
             std::io::stdout(),
-            "listening {addr} fingerprint {}\n{}\n",
+            "listening {addr} fingerprint {}{admin}\n{}\n",
             relay.fingerprint(),
             paste_line(addr, http, generated)
         );

@@ -26,7 +26,10 @@ use web_transport_trait::Session as _;
 use crate::auth::{Auth, Grant};
 use crate::config::{LimitsConfig, RelayConfig};
 use crate::error::RelayError;
-use crate::http::{HttpState, Metrics, WebSocketUpgrade};
+use crate::http::{HttpState, WebSocketUpgrade};
+use crate::metrics::Metrics;
+use crate::metrics::SessionLabels;
+use crate::metrics::session::end_code;
 
 /// Answered WebSocket upgrades waiting for the accept loop.
 const WEBSOCKET_BACKLOG: usize = 64;
@@ -41,6 +44,12 @@ pub struct Relay {
     http: Option<TcpListener>,
     /// Plain QMux over TCP (`tcp://`), when configured.
     tcp: Option<TcpListener>,
+    /// The admin listener (`[admin]`), unless disabled.
+    admin: Option<TcpListener>,
+    /// Its address, kept for [`admin_addr`](Self::admin_addr) once `run` has taken it.
+    admin_addr: Option<SocketAddr>,
+    /// True while sessions are accepted: `/ready` answers 200.
+    ready: Arc<std::sync::atomic::AtomicBool>,
     shared: Arc<Shared>,
     /// The fingerprint served at `/certificate.sha256` (generated certificates only).
     fingerprint: Option<String>,
@@ -74,14 +83,12 @@ impl Shared {
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.insert(id, session.clone());
         }
-        self.metrics.sessions.fetch_add(1, Ordering::Relaxed);
         id
     }
 
     fn unregister(&self, id: u64) {
-        let removed = self.sessions.lock().ok().and_then(|mut s| s.remove(&id));
-        if removed.is_some() {
-            self.metrics.sessions.fetch_sub(1, Ordering::Relaxed);
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.remove(&id);
         }
     }
 
@@ -92,23 +99,13 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Sums the live sessions' counters into the metrics.
+    /// Sets the gauges read from the live sessions and the cache budget. (Counters are
+    /// counted as things happen, never from here.)
     fn refresh_metrics(&self) {
-        let (mut subscriptions, mut sent, mut received) = (0u64, 0u64, 0u64);
-        for session in self.sessions() {
-            let stats = session.stats();
-            subscriptions += stats.serving as u64;
-            sent += stats.bytes_sent.unwrap_or(0);
-            received += stats.bytes_received.unwrap_or(0);
-        }
+        let subscriptions: usize = self.sessions().iter().map(|s| s.stats().serving).sum();
+        self.metrics.subscriptions.set(subscriptions as u64);
         self.metrics
-            .subscriptions
-            .store(subscriptions, Ordering::Relaxed);
-        self.metrics.bytes_out.store(sent, Ordering::Relaxed);
-        self.metrics.bytes_in.store(received, Ordering::Relaxed);
-        self.metrics
-            .cache_bytes
-            .store(self.cache_budget.used() as u64, Ordering::Relaxed);
+            .set_cache_bytes(self.cache_budget.used() as u64);
     }
 
     /// QMux (WebSocket, TCP) sessions get the same stream and idle limits as QUIC ones.
@@ -210,6 +207,11 @@ impl Relay {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
+        let admin = match config.admin.address(addr) {
+            Some(admin) => Some(TcpListener::bind(admin).await?),
+            None => None,
+        };
+        let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
         let auth = Auth::new(&config.auth)?;
         if config.auth.is_wide_open() {
             tracing::warn!("anonymous access to every path (configure [auth] to restrict it)");
@@ -228,6 +230,9 @@ impl Relay {
             server,
             http,
             tcp,
+            admin,
+            admin_addr,
+            ready: Arc::default(),
             shared: Arc::new(Shared {
                 origin: OriginProducer::with_max_broadcasts(config.limits.max_broadcasts),
                 auth,
@@ -261,6 +266,11 @@ impl Relay {
     /// The address of the plain QMux-over-TCP listener (`tcp = "…"`), if configured.
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
         self.tcp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The admin listener's address (`/health`, `/ready`, `/metrics`), unless disabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The SHA-256 fingerprint of the serving certificate (hex).
@@ -299,6 +309,7 @@ impl Relay {
                 origin: self.shared.origin.clone(),
                 fingerprint: self.fingerprint.clone(),
                 metrics: self.shared.metrics.clone(),
+                serve_metrics: self.config.admin.metrics_on_public_port,
                 auth: Some(self.shared.auth.clone()),
                 websocket: self.config.websocket.then(|| ws_tx.clone()),
                 web_root: self.config.web_root.clone(),
@@ -333,6 +344,19 @@ impl Relay {
             tokio::spawn(async move { crate::cluster::peer(shared, cluster, peer, stop).await });
         }
 
+        // The admin listener outlives the drain (`/ready` says 503 through it): it stops when
+        // `run` returns.
+        let admin_stop = self.admin.take().map(|listener| {
+            crate::admin::spawn(
+                listener,
+                crate::admin::AdminState {
+                    metrics: self.shared.metrics.clone(),
+                    origin: self.shared.origin.clone(),
+                    ready: self.ready.clone(),
+                },
+            )
+        });
+
         // Refresh the session-derived metrics once a second.
         let metrics_shared = self.shared.clone();
         let mut metrics_stop = stop_rx.clone();
@@ -346,6 +370,7 @@ impl Relay {
         });
 
         tokio::pin!(shutdown);
+        self.ready.store(true, Ordering::Release);
         loop {
             tokio::select! {
                 incoming = self.server.accept() => {
@@ -381,6 +406,7 @@ impl Relay {
         }
 
         // Graceful shutdown: GOAWAY, drain, close.
+        self.ready.store(false, Ordering::Release);
         tracing::info!(sessions = self.shared.sessions().len(), "shutting down");
         let _ = stop_tx.send(true);
         let sessions = self.shared.sessions();
@@ -416,6 +442,7 @@ impl Relay {
         {
             tracing::debug!("connections still draining at exit");
         }
+        drop(admin_stop);
         Ok(())
     }
 }
@@ -557,7 +584,9 @@ async fn run_session(
         .map(tokio::time::Instant::from_std);
     let setup_by = tokio::time::Instant::now() + shared.setup_timeout;
     let start_by = deadline.map_or(setup_by, |deadline| deadline.min(setup_by));
-    let config = client_config(&shared, &grant);
+    let labels = SessionLabels::new(kind, version);
+    let mut config = client_config(&shared, &grant);
+    config.meter = Some(shared.metrics.meter(&labels));
     let session = match tokio::time::timeout_at(start_by, accepting.accept(config)).await {
         Ok(Ok(session)) => session,
         Ok(Err(err)) => {
@@ -578,14 +607,20 @@ async fn run_session(
     };
     tracing::info!(%remote, %version, transport = %kind, root = %grant.root, "session started");
     let id = shared.register(&session);
-    tokio::select! {
-        err = session.closed() => tracing::info!(%remote, %err, "session ended"),
+    let open = shared.metrics.session_started(labels);
+    let code = tokio::select! {
+        err = session.closed() => {
+            tracing::info!(%remote, %err, "session ended");
+            end_code(&err)
+        }
         () = sleep_until_or_forever(deadline) => {
             // The credential expired: spec 6 step 9, close with 6 Unauthorized.
             session.close(ErrorCode::UNAUTHORIZED, "credential expired");
             tracing::info!(%remote, "credential expired");
+            Some(ErrorCode::UNAUTHORIZED.0.to_string())
         }
-    }
+    };
+    shared.metrics.session_ended(open, code);
     shared.unregister(id);
 }
 

@@ -61,7 +61,7 @@ async fn dial(url: &str, fingerprint: &str, mut config: SessionConfig) -> Sessio
 
 /// Starts the binary on an ephemeral loopback port: the child, its address and fingerprint.
 async fn start_relay() -> (tokio::process::Child, std::net::SocketAddr, String) {
-    let (child, _, addr, fingerprint) = spawn_relay(&[]).await;
+    let (child, _, addr, fingerprint, _) = spawn_relay(&[]).await;
     (child, addr, fingerprint)
 }
 
@@ -86,6 +86,7 @@ async fn spawn_relay(
     StdoutLines,
     std::net::SocketAddr,
     String,
+    std::net::SocketAddr,
 ) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_moql-relay"))
         .args(["--bind", "127.0.0.1:0", "--log", "warn"])
@@ -103,7 +104,9 @@ async fn spawn_relay(
     let words: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(words[0], "listening", "{line}");
     let (addr, fingerprint) = (words[1].parse().unwrap(), words[3].to_string());
-    (child, lines, addr, fingerprint)
+    assert_eq!(words.get(4), Some(&"admin"), "{line}");
+    let admin = words[5].parse().unwrap();
+    (child, lines, addr, fingerprint, admin)
 }
 
 /// A browser keeps its session through GOAWAY (@moq/net only logs it), so the relay closes it
@@ -303,7 +306,7 @@ async fn a_relay_reads_its_secret_from_the_environment() {
     )
     .await;
     let jwt = String::from_utf8(signed.stdout).unwrap().trim().to_string();
-    let (_child, _lines, addr, fingerprint) = spawn_relay(&[
+    let (_child, _lines, addr, fingerprint, _admin) = spawn_relay(&[
         ("MOQL_RELAY_CONFIG", config.as_os_str()),
         ("MOQL_TEST_SECRET", std::ffi::OsStr::new(&secret)),
     ])
@@ -421,7 +424,7 @@ async fn the_binary_notifies_systemd_when_ready_and_when_stopping() {
     let _ = std::fs::remove_file(&socket_path);
     let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
 
-    let (mut child, mut lines, addr, _) =
+    let (mut child, mut lines, addr, _, _) =
         spawn_relay(&[("NOTIFY_SOCKET", socket_path.as_os_str())]).await;
     let port = addr.port();
     let paste = within("the paste line", lines.next_line())
@@ -443,4 +446,63 @@ async fn the_binary_notifies_systemd_when_ready_and_when_stopping() {
     let status = within("the relay to exit", child.wait()).await.unwrap();
     assert!(status.success(), "exit status {status:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The admin listener answers `/health` while the process runs and `/ready` while sessions are
+/// accepted: after SIGTERM, with a session still open through the drain, `/ready` turns 503
+/// while `/health` stays 200. `/metrics` is there, and not on the public port.
+#[tokio::test]
+async fn ready_turns_503_on_sigterm_while_health_stays_200_through_the_drain() {
+    let (mut child, _, addr, fingerprint, admin) = spawn_relay(&[]).await;
+    assert!(admin.ip().is_loopback(), "{admin}");
+    assert_eq!(status(admin, "/health").await, 200);
+    // Ready once the accept loop runs, a moment after the listening line.
+    within("/ready to turn 200", async {
+        while status(admin, "/ready").await != 200 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(status(admin, "/metrics").await, 200);
+    assert_eq!(status(addr, "/metrics").await, 404);
+
+    // A session that stays through GOAWAY keeps the relay draining (2 s by default).
+    let config = SessionConfig::new().with_subscribe(OriginProducer::new());
+    let session = dial(
+        &format!("moql://127.0.0.1:{}/", addr.port()),
+        &fingerprint,
+        config,
+    )
+    .await;
+    sigterm(&child);
+    within("GOAWAY", session.goaway_received()).await;
+    within("/ready to turn 503", async {
+        while status(admin, "/ready").await != 503 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(status(admin, "/health").await, 200, "live while draining");
+    assert!(child.try_wait().unwrap().is_none(), "still draining");
+    let exit = within("the relay to exit", child.wait()).await.unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+/// The status of a plain HTTP/1.1 `GET target` at `addr`.
+async fn status(addr: std::net::SocketAddr, target: &str) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = within("the HTTP connection", tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("tcp connect");
+    let request = format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    within("the HTTP response", stream.read_to_end(&mut raw))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text}"))
 }

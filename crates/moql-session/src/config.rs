@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use moql_model::{Archive, CacheLimits, OriginConsumer, OriginProducer, Path};
 
+use crate::meter::Meter;
+
 /// A default for [`Accepting::new`](crate::Accepting::new)'s SETUP timeout: 10 s, ample for a SETUP sent right after the
 /// handshake even over a lossy path, short enough that idle half-open sessions do not pile up.
 pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -127,6 +129,9 @@ pub struct SessionConfig {
     /// [`DEFAULT_LINGER`](moql_model::DEFAULT_LINGER). A clean end (ANNOUNCE `ended`, a
     /// close with code 0) always ends at once.
     pub linger: Duration,
+    /// Where the session reports payload bytes and FETCHes as they happen (none by default);
+    /// see [`Meter`] for what each call means and how cheap it must be.
+    pub meter: Option<Arc<dyn Meter>>,
 }
 
 impl SessionConfig {
@@ -154,6 +159,7 @@ impl SessionConfig {
             announce_wait: DEFAULT_ANNOUNCE_WAIT,
             archive: None,
             linger: Duration::ZERO,
+            meter: None,
         }
     }
 

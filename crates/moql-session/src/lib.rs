@@ -6,6 +6,7 @@ mod context;
 mod convert;
 mod error;
 mod io;
+mod meter;
 mod proto;
 mod publisher;
 mod session;
@@ -21,4 +22,5 @@ pub use config::{
     DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_SETUP_TIMEOUT, SessionConfig, random_origin_id,
 };
 pub use error::SessionError;
+pub use meter::Meter;
 pub use session::{Accepting, Session, SessionStats};

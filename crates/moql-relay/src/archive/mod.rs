@@ -27,7 +27,7 @@ use moql_model::{Archive, ArchiveLoad, GroupConsumer, GroupProducer, GroupStatus
 
 pub(crate) use rules::Rules;
 
-use crate::http::Metrics;
+use crate::metrics::Metrics;
 use codec::Record;
 use index::{Index, Status};
 use store::Store;
@@ -103,10 +103,7 @@ impl DiskArchive {
     }
 
     fn dropped(&self) {
-        self.inner
-            .metrics
-            .disk_dropped
-            .fetch_add(1, Ordering::Relaxed);
+        self.inner.metrics.disk_dropped.inc();
     }
 }
 
@@ -160,7 +157,7 @@ impl Archive for DiskArchive {
                 Lookup::Found(_) => &metrics.disk_hits,
                 _ => &metrics.disk_misses,
             };
-            counter.fetch_add(1, Ordering::Relaxed);
+            counter.inc();
             lookup
         })
     }
@@ -194,7 +191,7 @@ pub(crate) fn open(
         }
         Err(err) => {
             tracing::warn!(dir = %dir.display(), %err, "disk tier unusable: past groups kept in memory only");
-            metrics.disk_degraded.store(1, Ordering::Relaxed);
+            metrics.disk_degraded.set(1);
             Ok(None)
         }
     }
@@ -267,7 +264,7 @@ mod tests {
     /// Waits (bounded) until the writer has stored `n` groups.
     async fn stored(metrics: &Metrics, n: u64) {
         for _ in 0..200 {
-            if metrics.disk_writes.load(Ordering::Relaxed) >= n {
+            if metrics.disk_writes.get() >= n {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -301,9 +298,9 @@ mod tests {
             matches!(archive.load(&other, "video", 4).await, Lookup::Missing),
             "no rule"
         );
-        assert_eq!(metrics.disk_groups.load(Ordering::Relaxed), 1);
-        assert_eq!(metrics.disk_hits.load(Ordering::Relaxed), 1);
-        assert_eq!(metrics.disk_misses.load(Ordering::Relaxed), 2);
+        assert_eq!(metrics.disk_groups.get(), 1);
+        assert_eq!(metrics.disk_hits.get(), 1);
+        assert_eq!(metrics.disk_misses.get(), 2);
     }
 
     #[tokio::test]
@@ -323,7 +320,7 @@ mod tests {
             Lookup::Missing
         ));
         assert!(!file.exists(), "the damaged file is deleted");
-        assert_eq!(metrics.disk_groups.load(Ordering::Relaxed), 1,);
+        assert_eq!(metrics.disk_groups.get(), 1,);
         assert!(matches!(
             archive.load(&path, "video", 1).await,
             Lookup::Missing
@@ -338,7 +335,7 @@ mod tests {
         archive.record(&path, "video", finished(1));
         stored(&metrics, 1).await;
         for _ in 0..200 {
-            if metrics.disk_groups.load(Ordering::Relaxed) == 0 {
+            if metrics.disk_groups.get() == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -364,19 +361,15 @@ mod tests {
         let path = Path::new("live/a").unwrap();
         archive.record(&path, "video", finished(1));
         for _ in 0..200 {
-            if metrics.disk_degraded.load(Ordering::Relaxed) == 1 {
+            if metrics.disk_degraded.get() == 1 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_eq!(metrics.disk_degraded.load(Ordering::Relaxed), 1);
-        assert_eq!(metrics.disk_write_errors.load(Ordering::Relaxed), 1);
+        assert_eq!(metrics.disk_degraded.get(), 1);
+        assert_eq!(metrics.disk_write_errors.get(), 1);
         archive.record(&path, "video", finished(2));
-        assert_eq!(
-            metrics.disk_dropped.load(Ordering::Relaxed),
-            2,
-            "dropped while degraded"
-        );
+        assert_eq!(metrics.disk_dropped.get(), 2, "dropped while degraded");
         assert!(matches!(
             archive.load(&path, "video", 1).await,
             Lookup::Missing

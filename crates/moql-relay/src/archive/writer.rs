@@ -44,7 +44,7 @@ pub(crate) fn run(inner: Arc<Inner>, jobs: Receiver<Job>) {
             Ok(job) => {
                 inner.queued_bytes.fetch_sub(job.bytes, Ordering::Relaxed);
                 if retry_at.is_some_and(|at| Instant::now() < at) {
-                    inner.metrics.disk_dropped.fetch_add(1, Ordering::Relaxed);
+                    inner.metrics.disk_dropped.inc();
                 } else {
                     next_id += 1;
                     retry_at = write(&inner, job, next_id);
@@ -73,24 +73,24 @@ fn write(inner: &Inner, job: Job, id: u64) -> Option<Instant> {
         Ok(bytes) => bytes,
         Err(err) => {
             tracing::debug!(%err, "disk tier: group not archived");
-            metrics.disk_dropped.fetch_add(1, Ordering::Relaxed);
+            metrics.disk_dropped.inc();
             return None;
         }
     };
     if let Err(err) = inner.store.write(id, &bytes) {
-        metrics.disk_write_errors.fetch_add(1, Ordering::Relaxed);
-        metrics.disk_dropped.fetch_add(1, Ordering::Relaxed);
+        metrics.disk_write_errors.inc();
+        metrics.disk_dropped.inc();
         if !inner.degraded.swap(true, Ordering::Relaxed) {
             tracing::warn!(%err, retry_in = ?RETRY_AFTER, "disk tier failing: past groups kept in memory only");
         }
-        metrics.disk_degraded.store(1, Ordering::Relaxed);
+        metrics.disk_degraded.set(1);
         return Some(Instant::now() + RETRY_AFTER);
     }
     if inner.degraded.swap(false, Ordering::Relaxed) {
         tracing::info!("disk tier writing again");
-        metrics.disk_degraded.store(0, Ordering::Relaxed);
+        metrics.disk_degraded.set(0);
     }
-    metrics.disk_writes.fetch_add(1, Ordering::Relaxed);
+    metrics.disk_writes.inc();
     let stored = Stored {
         id,
         bytes: bytes.len() as u64,
@@ -108,12 +108,6 @@ fn remove(inner: &Inner, ids: &[u64]) {
         inner.store.remove(id);
     }
     let index = inner.index();
-    inner
-        .metrics
-        .disk_bytes
-        .store(index.bytes(), Ordering::Relaxed);
-    inner
-        .metrics
-        .disk_groups
-        .store(index.groups(), Ordering::Relaxed);
+    inner.metrics.disk_bytes.set(index.bytes());
+    inner.metrics.disk_groups.set(index.groups());
 }

@@ -40,7 +40,7 @@
 //!   - Errors before the first byte: `400` bad parameters or path, `414` a track name over
 //!     the limit, `404` (the body says whether the group expired from the cache or does not
 //!     exist yet, or the track is unknown), `416`, `504`, `502` any other upstream error.
-//! - `GET /metrics`: [`Metrics::render`], the Prometheus text format.
+//! - `GET /metrics` (with [`HttpState::serve_metrics`]): [`Metrics::render`], OpenMetrics text.
 //! - Any other path, with [`HttpState::web_root`] set: a static file below that directory
 //!   (`/` is its `index.html`), e.g. the built web page of `web/` (paths that could leave the directory or name a
 //!   dotfile are `404`). Without
@@ -64,7 +64,6 @@ mod archived;
 mod certificate;
 mod fetch;
 mod listener;
-mod metrics;
 pub(crate) mod server;
 mod web;
 pub mod websocket;
@@ -75,19 +74,19 @@ mod tests;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use moql_model::{OriginProducer, Path};
 
 use crate::auth::{Auth, Grant};
+use crate::metrics::Metrics;
 
-pub use metrics::Metrics;
 pub use server::HttpLimits;
 pub use websocket::WebSocketUpgrade;
 
@@ -105,8 +104,12 @@ pub struct HttpState {
     /// The hex SHA-256 fingerprint of the generated certificate; `None` for a configured
     /// certificate (`/certificate.sha256` is then `404`).
     pub fingerprint: Option<String>,
-    /// The counters `/metrics` renders.
+    /// The figures: the router counts its answers there (and `/metrics` renders them when
+    /// [`serve_metrics`](Self::serve_metrics)).
     pub metrics: Arc<Metrics>,
+    /// Serve `GET /metrics` on this router. The relay's public port does not unless
+    /// `[admin] metrics_on_public_port`; the admin listener always does.
+    pub serve_metrics: bool,
     /// Who may list and fetch: `None` serves everything to everyone (only for a relay that
     /// is open anyway); `Some` judges `/announced` and `/fetch` like sessions.
     pub auth: Option<Auth>,
@@ -140,6 +143,7 @@ type SharedState = State<Arc<Shared>>;
 /// The relay's HTTP routes over `state` (see the module docs for each endpoint).
 pub fn router(state: HttpState) -> Router {
     let websocket = state.websocket;
+    let serve_metrics = state.serve_metrics;
     let shared = Arc::new(Shared {
         origin: state.origin,
         // Spec 1.6: "The body is the lowercase hex SHA-256"; clients trim whitespace.
@@ -150,18 +154,18 @@ pub fn router(state: HttpState) -> Router {
         fetch_timeout: state.fetch_timeout,
         archive: state.archive,
     });
-    Router::new()
+    let mut routes = Router::new()
         .route("/certificate.sha256", get(certificate::get))
         .route("/announced", get(announced::root))
         .route("/announced/", get(announced::root))
         .route("/announced/{*prefix}", get(announced::prefix))
-        .route("/fetch/{*rest}", get(fetch::get))
-        .route("/metrics", get(metrics::get))
+        .route("/fetch/{*rest}", get(fetch::get));
+    if serve_metrics {
+        routes = routes.route("/metrics", get(metrics));
+    }
+    routes
         .fallback(unknown)
-        .layer(axum::middleware::map_response_with_state(
-            shared.clone(),
-            finish,
-        ))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), finish))
         .layer(axum::middleware::from_fn_with_state(
             websocket,
             websocket::layer,
@@ -215,14 +219,60 @@ pub async fn serve_with(
     server::run(listener, tls, router, limits, shutdown).await
 }
 
-/// Counts the request and lets pages on any origin read the response.
-async fn finish(State(shared): SharedState, mut response: Response) -> Response {
-    shared.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
+/// Counts the request by route and status (and a `/fetch`'s wait) and lets pages on any
+/// origin read the response.
+async fn finish(State(shared): SharedState, request: Request, next: Next) -> Response {
+    let route = route(request.extensions().get::<MatchedPath>(), &shared);
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    shared.metrics.http_request(route, status.as_u16());
+    if route == "fetch" {
+        // The body streams after this: the wait is until the group (and frame) was found.
+        shared
+            .metrics
+            .http_fetch(status.is_success(), started.elapsed());
+    }
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
     response
+}
+
+/// The `route` label of a request: the endpoint its path matched (a fixed, small set).
+fn route(matched: Option<&MatchedPath>, shared: &Shared) -> &'static str {
+    let Some(matched) = matched else {
+        return if shared.web_root.is_some() {
+            "static"
+        } else {
+            "unknown"
+        };
+    };
+    match matched.as_str() {
+        "/certificate.sha256" => "certificate",
+        "/metrics" => "metrics",
+        path if path.starts_with("/announced") => "announced",
+        path if path.starts_with("/fetch") => "fetch",
+        _ => "unknown",
+    }
+}
+
+/// `GET /metrics`: every figure in the OpenMetrics text format.
+async fn metrics(State(shared): SharedState) -> Response {
+    metrics_response(&shared.metrics, &shared.origin)
+}
+
+/// `metrics` rendered, with the origin gauges read now rather than on the relay's periodic
+/// refresh (a few counters under the origin lock, no pass over the paths).
+pub(crate) fn metrics_response(metrics: &Metrics, origin: &OriginProducer) -> Response {
+    metrics.set_origin(origin.stats());
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        metrics.render(),
+    )
+        .into_response()
 }
 
 /// A static file below the web root, or `404` naming the endpoints.
@@ -236,8 +286,8 @@ async fn unknown(State(shared): SharedState, method: Method, uri: Uri) -> Respon
 fn no_endpoint() -> HttpError {
     HttpError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint: try /certificate.sha256, /announced/<prefix>, \
-         /fetch/<broadcast>/<track>?group=N or /metrics",
+        "no such endpoint: try /certificate.sha256, /announced/<prefix> or \
+         /fetch/<broadcast>/<track>?group=N",
     )
 }
 

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use moql_model::{BroadcastProducer, Error, OriginProducer, Path, TrackInfo, TrackProducer};
@@ -170,6 +171,7 @@ fn state(origin: &OriginProducer, fingerprint: Option<&str>) -> HttpState {
         origin: origin.clone(),
         fingerprint: fingerprint.map(str::to_string),
         metrics: Arc::new(Metrics::default()),
+        serve_metrics: true,
         auth: None,
         websocket: None,
         web_root: None,
@@ -401,25 +403,25 @@ async fn other_upstream_errors_are_502() {
 }
 
 #[tokio::test]
-async fn metrics_are_served_in_the_prometheus_text_format() {
+async fn metrics_are_served_in_the_openmetrics_text_format() {
     let origin = OriginProducer::new();
     let state = state(&origin, None);
     let metrics = state.metrics.clone();
-    metrics.sessions.store(2, Ordering::Relaxed);
+    metrics.subscriptions.set(2);
     let addr = start(state).await;
     get(addr, "/certificate.sha256").await;
     let reply = get(addr, "/metrics").await;
     assert_eq!(reply.status, 200);
     assert_eq!(
         reply.header("content-type"),
-        Some("text/plain; version=0.0.4; charset=utf-8")
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
     );
-    assert!(reply.text().contains("\nmoql_relay_sessions 2\n"));
+    assert!(reply.text().contains("\nmoql_relay_subscriptions 2\n"));
     // The first request is counted by the time the second is rendered.
     assert!(
         reply
             .text()
-            .contains("\nmoql_relay_http_requests_total 1\n")
+            .contains("\nmoql_relay_http_requests_total{route=\"certificate\",status=\"404\"} 1\n")
     );
 }
 

@@ -1,8 +1,12 @@
 //! [`FrameWriter`]: the FRAMEs of one group or fetch stream, as the chunks to write.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use moql_model::Frame;
 use moql_wire::{EncodeError, FrameEncoder, Version};
+
+use crate::meter::Meter;
 
 /// Frames smaller than this are copied next to their header and written as one chunk; larger
 /// ones are written as their own (zero-copy) chunk.
@@ -28,6 +32,8 @@ pub(crate) struct FrameWriter {
     last: Option<u64>,
     /// Set once a frame at or past `last` was sent.
     done: bool,
+    /// Told each sent frame's payload length.
+    meter: Option<Arc<dyn Meter>>,
 }
 
 /// The one or two chunks of one frame.
@@ -44,7 +50,14 @@ impl FrameWriter {
             first,
             last,
             done: false,
+            meter: None,
         }
+    }
+
+    /// Reports each sent frame's payload length to `meter` (the session's, if any).
+    pub(crate) fn metered(mut self, meter: Option<Arc<dyn Meter>>) -> Self {
+        self.meter = meter;
+        self
     }
 
     /// Bytes that go out ahead of the first frame, in its chunk (e.g. the GROUP header).
@@ -58,6 +71,9 @@ impl FrameWriter {
         self.index += 1;
         if self.index <= self.first {
             return Ok([None, None].into_iter().flatten());
+        }
+        if let Some(meter) = &self.meter {
+            meter.payload_sent(frame.payload.len() as u64);
         }
         self.encoder.encode_header(
             frame.timestamp,

@@ -44,6 +44,10 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
 ) -> Result<(), StreamError> {
     let version = ctx.version;
     let request: Fetch = reader.decode(version).await?;
+    let started = tokio::time::Instant::now();
+    if let Some(meter) = &ctx.config.meter {
+        meter.fetch_received();
+    }
     ctx.peer_setup().await.map_err(StreamError::transport)?;
     tracing::debug!(broadcast = %request.broadcast, track = %request.track, group = request.group, "fetch");
     let (wire, name) = (&request.broadcast, &request.track);
@@ -51,7 +55,7 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
     // route now, ask the archive before waiting for an announcement that may never come.
     if !super::routed(ctx, wire)? {
         match archive::answer(ctx, wire, name, request.group, Error::Unroutable).await {
-            Ok(group) => return serve_archived(ctx, writer, &request, group).await,
+            Ok(group) => return serve_archived(ctx, writer, &request, group, started).await,
             // Not archived: wait for the announcement as any request does.
             Err(Error::Unroutable) => {}
             Err(err) => return Err(err.into()),
@@ -62,7 +66,7 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
         Ok(track) => track,
         Err(err) => {
             let group = archive::answer(ctx, wire, name, request.group, err).await?;
-            return serve_archived(ctx, writer, &request, group).await;
+            return serve_archived(ctx, writer, &request, group, started).await;
         }
     };
     // No TRACK round trip first: a fetch needs no track info, as moq-net 0.3.x's `FetchServe`
@@ -82,7 +86,7 @@ pub(crate) async fn serve_fetch<T: web_transport_trait::Session>(
         group = pending => group?,
         _ = reader.expect_end() => return Ok(()),
     };
-    send_group(ctx, writer, &request, group).await
+    send_group(ctx, writer, &request, group, started).await
 }
 
 /// Serves a group the archive answered (its publisher's priority is unknown: 0).
@@ -91,22 +95,29 @@ async fn serve_archived<T: web_transport_trait::Session>(
     writer: &mut Writer<T::SendStream>,
     request: &Fetch,
     group: moql_model::GroupConsumer,
+    started: tokio::time::Instant,
 ) -> Result<(), StreamError> {
     writer.set_priority(group_priority(request.priority, 0, false, request.group));
-    send_group(ctx, writer, request, group).await
+    send_group(ctx, writer, request, group, started).await
 }
 
-/// Writes `group`'s frames within the request's bounds, then FIN.
+/// Writes `group`'s frames within the request's bounds, then FIN; the group was found
+/// `started.elapsed()` after the FETCH arrived.
 async fn send_group<T: web_transport_trait::Session>(
     ctx: &Context<T>,
     writer: &mut Writer<T::SendStream>,
     request: &Fetch,
     mut group: moql_model::GroupConsumer,
+    started: tokio::time::Instant,
 ) -> Result<(), StreamError> {
     let version = ctx.version;
+    if let Some(meter) = &ctx.config.meter {
+        meter.fetch_answered(started.elapsed());
+    }
     // lite-06 frame bounds (moq-lite-06.md 6.13): from Frame Start through Frame End. Every
     // frame of a held group is held, so the response always begins exactly at Frame Start.
-    let mut frames = FrameWriter::new(version, (request.frame_start, request.frame_end));
+    let mut frames = FrameWriter::new(version, (request.frame_start, request.frame_end))
+        .metered(ctx.config.meter.clone());
     while let Some(frame) = group.next_frame().await? {
         for chunk in frames.frame(&frame)? {
             writer.write(chunk).await?;

@@ -149,7 +149,7 @@ async fn deliver<T: web_transport_trait::Session>(
 
     // The GROUP header goes out with the first frame (or the FIN).
     let bounds = options.frames.of_group(sequence);
-    let mut frames = FrameWriter::new(version, bounds);
+    let mut frames = FrameWriter::new(version, bounds).metered(ctx.config.meter.clone());
     UniStream::Group.encode(frames.header(), version)?;
     Group {
         subscribe_id: options.subscribe_id,
@@ -312,5 +312,8 @@ fn try_datagram<T: web_transport_trait::Session>(
     ctx.transport.send_datagram(bytes).map_err(from_transport)?;
     ctx.datagrams_sent
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(meter) = &ctx.config.meter {
+        meter.payload_sent(frame.payload.len() as u64);
+    }
     Ok(true)
 }

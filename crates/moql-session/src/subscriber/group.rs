@@ -109,7 +109,11 @@ pub(crate) async fn read_frames<T: web_transport_trait::Session>(
         } else {
             ctx.receive_timestamp()
         };
+        let len = frame.payload.len() as u64;
         group.write_frame(Frame::new(timestamp, frame.payload))?;
+        if let Some(meter) = &ctx.config.meter {
+            meter.payload_received(len);
+        }
     }
     group.finish()?;
     Ok(())
@@ -138,10 +142,14 @@ pub(crate) async fn receive_datagrams<T: web_transport_trait::Session>(ctx: Cont
         let Ok(group) = track.create_group(subscribed.shift.down(datagram.sequence)) else {
             continue;
         };
+        let len = datagram.payload.len() as u64;
         if group
             .write_frame(Frame::new(datagram.timestamp, datagram.payload))
             .is_ok()
         {
+            if let Some(meter) = &ctx.config.meter {
+                meter.payload_received(len);
+            }
             let _ = group.finish();
             archive::record(subscribed.recorder.as_ref(), &group);
             ctx.datagrams_received
