@@ -80,6 +80,10 @@ pub struct TlsConfig {
     /// certificate is ECDSA P-256, valid 14 days, and its SHA-256 is served at
     /// `/certificate.sha256` so browsers can pin it.
     pub generate: Vec<String>,
+    /// How often `cert` and `key` are checked for a change (modification time or size), in
+    /// seconds; a change reloads them for new handshakes (established sessions stay). Default
+    /// 5; 0 turns the check off (SIGHUP still reloads).
+    pub watch_seconds: f64,
 }
 
 impl Default for TlsConfig {
@@ -88,6 +92,7 @@ impl Default for TlsConfig {
             cert: None,
             key: None,
             generate: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            watch_seconds: 5.0,
         }
     }
 }
@@ -308,6 +313,11 @@ impl RelayConfig {
     /// [`RelayError::Config`] naming the first bad key and its allowed range.
     pub fn validate(&self) -> Result<(), RelayError> {
         seconds_in("drain_seconds", self.drain_seconds, MAX_DRAIN_SECONDS)?;
+        seconds_in(
+            "tls.watch_seconds",
+            self.tls.watch_seconds,
+            MAX_LIMIT_SECONDS,
+        )?;
         if let Some(latency) = self.cache.max_latency_seconds {
             seconds_in("cache.max_latency_seconds", latency, MAX_LIMIT_SECONDS)?;
         }
