@@ -7,6 +7,8 @@
 //! The binaries are the ones `cargo test --workspace` builds next to this test's executable
 //! (`target/<profile>/moql-relay`, `target/<profile>/moql`).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -92,25 +94,21 @@ async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>, what: &str) -> Str
         .unwrap_or_else(|| panic!("{what}: the subscriber ended"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replaced_certificate_files_serve_new_clients_and_keep_the_live_subscriber() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let old = pem_pair();
-    let new = pem_pair();
-    let (old_pin, new_pin) = (old.2.clone(), new.2.clone());
-    install(dir.path(), &old);
-    let config = dir.path().join("relay.toml");
-    std::fs::write(&config, "[tls]\nwatch_seconds = 0.2\n").expect("config");
-
-    let mut relay: Child = Command::new(binary("moql-relay"))
+/// The built relay serving `dir`'s `cert.pem`/`key.pem`, checking the files every
+/// `watch_seconds` (0: only on SIGHUP); asserts it serves `pin`. The process (killed on drop)
+/// and its `moql://` URL.
+async fn spawn_relay(dir: &Path, watch_seconds: f64, pin: &str) -> (Child, String) {
+    let config = dir.join("relay.toml");
+    std::fs::write(&config, format!("[tls]\nwatch_seconds = {watch_seconds}\n")).expect("config");
+    let mut relay = Command::new(binary("moql-relay"))
         .arg("--config")
         .arg(&config)
         .args(["--bind", "127.0.0.1:0", "--public", "", "--no-http"])
         .arg("--tls-cert")
-        .arg(dir.path().join("cert.pem"))
+        .arg(dir.join("cert.pem"))
         .arg("--tls-key")
-        .arg(dir.path().join("key.pem"))
-        .env("RUST_LOG", "warn")
+        .arg(dir.join("key.pem"))
+        .env("RUST_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -122,12 +120,59 @@ async fn replaced_certificate_files_serve_new_clients_and_keep_the_live_subscrib
     // listening 127.0.0.1:PORT fingerprint HEX
     let words: Vec<&str> = first.split_whitespace().collect();
     assert_eq!(words.first(), Some(&"listening"), "{first}");
-    assert_eq!(
-        words.get(3),
-        Some(&old_pin.as_str()),
-        "serves the files: {first}"
-    );
+    assert_eq!(words.get(3), Some(&pin), "serves the files: {first}");
     let url = format!("moql://{}/", words[1]);
+    (relay, url)
+}
+
+/// SIGHUP reloads the files even with the change check off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_certificate_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (old, new) = (pem_pair(), pem_pair());
+    install(dir.path(), &old);
+    let (relay, url) = spawn_relay(dir.path(), 0.0, &old.2).await;
+    install(dir.path(), &new);
+    let announced =
+        |pin: &str| moql(pin, &["announced", &url, "--once", "--settle-ms", "100"]).output();
+    // Not picked up by itself.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = within("moql announced", announced(&new.2))
+        .await
+        .expect("run moql");
+    assert_eq!(
+        before.status.code(),
+        Some(3),
+        "no reload without SIGHUP: {before:?}"
+    );
+
+    let pid = relay.id().expect("running relay").to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    let after = within("a client pinning the new fingerprint", async {
+        loop {
+            let out = announced(&new.2).await.expect("run moql");
+            if out.status.code() != Some(3) {
+                return out;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(after.status.success(), "{after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaced_certificate_files_serve_new_clients_and_keep_the_live_subscriber() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = pem_pair();
+    let new = pem_pair();
+    let (old_pin, new_pin) = (old.2.clone(), new.2.clone());
+    install(dir.path(), &old);
+    let (_relay, url) = spawn_relay(dir.path(), 0.2, &old_pin).await;
 
     let _publisher = moql(
         &old_pin,
@@ -244,5 +289,88 @@ async fn replaced_certificate_files_serve_new_clients_and_keep_the_live_subscrib
     assert_eq!(lost_groups, 0);
     // A tick is due every 100 ms; allow scheduling noise on a loaded machine, not a stall.
     assert!(worst < 1000, "a stall of {worst} ms under the rotation");
-    drop(relay);
+}
+
+/// Generated certificate: a forced renewal (what the expiry check or SIGHUP does) changes
+/// what `/certificate.sha256` serves, a client pinning the new one connects, and the session
+/// made under the old one keeps carrying groups.
+#[tokio::test]
+async fn a_renewed_generated_certificate_changes_the_served_fingerprint_and_keeps_sessions() {
+    use moql_model::Subscription;
+    use support::relay::{TestRelay, produce, publish, read_group, wait_subscribed};
+
+    let relay = TestRelay::start(|_| {}).await;
+    let publisher = relay.client("moql", "/").await;
+    let subscriber = relay.client("https", "/").await;
+    let (_broadcast, track) = publish(&publisher, "live");
+    let remote = support::announced(&subscriber.received, "live").await;
+    let mut sub = remote
+        .subscribe_track("clock", Subscription::default())
+        .unwrap();
+    wait_subscribed(&track).await;
+    produce(&track, 0, 2);
+    assert_eq!(read_group(&mut sub).await.0, 0);
+
+    let (status, body) = support::http_get(relay.addr, "/certificate.sha256").await;
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, relay.fingerprint.as_bytes())
+    );
+
+    let renewed = within("the renewal", relay.tls.reload())
+        .await
+        .expect("renewed");
+    assert_ne!(renewed, relay.fingerprint);
+    let (status, body) = support::http_get(relay.addr, "/certificate.sha256").await;
+    assert_eq!((status, body), (200, renewed.clone().into_bytes()));
+
+    // The existing sessions go on.
+    produce(&track, 1, 2);
+    assert_eq!(
+        read_group(&mut sub).await,
+        (1, vec!["1:0".into(), "1:1".into()])
+    );
+    // New clients must pin the new certificate.
+    let url = relay.url("moql", "/");
+    support::client(&url, &renewed)
+        .await
+        .expect("the new pin connects");
+    assert!(
+        support::client(&url, &relay.fingerprint).await.is_err(),
+        "the old pin is refused"
+    );
+}
+
+/// Configured files: an unusable new pair (garbage, or a key of another certificate) is
+/// refused and the previous certificate stays in service.
+#[tokio::test]
+async fn a_bad_new_pair_is_refused_and_the_old_certificate_stays() {
+    use support::relay::TestRelay;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = pem_pair();
+    install(dir.path(), &first);
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let relay = TestRelay::start(|c| {
+        c.tls.cert = Some(cert.clone());
+        c.tls.key = Some(key.clone());
+        c.tls.watch_seconds = 0.0;
+    })
+    .await;
+    assert_eq!(relay.fingerprint, first.2);
+
+    std::fs::write(&cert, "not a certificate").unwrap();
+    assert!(relay.tls.reload().await.is_err(), "garbage refused");
+    let other = pem_pair();
+    std::fs::write(&cert, &first.0).unwrap();
+    std::fs::write(&key, &other.1).unwrap();
+    assert!(relay.tls.reload().await.is_err(), "mismatched key refused");
+    assert_eq!(relay.tls.fingerprint(), first.2);
+    support::client(&relay.url("moql", "/"), &first.2)
+        .await
+        .expect("the old certificate is still served");
+
+    // And a good pair after that is taken.
+    install(dir.path(), &other);
+    assert_eq!(relay.tls.reload().await.expect("good pair"), other.2);
 }

@@ -15,6 +15,8 @@ pub struct TestRelay {
     /// The plain QMux-over-TCP listener, when the configuration asked for one.
     pub tcp_addr: Option<SocketAddr>,
     pub fingerprint: String,
+    /// Reloads or renews the relay's certificate.
+    pub tls: moql_relay::TlsReloader,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<()>,
 }
@@ -33,6 +35,7 @@ impl TestRelay {
         let addr = relay.local_addr().unwrap();
         let tcp_addr = relay.tcp_addr();
         let fingerprint = relay.fingerprint();
+        let tls = relay.tls();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             relay
@@ -46,6 +49,7 @@ impl TestRelay {
             addr,
             tcp_addr,
             fingerprint,
+            tls,
             stop: Some(stop),
             done,
         }
