@@ -17,6 +17,8 @@ pub struct TestRelay {
     pub fingerprint: String,
     /// The admin listener (`/health`, `/ready`, `/metrics`), on an ephemeral loopback port.
     pub admin: SocketAddr,
+    /// Reloads or renews the relay's certificate.
+    pub tls: moql_relay::TlsReloader,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<()>,
 }
@@ -36,6 +38,7 @@ impl TestRelay {
         let tcp_addr = relay.tcp_addr();
         let fingerprint = relay.fingerprint();
         let admin = relay.admin_addr().expect("the admin listener is on");
+        let tls = relay.tls();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             relay
@@ -50,6 +53,7 @@ impl TestRelay {
             tcp_addr,
             fingerprint,
             admin,
+            tls,
             stop: Some(stop),
             done,
         }

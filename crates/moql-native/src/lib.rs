@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod cert_store;
 mod client;
 mod connection;
 mod error;
@@ -18,6 +19,9 @@ pub mod ws;
 #[cfg(test)]
 mod tests;
 
+pub use cert_store::{
+    CertStore, generated_not_after, needs_renewal, renewal_time, server_crypto_from,
+};
 pub use client::{Client, ClientConfig, ClientTls, Connected};
 pub use connection::{Connection, ConnectionError, RecvStream, SendStream};
 pub use error::TransportError;

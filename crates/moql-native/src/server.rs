@@ -15,7 +15,7 @@ use web_transport_quinn::proto::ConnectResponse;
 use super::quinn_config::{
     H3_ALPN, check_versions, negotiated_alpn, server_name, transport_config, version_tokens,
 };
-use super::{Certificate, Connection, RawSession, TransportError, TransportKind, tls};
+use super::{CertStore, Certificate, Connection, RawSession, TransportError, TransportKind};
 
 /// Completed handshakes waiting for [`Server::accept`]. Beyond this, handshake tasks wait
 /// (holding their connections) until the application catches up.
@@ -90,7 +90,8 @@ impl ServerConfig {
 pub struct Server {
     endpoint: quinn::Endpoint,
     incoming: mpsc::Receiver<Incoming>,
-    fingerprint: String,
+    /// What new handshakes are served; replaceable through [`Server::certificates`].
+    certificates: CertStore,
     closed: AtomicBool,
 }
 
@@ -113,7 +114,8 @@ impl Server {
             .collect();
         alpn.push(H3_ALPN.to_vec());
 
-        let crypto = tls::server_crypto(&config.certificate, alpn)?;
+        let certificates = CertStore::new(&config.certificate)?;
+        let crypto = super::server_crypto_from(&certificates, alpn)?;
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(crypto)
             .map_err(TransportError::tls)?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
@@ -140,7 +142,7 @@ impl Server {
         Ok(Self {
             endpoint,
             incoming: rx,
-            fingerprint: config.certificate.fingerprint(),
+            certificates,
             closed: AtomicBool::new(false),
         })
     }
@@ -157,7 +159,15 @@ impl Server {
     /// The lowercase hex SHA-256 of the serving leaf certificate: what to serve at
     /// `/certificate.sha256` (spec 1.6) and what clients pin.
     pub fn fingerprint(&self) -> String {
-        self.fingerprint.clone()
+        self.certificates.fingerprint()
+    }
+
+    /// The store the endpoint takes its certificate from at each handshake. Replacing the
+    /// certificate in it (or in a clone) changes what new connections are served; established
+    /// ones are not touched. Give it to [`server_crypto_from`](super::server_crypto_from) to
+    /// serve the same certificate on another port.
+    pub fn certificates(&self) -> CertStore {
+        self.certificates.clone()
     }
 
     /// The next connection whose QUIC handshake (and, for WebTransport, HTTP/3 CONNECT) is

@@ -12,6 +12,7 @@ use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session 
 use super::*;
 
 mod flow;
+mod reload;
 
 /// Bound on every wait in these tests; loopback handshakes take milliseconds.
 pub(super) const WAIT: Duration = Duration::from_secs(10);

@@ -93,6 +93,11 @@ pub struct TlsConfig {
     /// certificate is ECDSA P-256, valid 14 days, and its SHA-256 is served at
     /// `/certificate.sha256` so browsers can pin it.
     pub generate: Vec<String>,
+    /// How often `cert` and `key` are checked for a change (modification time or size), in
+    /// seconds; a change reloads them for new handshakes (established sessions stay). Default
+    /// 5; 0 turns the check off (SIGHUP still reloads).
+    #[serde(deserialize_with = "units::seconds")]
+    pub watch_seconds: f64,
 }
 
 impl Default for TlsConfig {
@@ -101,6 +106,7 @@ impl Default for TlsConfig {
             cert: None,
             key: None,
             generate: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            watch_seconds: 5.0,
         }
     }
 }
@@ -358,6 +364,14 @@ impl RelayConfig {
         keyed(
             "drain_seconds",
             seconds_in("drain_seconds", self.drain_seconds, MAX_DRAIN_SECONDS),
+        )?;
+        keyed(
+            "tls.watch_seconds",
+            seconds_in(
+                "tls.watch_seconds",
+                self.tls.watch_seconds,
+                MAX_LIMIT_SECONDS,
+            ),
         )?;
         if let Some(latency) = self.cache.max_latency_seconds {
             keyed(

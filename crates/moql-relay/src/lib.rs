@@ -9,6 +9,7 @@ mod error;
 pub mod http;
 mod metrics;
 mod relay;
+mod tls_reload;
 
 pub use auth::{Auth, AuthConfig, AuthError, Grant};
 pub use config::RelayConfig;
@@ -16,3 +17,4 @@ pub use error::RelayError;
 pub use http::HttpState;
 pub use metrics::Metrics;
 pub use relay::Relay;
+pub use tls_reload::TlsReloader;

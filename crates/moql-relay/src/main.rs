@@ -267,6 +267,7 @@ fn serve(top: &ServeArgs, after: &ServeArgs) -> anyhow::Result<()> {
         let http = config.http;
         let relay = Relay::bind(config).await?;
         let shutdown = shutdown_signal();
+        reload_on_hangup(relay.tls());
         let addr = relay.local_addr()?;
         // Printed on stdout so scripts and tests can read where the relay is (first line:
         // `listening ADDR fingerprint HEX`, then `admin ADDR` when the admin listener is on),
@@ -352,6 +353,30 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// On each SIGHUP, reload the certificate files (or renew a generated certificate) for new
+/// handshakes; established sessions stay. The outcome is logged by the reloader (ERROR and
+/// the old certificate kept when the new pair is unusable). Installed before READY=1, like
+/// the shutdown handlers, so a SIGHUP right after readiness is not fatal.
+fn reload_on_hangup(tls: moql_relay::TlsReloader) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangup) => {
+                tokio::spawn(async move {
+                    while hangup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading the tls certificate");
+                        let _ = tls.reload().await;
+                    }
+                });
+            }
+            Err(err) => tracing::warn!(%err, "cannot watch SIGHUP"),
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 #[cfg(test)]

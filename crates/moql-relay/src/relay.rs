@@ -30,6 +30,7 @@ use crate::http::{HttpState, WebSocketUpgrade};
 use crate::metrics::Metrics;
 use crate::metrics::SessionLabels;
 use crate::metrics::session::end_code;
+use crate::tls_reload::TlsReloader;
 
 /// Answered WebSocket upgrades waiting for the accept loop.
 const WEBSOCKET_BACKLOG: usize = 64;
@@ -51,9 +52,10 @@ pub struct Relay {
     /// True while sessions are accepted: `/ready` answers 200.
     ready: Arc<std::sync::atomic::AtomicBool>,
     shared: Arc<Shared>,
-    /// The fingerprint served at `/certificate.sha256` (generated certificates only).
-    fingerprint: Option<String>,
-    /// TLS for HTTPS (and `wss://`) on the HTTP port, with the QUIC certificate.
+    /// Reloads or renews the certificate both ports serve.
+    tls: TlsReloader,
+    /// TLS for HTTPS (and `wss://`) on the HTTP port, with the QUIC certificate (the same
+    /// [`moql_native::CertStore`], so a reload covers both).
     http_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
@@ -165,12 +167,6 @@ impl Relay {
             }
         };
         let generated = config.tls.cert.is_none();
-        let http_tls = if config.http {
-            let alpn = vec![b"http/1.1".to_vec()];
-            Some(Arc::new(moql_native::server_crypto(&certificate, alpn)?))
-        } else {
-            None
-        };
         let limits = &config.limits;
         let mut server_config = ServerConfig::new(config.bind, certificate);
         server_config.max_streams = limits.max_streams;
@@ -197,6 +193,17 @@ impl Relay {
         }
         let server = Server::bind(server_config)?;
         let addr = server.local_addr()?;
+        let files = config.tls.cert.clone().zip(config.tls.key.clone());
+        let tls = TlsReloader::new(server.certificates(), files, &config.tls.generate);
+        let http_tls = if config.http {
+            let alpn = vec![b"http/1.1".to_vec()];
+            Some(Arc::new(moql_native::server_crypto_from(
+                tls.store(),
+                alpn,
+            )?))
+        } else {
+            None
+        };
         // Same port number on TCP: browsers fetch /certificate.sha256 from there (spec 1.6).
         let http = if config.http {
             Some(TcpListener::bind(addr).await?)
@@ -249,7 +256,7 @@ impl Relay {
                 connections: AtomicUsize::new(0),
             }),
             config,
-            fingerprint: generated.then_some(fingerprint),
+            tls,
             http_tls,
         })
     }
@@ -276,6 +283,12 @@ impl Relay {
     /// The SHA-256 fingerprint of the serving certificate (hex).
     pub fn fingerprint(&self) -> String {
         self.server.fingerprint()
+    }
+
+    /// The handle that reloads the certificate files (or renews a generated certificate):
+    /// what the binary calls on SIGHUP. Valid while the relay runs.
+    pub fn tls(&self) -> TlsReloader {
+        self.tls.clone()
     }
 
     /// The origin every session shares: publish into it to offer broadcasts to every client.
@@ -307,7 +320,7 @@ impl Relay {
         if let Some(listener) = self.http.take() {
             let state = HttpState {
                 origin: self.shared.origin.clone(),
-                fingerprint: self.fingerprint.clone(),
+                certificate: self.tls.generated().then(|| self.tls.store().clone()),
                 metrics: self.shared.metrics.clone(),
                 serve_metrics: self.config.admin.metrics_on_public_port,
                 auth: Some(self.shared.auth.clone()),
@@ -356,6 +369,9 @@ impl Relay {
                 },
             )
         });
+        // Checked by `validate`: finite, within a day.
+        let watch = Duration::from_secs_f64(self.config.tls.watch_seconds);
+        tokio::spawn(self.tls.clone().watch(watch, stop_rx.clone()));
 
         // Refresh the session-derived metrics once a second.
         let metrics_shared = self.shared.clone();

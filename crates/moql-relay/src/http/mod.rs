@@ -101,9 +101,10 @@ pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct HttpState {
     /// Everything the relay can serve: `/announced` lists it, `/fetch` reads from it.
     pub origin: OriginProducer,
-    /// The hex SHA-256 fingerprint of the generated certificate; `None` for a configured
-    /// certificate (`/certificate.sha256` is then `404`).
-    pub fingerprint: Option<String>,
+    /// The generated certificate's store, read at each request so `/certificate.sha256`
+    /// follows renewals; `None` for a configured certificate (`/certificate.sha256` is then
+    /// `404`).
+    pub certificate: Option<moql_native::CertStore>,
     /// The figures: the router counts its answers there (and `/metrics` renders them when
     /// [`serve_metrics`](Self::serve_metrics)).
     pub metrics: Arc<Metrics>,
@@ -130,7 +131,7 @@ pub struct HttpState {
 /// The state the handlers share.
 struct Shared {
     origin: OriginProducer,
-    fingerprint: Option<String>,
+    certificate: Option<moql_native::CertStore>,
     metrics: Arc<Metrics>,
     auth: Option<Auth>,
     web_root: Option<PathBuf>,
@@ -146,8 +147,7 @@ pub fn router(state: HttpState) -> Router {
     let serve_metrics = state.serve_metrics;
     let shared = Arc::new(Shared {
         origin: state.origin,
-        // Spec 1.6: "The body is the lowercase hex SHA-256"; clients trim whitespace.
-        fingerprint: state.fingerprint.map(|f| f.trim().to_ascii_lowercase()),
+        certificate: state.certificate,
         metrics: state.metrics,
         auth: state.auth,
         web_root: state.web_root,

@@ -166,10 +166,10 @@ fn write_group(track: &TrackProducer, frames: &[&[u8]]) {
     group.finish().unwrap();
 }
 
-fn state(origin: &OriginProducer, fingerprint: Option<&str>) -> HttpState {
+fn state(origin: &OriginProducer, certificate: Option<&moql_native::CertStore>) -> HttpState {
     HttpState {
         origin: origin.clone(),
-        fingerprint: fingerprint.map(str::to_string),
+        certificate: certificate.cloned(),
         metrics: Arc::new(Metrics::default()),
         serve_metrics: true,
         auth: None,
@@ -192,10 +192,27 @@ async fn start(state: HttpState) -> SocketAddr {
 #[tokio::test]
 async fn the_certificate_fingerprint_is_bare_lowercase_hex_and_404_without_one() {
     let origin = OriginProducer::new();
-    let addr = start(state(&origin, Some("AB01cd\n"))).await;
+    let generate = || moql_native::Certificate::generate(&["localhost".into()]).unwrap();
+    let store = moql_native::CertStore::new(&generate()).unwrap();
+    let addr = start(state(&origin, Some(&store))).await;
     let reply = get(addr, "/certificate.sha256").await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.body, b"ab01cd");
+    let served = store.fingerprint();
+    assert_eq!(served.len(), 64);
+    assert!(
+        served
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    );
+    assert_eq!(reply.body, served.as_bytes());
+    // A renewal shows at once.
+    let renewed = store.replace(&generate()).unwrap();
+    assert_ne!(renewed, served);
+    assert_eq!(
+        get(addr, "/certificate.sha256").await.body,
+        renewed.as_bytes()
+    );
+    let reply = get(addr, "/certificate.sha256").await;
     assert_eq!(
         reply.header("content-type"),
         Some("text/plain; charset=utf-8")
@@ -524,7 +541,9 @@ async fn a_web_root_serves_the_page_and_its_assets_and_nothing_outside_it() {
         ("outside.txt", "not served"),
     ]);
     let origin = OriginProducer::new();
-    let mut with_root = state(&origin, Some("ab"));
+    let store =
+        moql_native::CertStore::new(&moql_native::Certificate::generate(&[]).unwrap()).unwrap();
+    let mut with_root = state(&origin, Some(&store));
     with_root.web_root = Some(dir.join("site"));
     let addr = start(with_root).await;
 
@@ -550,7 +569,10 @@ async fn a_web_root_serves_the_page_and_its_assets_and_nothing_outside_it() {
         "no index.html there"
     );
     // The endpoints still win over files.
-    assert_eq!(get(addr, "/certificate.sha256").await.text(), "ab");
+    assert_eq!(
+        get(addr, "/certificate.sha256").await.text(),
+        store.fingerprint()
+    );
     for target in [
         "/../outside.txt",
         "/assets/../../outside.txt",
