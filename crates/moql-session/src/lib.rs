@@ -8,6 +8,7 @@ mod error;
 mod io;
 mod proto;
 mod publisher;
+mod reconnect;
 mod session;
 mod subscriber;
 mod tasks;
@@ -21,4 +22,7 @@ pub use config::{
     DEFAULT_MAX_SUBSCRIPTIONS, DEFAULT_SETUP_TIMEOUT, SessionConfig, random_origin_id,
 };
 pub use error::SessionError;
+pub use reconnect::{
+    Backoff, DialError, ReconnectConfig, ReconnectError, ReconnectEvent, Reconnecting,
+};
 pub use session::{Accepting, Session, SessionStats};
