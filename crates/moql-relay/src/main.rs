@@ -62,6 +62,10 @@ struct Cli {
     /// Serve this directory's files over HTTP (e.g. the built web page, `web/dist`).
     #[arg(long, value_name = "DIR")]
     web_root: Option<PathBuf>,
+    /// On shutdown, point clients at this relay URL in the GOAWAY (clients that support it
+    /// move there before this relay closes); default: no URL, clients come back here.
+    #[arg(long, value_name = "URL")]
+    goaway_url: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -161,6 +165,9 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     }
     if cli.cache_max_latency.is_some() {
         config.cache.max_latency_seconds = cli.cache_max_latency;
+    }
+    if cli.goaway_url.is_some() {
+        config.goaway_url = cli.goaway_url;
     }
     if cli.web_root.is_some() {
         config.web_root = cli.web_root;
