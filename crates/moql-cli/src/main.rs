@@ -25,6 +25,7 @@
 
 mod cmd;
 mod connect;
+mod link;
 mod exit;
 mod operands;
 mod stats;

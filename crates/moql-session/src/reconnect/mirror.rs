@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moql_model::{
-    BroadcastConsumer, BroadcastProducer, Error, GroupConsumer, OriginProducer, Path,
-    Subscription, TrackConsumer, TrackProducer, TrackRequest,
+    BroadcastConsumer, BroadcastProducer, Error, FetchRequest, GroupConsumer, GroupProducer,
+    OriginProducer, Path, Subscription, TrackConsumer, TrackProducer, TrackRequest,
 };
 use tokio::sync::watch;
 
@@ -198,6 +198,11 @@ struct Link {
 impl Link {
     /// Subscribes to the track on `source`, from the next group the application lacks.
     async fn subscribe(&mut self, source: &Source) -> Result<TrackConsumer, Error> {
+        if let Some(request) = &self.request {
+            // The application subscribes right after asking for the track: wait for that, so
+            // its start group (if any) is known.
+            request.info_wanted().await;
+        }
         let wanted = self
             .out
             .as_ref()
@@ -214,39 +219,24 @@ impl Link {
             let Some(request) = self.request.take() else {
                 return Err(Error::Closed);
             };
-            self.out = Some(request.accept(info)?);
+            let out = request.accept(info)?;
+            // Fetches (a subscriber filling a gap) go to the current session.
+            out.accept_fetches();
+            self.out = Some(out);
         }
         Ok(track)
     }
 
     /// Copies `group` into the application's track (frame by frame, as they arrive),
     /// unless it already has that sequence.
-    fn copy(&mut self, mut group: GroupConsumer) {
+    fn copy(&mut self, group: GroupConsumer) {
         let Some(out) = &self.out else { return };
         let sequence = group.sequence();
         let Ok(copy) = out.create_group(sequence) else {
             return;
         };
         self.next = Some(self.next.map_or(sequence + 1, |n| n.max(sequence + 1)));
-        tokio::spawn(async move {
-            loop {
-                match group.next_frame().await {
-                    Ok(Some(frame)) => {
-                        if copy.write_frame(frame).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => {
-                        let _ = copy.finish();
-                        return;
-                    }
-                    Err(err) => {
-                        let _ = copy.abort(err);
-                        return;
-                    }
-                }
-            }
-        });
+        tokio::spawn(copy_frames(group, copy));
     }
 
     fn fail(self, err: Error) {
@@ -257,6 +247,48 @@ impl Link {
             (None, Some(request)) => request.reject(err),
             (None, None) => {}
         }
+    }
+}
+
+/// Copies `group`'s frames into `copy` as they arrive, and its end.
+async fn copy_frames(mut group: GroupConsumer, copy: GroupProducer) {
+    loop {
+        match group.next_frame().await {
+            Ok(Some(frame)) => {
+                if copy.write_frame(frame).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {
+                let _ = copy.finish();
+                return;
+            }
+            Err(err) => {
+                let _ = copy.abort(err);
+                return;
+            }
+        }
+    }
+}
+
+/// Answers the application's fetch by fetching the group from `track`'s session.
+async fn serve_fetch(request: FetchRequest, track: Option<TrackConsumer>) {
+    let Some(track) = track else {
+        request.reject(Error::Transport);
+        return;
+    };
+    let fetched = match track.fetch(request.sequence(), None) {
+        Ok(pending) => pending.await,
+        Err(err) => Err(err),
+    };
+    match fetched {
+        Ok(mut group) => {
+            group.seek(request.frame_start());
+            if let Ok(copy) = request.serve() {
+                copy_frames(group, copy).await;
+            }
+        }
+        Err(err) => request.reject(err),
     }
 }
 
@@ -331,6 +363,14 @@ async fn forward(request: TrackRequest, mut sources: watch::Receiver<Option<Sour
                 Ok(Some(group)) => link.copy(group),
                 Ok(None) | Err(_) => old = None,
             },
+            Some(fetch) = requested_fetch(link.out.as_ref()) => {
+                let track = live
+                    .as_ref()
+                    .map(|(track, _)| track)
+                    .or(old.as_ref())
+                    .map(TrackConsumer::clone_unsubscribed);
+                tokio::spawn(serve_fetch(fetch, track));
+            }
             () = unused(link.out.as_ref()) => return,
         }
     }
@@ -340,6 +380,14 @@ async fn forward(request: TrackRequest, mut sources: watch::Receiver<Option<Sour
 async fn next_group(track: Option<&mut TrackConsumer>) -> Result<Option<GroupConsumer>, Error> {
     match track {
         Some(track) => track.next_group().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The application's next fetch on `out`; never resolves without one.
+async fn requested_fetch(out: Option<&TrackProducer>) -> Option<FetchRequest> {
+    match out {
+        Some(out) => out.requested_fetch().await,
         None => std::future::pending().await,
     }
 }

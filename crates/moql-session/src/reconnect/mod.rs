@@ -17,7 +17,8 @@
 //! make-before-break (the old session keeps delivering until the new one does, at most
 //! [`ReconnectConfig::handover`]); a GOAWAY without one reconnects to the same URL once the
 //! old session has drained. It stops on a dial error the closure marks fatal (refused
-//! credentials, a bad URL), or when the handle is dropped.
+//! credentials, a bad URL), on a session the peer closes as unauthorized (code 6), or when
+//! the handle is dropped.
 
 mod backoff;
 mod mirror;
@@ -288,6 +289,12 @@ impl fmt::Debug for Reconnecting {
     }
 }
 
+/// Whether the peer closed the session for a reason a new session would meet again: our
+/// credentials (spec 1.4: code 6 for a refused or expired token).
+fn refused(err: &SessionError) -> bool {
+    matches!(err, SessionError::Closed { code, .. } if *code == ErrorCode::UNAUTHORIZED)
+}
+
 async fn wait_true(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
@@ -383,7 +390,7 @@ impl Supervisor {
                     session.closed().await
                 }
             };
-            if !self.config.enabled {
+            if !self.config.enabled || refused(&lost) {
                 self.mirrors.end_all();
                 return lost.into();
             }
