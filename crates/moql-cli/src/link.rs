@@ -111,7 +111,9 @@ impl Link {
     fn typed(&self, err: ReconnectError) -> anyhow::Error {
         match err {
             ReconnectError::Lost(err) => anyhow::Error::new(err),
-            ReconnectError::Dial(err) => take(&self.last).unwrap_or_else(|| anyhow::Error::new(err)),
+            ReconnectError::Dial(err) => {
+                take(&self.last).unwrap_or_else(|| anyhow::Error::new(err))
+            }
             other => anyhow::Error::new(other),
         }
     }

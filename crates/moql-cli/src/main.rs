@@ -25,8 +25,8 @@
 
 mod cmd;
 mod connect;
-mod link;
 mod exit;
+mod link;
 mod operands;
 mod stats;
 

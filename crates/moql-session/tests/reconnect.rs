@@ -121,7 +121,10 @@ async fn client(url: &str, fingerprint: String) -> (Reconnecting, Events) {
         })),
         ..ReconnectConfig::default()
     };
-    let native = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![fingerprint]))).unwrap();
+    let native = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![
+        fingerprint,
+    ])))
+    .unwrap();
     let reconnecting = Reconnecting::connect(
         url,
         move |url: String, received: OriginProducer| {
@@ -196,11 +199,15 @@ async fn a_consumed_track_continues_across_a_server_restart() {
     assert!(after.windows(2).all(|w| w[0] < w[1]), "{after:?}");
     let events = events.lock().unwrap();
     assert!(
-        events.iter().any(|e| matches!(e, ReconnectEvent::Lost { .. })),
+        events
+            .iter()
+            .any(|e| matches!(e, ReconnectEvent::Lost { .. })),
         "{events:?}"
     );
     assert!(
-        events.iter().any(|e| matches!(e, ReconnectEvent::Reconnected { .. })),
+        events
+            .iter()
+            .any(|e| matches!(e, ReconnectEvent::Reconnected { .. })),
         "{events:?}"
     );
     assert!(client.close_reason().is_none());
@@ -250,7 +257,11 @@ async fn goaway_without_a_uri_comes_back_after_the_drain() {
     old.goaway("").await.expect("GOAWAY sent");
     // The client stays until the drain ends...
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(server.sessions().len(), 1, "no new session before the drain");
+    assert_eq!(
+        server.sessions().len(),
+        1,
+        "no new session before the drain"
+    );
     old.close(ErrorCode::CANCEL, "drained");
 
     // Groups already received drain first; then the same track goes on from the new session.
@@ -314,7 +325,10 @@ async fn a_fatal_dial_error_stops_the_client_and_ends_its_tracks() {
     groups(&mut track, 1).await;
     server.kill().await;
     let err = tokio::time::timeout(WAIT, client.closed()).await.unwrap();
-    assert!(matches!(err, ReconnectError::Dial(ref e) if e.is_fatal()), "{err:?}");
+    assert!(
+        matches!(err, ReconnectError::Dial(ref e) if e.is_fatal()),
+        "{err:?}"
+    );
     assert_eq!(*dials.lock().unwrap(), 2, "no dial after the fatal one");
     // The track ends with an error rather than hanging.
     let end = tokio::time::timeout(WAIT, async {

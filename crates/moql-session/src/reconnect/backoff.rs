@@ -86,7 +86,10 @@ mod tests {
             healthy: ms(5000),
         };
         let ceilings: Vec<Duration> = (0..6).map(|a| backoff.ceiling(a)).collect();
-        assert_eq!(ceilings, [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]);
+        assert_eq!(
+            ceilings,
+            [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]
+        );
         // Far attempts neither overflow nor pass the cap.
         assert_eq!(backoff.ceiling(u32::MAX), ms(1000));
     }

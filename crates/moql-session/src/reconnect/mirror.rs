@@ -103,7 +103,13 @@ impl Mirrors {
         }
     }
 
-    fn attach(&self, path: &Path, broadcast: BroadcastConsumer, session: &Session, generation: u64) {
+    fn attach(
+        &self,
+        path: &Path,
+        broadcast: BroadcastConsumer,
+        session: &Session,
+        generation: u64,
+    ) {
         let source = Source {
             broadcast,
             session: session.clone(),
@@ -141,7 +147,10 @@ impl Mirrors {
         let Ok(mut by_path) = self.by_path.lock() else {
             return;
         };
-        if by_path.get(path).is_some_and(|m| m.generation == generation) {
+        if by_path
+            .get(path)
+            .is_some_and(|m| m.generation == generation)
+        {
             if let Some(mirror) = by_path.remove(path) {
                 finish(mirror);
             }

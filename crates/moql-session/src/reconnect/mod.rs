@@ -397,7 +397,9 @@ impl Supervisor {
             attempt = if drained {
                 0
             } else {
-                self.config.backoff.after_connection(attempt, since.elapsed())
+                self.config
+                    .backoff
+                    .after_connection(attempt, since.elapsed())
             };
             let mut retry_in = self.config.backoff.next_delay(attempt);
             self.emit(ReconnectEvent::Lost {
