@@ -23,6 +23,6 @@ pub use config::{
 };
 pub use error::SessionError;
 pub use reconnect::{
-    Backoff, DialError, ReconnectConfig, ReconnectError, ReconnectEvent, Reconnecting,
+    Backoff, DialError, EventHandler, ReconnectConfig, ReconnectError, ReconnectEvent, Reconnecting,
 };
 pub use session::{Accepting, Session, SessionStats};

@@ -150,10 +150,9 @@ impl Mirrors {
         if by_path
             .get(path)
             .is_some_and(|m| m.generation == generation)
+            && let Some(mirror) = by_path.remove(path)
         {
-            if let Some(mirror) = by_path.remove(path) {
-                finish(mirror);
-            }
+            finish(mirror);
         }
     }
 

@@ -38,6 +38,9 @@ pub use backoff::Backoff;
 use crate::{Session, SessionError};
 use mirror::Mirrors;
 
+/// Called with each [`ReconnectEvent`].
+pub type EventHandler = Arc<dyn Fn(&ReconnectEvent) + Send + Sync>;
+
 /// How a [`Reconnecting`] client retries.
 #[derive(Clone)]
 pub struct ReconnectConfig {
@@ -52,7 +55,7 @@ pub struct ReconnectConfig {
     /// up. Default 5 s.
     pub handover: Duration,
     /// Told of every loss, retry and move (the CLI prints them).
-    pub on_event: Option<Arc<dyn Fn(&ReconnectEvent) + Send + Sync>>,
+    pub on_event: Option<EventHandler>,
 }
 
 impl Default for ReconnectConfig {
