@@ -267,3 +267,29 @@ async fn a_goaway_url_moves_the_subscriber_to_another_relay_within_one_group() {
     let lines = subscribe_err.lock().unwrap();
     assert!(lines.iter().any(|l| l.contains("moving to")), "{lines:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_reconnect_exits_3_when_the_relay_goes_away() {
+    let (mut relay1, port) = relay(0, &[]).await;
+    let (mut publish, _stop) = publisher(&url(port));
+    let mut subscribe = moql(&["subscribe", &url(port), "demo", "t", "--no-reconnect"])
+        .spawn()
+        .expect("spawn subscriber");
+    let stderr = collect_stderr(&mut subscribe);
+    let mut out = BufReader::new(subscribe.stdout.take().expect("stdout")).lines();
+    within("a frame", out.next_line()).await.expect("read");
+    signal(&relay1, "-TERM");
+    assert!(exit(&mut relay1, "the relay").await.success());
+    let status = exit(&mut subscribe, "the subscriber").await;
+    assert_eq!(status.code(), Some(3), "{:?}", stderr.lock().unwrap());
+    assert!(
+        !stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("reconnect")),
+        "{:?}",
+        stderr.lock().unwrap()
+    );
+    let _ = publish.kill().await;
+}
