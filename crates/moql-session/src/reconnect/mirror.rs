@@ -55,7 +55,8 @@ async fn session_failing(session: &Session) -> bool {
 
 struct Mirror {
     producer: BroadcastProducer,
-    source: watch::Sender<Option<Source>>,
+    /// The current source, or why the broadcast ended.
+    source: watch::Sender<Result<Source, Error>>,
     generation: u64,
 }
 
@@ -121,7 +122,7 @@ impl Mirrors {
         if let Some(mirror) = by_path.get_mut(path) {
             if mirror.generation <= generation {
                 mirror.generation = generation;
-                mirror.source.send_replace(Some(source));
+                let _previous = mirror.source.send_replace(Ok(source));
             }
             return;
         }
@@ -130,7 +131,7 @@ impl Mirrors {
             tracing::warn!(%path, %err, "cannot mirror a broadcast");
             return;
         }
-        let (tx, rx) = watch::channel(Some(source));
+        let (tx, rx) = watch::channel(Ok(source));
         tokio::spawn(serve(producer.clone(), rx));
         by_path.insert(
             path.clone(),
@@ -152,12 +153,17 @@ impl Mirrors {
             .is_some_and(|m| m.generation == generation)
             && let Some(mirror) = by_path.remove(path)
         {
-            finish(mirror);
+            finish(mirror, Error::Dropped);
         }
     }
 
     /// Ends every broadcast no session since `generation` has announced.
     pub(crate) fn expire(&self, generation: u64) {
+        self.expire_with(generation, &Error::Dropped);
+    }
+
+    /// [`expire`](Self::expire), the tracks ending with `err`.
+    fn expire_with(&self, generation: u64, err: &Error) {
         let Ok(mut by_path) = self.by_path.lock() else {
             return;
         };
@@ -168,27 +174,27 @@ impl Mirrors {
             .collect();
         for path in stale {
             if let Some(mirror) = by_path.remove(&path) {
-                tracing::debug!(%path, "not announced again after reconnecting: ended");
-                finish(mirror);
+                tracing::debug!(%path, %err, "broadcast ended");
+                finish(mirror, err.clone());
             }
         }
     }
 
-    /// Ends every broadcast (the client gave up).
-    pub(crate) fn end_all(&self) {
-        self.expire(u64::MAX);
+    /// Ends every broadcast, their tracks with `err` (the client gave up).
+    pub(crate) fn end_all(&self, err: &Error) {
+        self.expire_with(u64::MAX, err);
     }
 }
 
-/// Ends a mirrored broadcast: its forwarders see the source channel close, and the stable
+/// Ends a mirrored broadcast: its forwarders end their tracks with `err`, and the stable
 /// origin withdraws it.
-fn finish(mirror: Mirror) {
-    drop(mirror.source);
-    let _ = mirror.producer.abort(Error::Dropped);
+fn finish(mirror: Mirror, err: Error) {
+    let _previous = mirror.source.send_replace(Err(err.clone()));
+    let _ = mirror.producer.abort(err);
 }
 
 /// Answers the application's track requests on one mirrored broadcast.
-async fn serve(producer: BroadcastProducer, sources: watch::Receiver<Option<Source>>) {
+async fn serve(producer: BroadcastProducer, sources: watch::Receiver<Result<Source, Error>>) {
     while let Some(request) = producer.requested_track().await {
         tokio::spawn(forward(request, sources.clone()));
     }
@@ -301,7 +307,7 @@ async fn serve_fetch(request: FetchRequest, track: Option<TrackConsumer>) {
 }
 
 /// Serves one track of a mirrored broadcast until it ends, fails, or nobody reads it.
-async fn forward(request: TrackRequest, mut sources: watch::Receiver<Option<Source>>) {
+async fn forward(request: TrackRequest, mut sources: watch::Receiver<Result<Source, Error>>) {
     let mut link = Link {
         name: request.name().to_string(),
         request: Some(request),
@@ -316,9 +322,12 @@ async fn forward(request: TrackRequest, mut sources: watch::Receiver<Option<Sour
     loop {
         if live.is_none() {
             let source = sources.borrow_and_update().clone();
-            let Some(source) = source else {
-                link.fail(Error::Dropped);
-                return;
+            let source = match source {
+                Ok(source) => source,
+                Err(err) => {
+                    link.fail(err);
+                    return;
+                }
             };
             if stale != Some(source.generation) {
                 match link.subscribe(&source).await {
@@ -337,7 +346,11 @@ async fn forward(request: TrackRequest, mut sources: watch::Receiver<Option<Sour
         tokio::select! {
             changed = sources.changed() => {
                 if changed.is_err() {
-                    link.fail(Error::Dropped);
+                    link.fail(sources.borrow().clone().err().unwrap_or(Error::Dropped));
+                    return;
+                }
+                if let Err(err) = sources.borrow().clone() {
+                    link.fail(err);
                     return;
                 }
                 // A newer session carries the broadcast: subscribe there, keep the old

@@ -276,7 +276,7 @@ impl Reconnecting {
 impl Drop for Reconnecting {
     fn drop(&mut self) {
         self.task.abort();
-        self.mirrors.end_all();
+        self.mirrors.end_all(&moql_model::Error::Cancel);
         if let Some(session) = self.session() {
             session.close(ErrorCode::CANCEL, "dropped");
         }
@@ -296,6 +296,15 @@ impl fmt::Debug for Reconnecting {
 /// credentials (spec 1.4: code 6 for a refused or expired token).
 fn refused(err: &SessionError) -> bool {
     matches!(err, SessionError::Closed { code, .. } if *code == ErrorCode::UNAUTHORIZED)
+}
+
+/// What the consumed tracks end with when the client gives up after losing a session.
+fn track_error(err: &SessionError) -> moql_model::Error {
+    if refused(err) {
+        moql_model::Error::Unauthorized
+    } else {
+        moql_model::Error::Transport
+    }
 }
 
 async fn wait_true(mut rx: watch::Receiver<bool>) {
@@ -379,7 +388,10 @@ impl Supervisor {
                             attempt = 0;
                             continue;
                         }
-                        Err(err) if err.is_fatal() => return err.into(),
+                        Err(err) if err.is_fatal() => {
+                            self.mirrors.end_all(&moql_model::Error::Transport);
+                            return err.into();
+                        }
                         Err(err) => {
                             tracing::warn!(%err, %uri, "GOAWAY target unreachable; staying until the drain");
                             drained = true;
@@ -394,7 +406,7 @@ impl Supervisor {
                 }
             };
             if !self.config.enabled || refused(&lost) {
-                self.mirrors.end_all();
+                self.mirrors.end_all(&track_error(&lost));
                 return lost.into();
             }
             attempt = if drained {
@@ -415,7 +427,7 @@ impl Supervisor {
                 match self.attach(&url).await {
                     Ok(new) => break new,
                     Err(err) if err.is_fatal() => {
-                        self.mirrors.end_all();
+                        self.mirrors.end_all(&moql_model::Error::Transport);
                         return err.into();
                     }
                     Err(err) => {
