@@ -171,12 +171,41 @@ impl Connector {
     ///
     /// The dial or handshake failure ([`moql_native::TransportError`]) or the session's
     /// ([`moql_session::SessionError`]); both map to exit code 3.
-    pub(crate) async fn session(&self, mut config: SessionConfig) -> anyhow::Result<Session> {
+    pub(crate) async fn session(&self, config: SessionConfig) -> anyhow::Result<Session> {
+        self.session_to(&self.url, config).await
+    }
+
+    /// The relay URL, with the token in its query.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// [`session`](Self::session) on another `url` with the same trust (a relay's GOAWAY
+    /// target); the token goes along unless the URL carries one.
+    ///
+    /// # Errors
+    ///
+    /// As [`session`](Self::session).
+    pub(crate) async fn session_to(
+        &self,
+        url: &str,
+        mut config: SessionConfig,
+    ) -> anyhow::Result<Session> {
+        let url = match self.url.split_once("jwt=") {
+            Some((_, token)) if url != self.url && !url.contains("jwt=") => {
+                let (base, fragment) = url.split_once('#').map_or((url, ""), |(b, f)| (b, f));
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let token = token.split(['&', '#']).next().unwrap_or(token);
+                let hash = if fragment.is_empty() { "" } else { "#" };
+                format!("{base}{separator}jwt={token}{hash}{fragment}")
+            }
+            _ => url.to_string(),
+        };
         let connected = self
             .client
-            .connect(&self.url)
+            .connect(&url)
             .await
-            .with_context(|| format!("connecting to {}", redact(&self.url)))?;
+            .with_context(|| format!("connecting to {}", redact(&url)))?;
         tracing::debug!(version = %connected.version, kind = %connected.kind, "connected");
         config.setup_path = connected.setup_path.clone();
         Session::connect(connected.session, connected.version, config)
@@ -215,7 +244,7 @@ pub(crate) async fn close(session: &Session, reason: &str) {
 
 /// Waits until the relay announces the broadcast at `path` into `received` and returns it.
 ///
-/// `received` must be the session's subscribe origin. `timeout` of `None` waits as long as
+/// `received` must be the session's subscribe origin; `ended` resolves when the session is gone. `timeout` of `None` waits as long as
 /// the session lives.
 ///
 /// # Errors
@@ -227,12 +256,13 @@ pub(crate) async fn close(session: &Session, reason: &str) {
 /// Cancel safe: it only watches `received`, and a later call sees a broadcast announced
 /// meanwhile. (A retried call starts a new `timeout`.)
 pub(crate) async fn wait_broadcast(
-    session: &Session,
+    ended: impl std::future::Future<Output = anyhow::Error>,
     received: &OriginProducer,
     path: &Path,
     timeout: Option<Duration>,
 ) -> anyhow::Result<BroadcastConsumer> {
     let mut watch = received.consume_prefix(path);
+    tokio::pin!(ended);
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     loop {
         if let Some(broadcast) = received.broadcast(path) {
@@ -250,9 +280,7 @@ pub(crate) async fn wait_broadcast(
                     return Err(Failure::Network("the session ended".into()).into());
                 }
             }
-            err = session.closed() => {
-                return Err(anyhow::Error::new(err).context(format!("waiting for {path}")));
-            }
+            err = &mut ended => return Err(err.context(format!("waiting for {path}"))),
             () = expired => {
                 return Err(Failure::NotFound(format!(
                     "broadcast \"{path}\" was not announced within {} ms",
@@ -284,7 +312,7 @@ pub(crate) fn with_query(url: &str, key: &str, value: &str) -> String {
 }
 
 /// `url` without its query, so tokens never reach error messages or logs.
-fn redact(url: &str) -> &str {
+pub(crate) fn redact(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 

@@ -26,6 +26,7 @@
 mod cmd;
 mod connect;
 mod exit;
+mod link;
 mod operands;
 mod stats;
 

@@ -49,6 +49,9 @@ pub struct RelayConfig {
     /// at most 60).
     #[serde(deserialize_with = "units::seconds")]
     pub drain_seconds: f64,
+    /// Graceful shutdown: the URL sent in every GOAWAY (another relay to move to); default
+    /// none, so clients reconnect here once the relay is back.
+    pub goaway_url: Option<String>,
     /// A directory of static files (the built web page, `web/dist`) served over HTTP on every
     /// path no endpoint claims; default none.
     pub web_root: Option<PathBuf>,
@@ -75,6 +78,7 @@ impl Default for RelayConfig {
             cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
             drain_seconds: 2.0,
+            goaway_url: None,
             web_root: None,
             admin: crate::admin::AdminConfig::default(),
         }

@@ -100,6 +100,11 @@ struct ServeArgs {
     /// `admin.enabled = false`: do not start the admin listener.
     #[arg(long, conflicts_with = "admin_bind")]
     no_admin: bool,
+    /// `goaway_url`: on shutdown, point clients at this relay URL in the GOAWAY (clients that
+    /// support it move there before this relay closes); default: no URL, clients come back
+    /// here.
+    #[arg(long, value_name = "URL")]
+    goaway_url: Option<String>,
     /// Any key: `--set limits.max_sessions=100`, `--set 'cluster.peers=["moql://b:4443/"]'`
     /// (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -152,6 +157,9 @@ impl ServeArgs {
                 ("publish".to_string(), list(&publish)),
             ]);
             settings.push(("auth.public", Value::Table(rules)));
+        }
+        if let Some(url) = &self.goaway_url {
+            settings.push(("goaway_url", Value::String(url.clone())));
         }
         if let Some(admin) = self.admin_bind {
             settings.push(("admin.bind", Value::String(admin.to_string())));

@@ -426,10 +426,12 @@ impl Relay {
         tracing::info!(sessions = self.shared.sessions().len(), "shutting down");
         let _ = stop_tx.send(true);
         let sessions = self.shared.sessions();
+        let goaway_url = self.config.goaway_url.clone().unwrap_or_default();
         for session in &sessions {
             let session = session.clone();
+            let goaway_url = goaway_url.clone();
             tokio::spawn(async move {
-                if let Err(err) = session.goaway("").await {
+                if let Err(err) = session.goaway(&goaway_url).await {
                     tracing::debug!(%err, "goaway not delivered");
                 }
             });

@@ -39,6 +39,24 @@ async fn the_binary_serves_and_exits_0_after_goaway_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+/// `goaway_url`: the GOAWAY on shutdown points clients at another relay.
+#[tokio::test]
+async fn the_goaway_on_sigterm_carries_the_configured_url() {
+    let config = std::env::temp_dir().join(format!("moql-goaway-{}.toml", std::process::id()));
+    std::fs::write(&config, "goaway_url = \"moql://other.example:4443/\"\n").unwrap();
+    let (mut child, _, addr, fingerprint, _admin) =
+        spawn_relay(&[("MOQL_RELAY_CONFIG", config.as_os_str())]).await;
+    let subscribe = SessionConfig::new().with_subscribe(OriginProducer::new());
+    let url = format!("moql://127.0.0.1:{}/", addr.port());
+    let session = dial(&url, &fingerprint, subscribe).await;
+    sigterm(&child);
+    let goaway = within("GOAWAY", session.goaway_received()).await;
+    assert_eq!(goaway.as_deref(), Some("moql://other.example:4443/"));
+    let status = within("the relay to exit", child.wait()).await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    let _ = std::fs::remove_file(config);
+}
+
 /// Dials `url`, starts a session with `config` and waits until the relay's SETUP arrived.
 async fn dial(url: &str, fingerprint: &str, mut config: SessionConfig) -> Session {
     let client = Client::new(ClientConfig::new(ClientTls::Fingerprints(vec![

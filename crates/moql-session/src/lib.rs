@@ -9,6 +9,7 @@ mod io;
 mod meter;
 mod proto;
 mod publisher;
+mod reconnect;
 mod session;
 mod subscriber;
 mod tasks;
@@ -23,4 +24,7 @@ pub use config::{
 };
 pub use error::SessionError;
 pub use meter::Meter;
+pub use reconnect::{
+    Backoff, DialError, EventHandler, ReconnectConfig, ReconnectError, ReconnectEvent, Reconnecting,
+};
 pub use session::{Accepting, Session, SessionStats};

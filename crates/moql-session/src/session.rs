@@ -257,6 +257,11 @@ impl Session {
             .and_then(|uri| uri.clone())
     }
 
+    /// The peer's GOAWAY redirect URI, if a GOAWAY arrived (empty = none given).
+    pub fn goaway_uri(&self) -> Option<String> {
+        self.shared.goaway.borrow().clone()
+    }
+
     /// The latest PROBE report from the peer, if probing is enabled and one arrived.
     pub fn probe(&self) -> Option<moql_wire::Probe> {
         *self.shared.probe.borrow()

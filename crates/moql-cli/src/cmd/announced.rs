@@ -15,7 +15,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{Closed, interrupted, parse_path};
 use crate::Global;
-use crate::connect::{close, subscriber};
+use crate::link::subscriber;
 use crate::operands::split;
 
 /// Longest `--once` waits for the initial set, however often announcements keep arriving.
@@ -41,6 +41,10 @@ pub(crate) struct AnnouncedArgs {
     /// timestamp (receive time, RFC 3339 UTC) and timestamp_ms (Unix ms).
     #[arg(long)]
     json: bool,
+    /// Exit when the connection to the relay is lost, instead of reconnecting (with backoff)
+    /// and following a relay's GOAWAY to another relay.
+    #[arg(long)]
+    no_reconnect: bool,
 }
 
 /// Runs `moql announced`.
@@ -59,7 +63,8 @@ pub(crate) async fn run(global: &Global, args: AnnouncedArgs) -> anyhow::Result<
         Some(prefix) => parse_path(prefix)?,
         None => Path::root(),
     };
-    let (session, received) = subscriber(&global.connect, &url, &prefix).await?;
+    let link = subscriber(&global.connect, &url, &prefix, !args.no_reconnect).await?;
+    let received = link.origin().clone();
     // Level-triggered: the first announcement is everything active, so nothing announced
     // before this watcher existed is missed.
     let mut watch = received.consume_prefix(&prefix);
@@ -75,24 +80,24 @@ pub(crate) async fn run(global: &Global, args: AnnouncedArgs) -> anyhow::Result<
             {}
         };
         tokio::select! {
-            _ = tokio::time::timeout(ONCE_LIMIT, settled) => match session.close_reason() {
+            _ = tokio::time::timeout(ONCE_LIMIT, settled) => match link.close_reason() {
                 // A refused session ends the watch too: that is no empty set.
-                Some(err) => Err(anyhow::Error::new(err).context("listing broadcasts")),
+                Some(err) => Err(err.context("listing broadcasts")),
                 None => {
                     let paths: BTreeSet<Path> = received.paths(&prefix).into_iter().collect();
                     print_all(&mut out, paths.iter().map(|p| line(true, p))).await
                 }
             },
-            err = session.closed() => Err(anyhow::Error::new(err).context("listing broadcasts")),
+            err = link.closed() => Err(err.context("listing broadcasts")),
         }
     } else {
         tokio::select! {
             result = follow(&mut watch, &mut out, line) => result,
             () = interrupted() => Ok(()),
-            err = session.closed() => Err(anyhow::Error::new(err).context("listing broadcasts")),
+            err = link.closed() => Err(err.context("listing broadcasts")),
         }
     };
-    close(&session, "done").await;
+    link.close("done").await;
     result
 }
 

@@ -66,7 +66,13 @@ pub(crate) async fn run(global: &Global, args: FetchArgs) -> anyhow::Result<()> 
 
     let fetched = async {
         let wait = Duration::from_millis(args.wait_ms);
-        let broadcast = wait_broadcast(&session, &received, &path, Some(wait)).await?;
+        let broadcast = wait_broadcast(
+            async { anyhow::Error::new(session.closed().await) },
+            &received,
+            &path,
+            Some(wait),
+        )
+        .await?;
         let track = broadcast.track(track_name)?;
         let mut group = tokio::time::timeout(Duration::from_millis(args.timeout_ms), async {
             track.fetch(sequence, None)?.await

@@ -21,7 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{interrupted, parse_path, refuse_unknown};
 use crate::Global;
-use crate::connect::{Connector, close};
+use crate::link::Link;
 use crate::operands::split;
 use crate::stats::{Meter, format_utc, now_micros, spawn_progress};
 
@@ -84,6 +84,10 @@ pub(crate) struct PublishArgs {
     /// receive the last groups.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     linger_ms: u64,
+    /// Exit when the connection to the relay is lost, instead of reconnecting (with backoff)
+    /// and following a relay's GOAWAY to another relay.
+    #[arg(long)]
+    no_reconnect: bool,
 }
 
 /// Where frames come from.
@@ -127,15 +131,20 @@ pub(crate) async fn run(global: &Global, args: PublishArgs) -> anyhow::Result<()
     origin.publish(&path, broadcast.consume())?;
     let _refusals = refuse_unknown(&broadcast);
 
-    let connector = Connector::new(&global.connect, &url)?;
-    let session = connector
-        .session(SessionConfig::new().with_publish(origin.consume()))
-        .await?;
+    let published = origin.clone();
+    let link = Link::connect(&global.connect, &url, !args.no_reconnect, move |received| {
+        // Every session (after a reconnect too) announces the same broadcast.
+        SessionConfig::new()
+            .with_publish(published.consume())
+            .with_subscribe(received)
+    })
+    .await?;
     if !global.quiet {
+        let version = link.session().map(|s| s.version().to_string());
         eprintln!(
             "moql: publishing {path} (track {:?}) on {}",
             args.track,
-            session.version()
+            version.unwrap_or_default()
         );
     }
 
@@ -145,12 +154,12 @@ pub(crate) async fn run(global: &Global, args: PublishArgs) -> anyhow::Result<()
     let produced = tokio::select! {
         result = produce(source, &mut groups) => result,
         () = interrupted() => Ok(()),
-        err = session.closed() => Err(anyhow::Error::new(err).context("publishing")),
+        err = link.closed() => Err(err.context("publishing")),
     };
     groups.cut();
     let _ = track.finish();
 
-    if produced.is_ok() && session.close_reason().is_none() {
+    if produced.is_ok() && link.close_reason().is_none() {
         // The relay holds the track until its last group streams are acknowledged; then it
         // still has to read them, and closing the connection would discard what is unread.
         let linger = Duration::from_millis(args.linger_ms);
@@ -160,10 +169,10 @@ pub(crate) async fn run(global: &Global, args: PublishArgs) -> anyhow::Result<()
         };
         tokio::select! {
             () = drained => {}
-            _ = session.closed() => {}
+            _ = link.closed() => {}
         }
     }
-    close(&session, "publisher done").await;
+    link.close("publisher done").await;
     produced
 }
 

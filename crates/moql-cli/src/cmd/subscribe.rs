@@ -20,7 +20,8 @@ use tokio::time::Instant;
 
 use super::{FrameOutput, OutputArgs, interrupted, parse_path};
 use crate::Global;
-use crate::connect::{close, subscriber, wait_broadcast};
+use crate::connect::wait_broadcast;
+use crate::link::subscriber;
 use crate::operands::split;
 use crate::stats::{Meter, spawn_progress};
 
@@ -50,6 +51,10 @@ pub(crate) struct SubscribeArgs {
     /// When a newer group is waiting, skip the current group after this long without a frame.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     group_timeout_ms: u64,
+    /// Exit when the connection to the relay is lost, instead of reconnecting (with backoff)
+    /// and following a relay's GOAWAY to another relay.
+    #[arg(long)]
+    no_reconnect: bool,
 }
 
 /// Runs `moql subscribe`.
@@ -66,13 +71,14 @@ pub(crate) async fn run(global: &Global, args: SubscribeArgs) -> anyhow::Result<
     )?;
     let [broadcast_name, track_name] = [&operands[0], &operands[1]];
     let path = parse_path(broadcast_name)?;
-    let (session, received) = subscriber(&global.connect, &url, &path).await?;
+    let link = subscriber(&global.connect, &url, &path, !args.no_reconnect).await?;
+    let received = link.origin().clone();
 
     let wait = args.wait_ms.map(Duration::from_millis);
     let broadcast = tokio::select! {
-        found = wait_broadcast(&session, &received, &path, wait) => found?,
+        found = wait_broadcast(link.closed(), &received, &path, wait) => found?,
         () = interrupted() => {
-            close(&session, "interrupted").await;
+            link.close("interrupted").await;
             return Ok(());
         }
     };
@@ -97,9 +103,9 @@ pub(crate) async fn run(global: &Global, args: SubscribeArgs) -> anyhow::Result<
             result.map_err(|err| err.context(format!("reading {path}/{track_name}")))
         }
         () = interrupted() => Ok(()),
-        err = session.closed() => Err(anyhow::Error::new(err).context(format!("subscribing to {path}/{track_name}"))),
+        err = link.closed() => Err(err.context(format!("subscribing to {path}/{track_name}"))),
     };
-    close(&session, "subscriber done").await;
+    link.close("subscriber done").await;
     result
 }
 
