@@ -176,6 +176,12 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
         }
     };
     tracks.add(track.clone());
+    if superseded.is_set() {
+        // Accepted here while a newer announcement took the broadcast over: the handover
+        // missed it, so nobody would feed it. End it; its consumers ask again.
+        let _ = track.abort(Error::Transport);
+        return;
+    }
     let guard = Guard::new(track.clone(), announce::departing(&ctx), superseded);
     let result = serve(
         &ctx,
