@@ -161,6 +161,9 @@ async fn an_upstream_relay_restart_under_a_downstream_subscription_is_resumed() 
     let port = upstream.addr.port();
     let upstream_url = upstream.url("moql", "/");
     let downstream = TestRelay::start(move |c| {
+        // No HTTP: its TCP listener takes the UDP port's number, which another socket may
+        // hold (a flaky "relay binds: Http(AddrInUse)"), and nothing here uses it.
+        c.http = false;
         c.cluster.peers = vec![upstream_url];
         // The restarted upstream generates a new certificate.
         c.cluster.insecure = true;
@@ -200,4 +203,62 @@ async fn an_upstream_relay_restart_under_a_downstream_subscription_is_resumed() 
     assert!(subscriber.session.close_reason().is_none());
     downstream.shutdown().await;
     upstream.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restarted_publisher_takes_over_at_once_and_the_old_ones_groups_stop() {
+    // The default idle timeout (30 s): the old connection is never noticed as lost here.
+    let relay = TestRelay::start(|_| {}).await;
+    let first = relay.client("moql", "/").await;
+    let (_old, old_track) = publish(&first, "linger/takeover");
+    let subscriber = relay.client("moql", "/").await;
+    let remote = announced(&subscriber.received, "linger/takeover").await;
+    let mut sub = remote
+        .subscribe_track("clock", Subscription::default())
+        .unwrap();
+    wait_subscribed(&old_track).await;
+    for seq in 0..3 {
+        produce(&old_track, seq, 1);
+        assert_eq!(next(&mut sub).await.0, seq);
+    }
+    let before = (2, Instant::now());
+
+    // A second publisher of the same path (a restarted process) while the first one's
+    // connection is still up: it takes the broadcast over at once.
+    let second = relay.client("moql", "/").await;
+    let (_new, new_track) = publish(&second, "linger/takeover");
+    wait_subscribed(&new_track).await;
+    // The old publisher's late group must not reach the track.
+    produce(&old_track, 3, 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    produce(&new_track, 0, 1);
+    let (seq, frames) = next(&mut sub).await;
+    let after = (seq, Instant::now());
+    assert_eq!(
+        (seq, frames),
+        (3, vec!["0:0".into()]),
+        "the new publisher's group 0 follows the last group before the takeover"
+    );
+    let (ms, skipped) = gap("publisher restarted, old connection alive", before, after);
+    assert_eq!(skipped, 0);
+    assert!(ms < 5_000, "taken over at once, not after the idle timeout");
+    produce(&old_track, 4, 1);
+    produce(&new_track, 1, 1);
+    assert_eq!(next(&mut sub).await, (4, vec!["1:0".into()]));
+    assert!(sub.closed().is_none(), "the subscriber saw no end");
+    let path = Path::new("linger/takeover").unwrap();
+    assert!(
+        subscriber
+            .received
+            .broadcast(&path)
+            .is_some_and(|b| b.same_broadcast(&remote)),
+        "the subscriber's broadcast was never replaced"
+    );
+    // The old publisher leaving now ends nothing.
+    first.session.close(moql_wire::ErrorCode::CANCEL, "done");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    produce(&new_track, 2, 1);
+    assert_eq!(next(&mut sub).await.0, 5);
+    assert!(sub.closed().is_none());
+    relay.shutdown().await;
 }

@@ -24,8 +24,8 @@ pub use group::{GroupConsumer, GroupProducer, GroupStatus};
 pub use info::{Fetch, Subscription, TrackInfo};
 pub use moql_wire::Path;
 pub use origin::{
-    Announced, Announcement, DEFAULT_LINGER, DEFAULT_MAX_BROADCASTS, Departure,
-    MAX_ROUTES_PER_PATH, OriginConsumer, OriginProducer, OriginStats, Parked,
+    Announced, Announcement, DEFAULT_LINGER, DEFAULT_MAX_BROADCASTS, Departure, Handoff,
+    MAX_ROUTES_PER_PATH, OriginConsumer, OriginProducer, OriginStats, Parked, takes_over,
 };
 pub use track::{
     FetchRequest, TrackConsumer, TrackFetch, TrackFetchPending, TrackProducer, TrackRequest,

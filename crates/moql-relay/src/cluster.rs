@@ -46,7 +46,17 @@ pub(crate) async fn peer(
     } else {
         ClientTls::System
     };
-    let client = match Client::new(ClientConfig::new(tls)) {
+    // The peer connection takes the relay's own idle timeout (and keep-alive at a third of
+    // it), as its sessions from clients do: a dead upstream is noticed when a client's would
+    // be, so its broadcasts linger and resume (issue #18) instead of waiting out the
+    // client default of 30 s.
+    let mut config = ClientConfig::new(tls);
+    let idle_timeout = Duration::from_secs_f64(shared.limits.idle_timeout_seconds);
+    config.idle_timeout = idle_timeout;
+    if !idle_timeout.is_zero() {
+        config.keep_alive = config.keep_alive.min(idle_timeout / 3);
+    }
+    let client = match Client::new(config) {
         Ok(client) => client,
         Err(err) => {
             tracing::error!(%url, %err, "cannot create the peer client");

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::archive::Recorder;
 use crate::config::SessionConfig;
 use crate::error::SessionError;
-use crate::subscriber::Shift;
+use crate::subscriber::{Shifting, Superseded};
 use crate::tasks::Tasks;
 
 /// How long a closed session's tasks (and their streams) are kept after the close, waiting
@@ -32,16 +32,25 @@ pub(crate) struct Subscribed {
     /// Where its finished groups are archived, if anywhere.
     pub(crate) recorder: Option<Recorder>,
     /// How the publisher's group sequences map to the track's (non-zero after a resume).
-    pub(crate) shift: Shift,
+    pub(crate) shift: Shifting,
+    /// Set once the track's broadcast was taken over by a newer announcement: a group that
+    /// arrives later is refused, so it never interleaves with the new publisher's.
+    pub(crate) superseded: Superseded,
 }
 
 impl Subscribed {
-    pub(crate) fn new(track: TrackProducer, recorder: Option<Recorder>, shift: Shift) -> Self {
+    pub(crate) fn new(
+        track: TrackProducer,
+        recorder: Option<Recorder>,
+        shift: Shifting,
+        superseded: Superseded,
+    ) -> Self {
         Self {
             track,
             inflight: StreamCount::default(),
             recorder,
             shift,
+            superseded,
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use moql_wire::Path;
 
-use super::{OriginProducer, lock};
+use super::{Handoff, OriginProducer, lock};
 use crate::{BroadcastConsumer, BroadcastProducer, Error, TrackProducer};
 
 /// The linger of the previous generation of the reference relay, which this follows: 5 s.
@@ -138,7 +138,8 @@ impl OriginProducer {
         parked
     }
 
-    /// Gives the route to `path` that carries `broadcast` a new hop list, in place: the entry
+    /// Gives the route to `path` that carries `broadcast` a new hop list and a new
+    /// `handoff` (its new server, see [`take_over`](Self::take_over)), in place: the entry
     /// keeps its identity, so watchers see no change and downstream peers no new
     /// announcement (a resumed broadcast is the same broadcast to them). Publishes it as a new
     /// route if it has none (its linger ran out meanwhile, or it was never published here).
@@ -151,6 +152,7 @@ impl OriginProducer {
         path: &Path,
         broadcast: BroadcastConsumer,
         hops: Arc<[u64]>,
+        handoff: Option<Arc<dyn Handoff>>,
     ) -> Result<(), Error> {
         let mut state = lock(&self.shared);
         if let Some(entry) = state.broadcasts.get_mut(path).and_then(|routes| {
@@ -160,10 +162,11 @@ impl OriginProducer {
                 .find(|e| e.broadcast.same_broadcast(&broadcast))
         }) {
             entry.hops = hops;
+            entry.handoff = handoff;
             return Ok(());
         }
         drop(state);
-        self.publish_with_hops(path, broadcast, hops)
+        self.publish_served(path, broadcast, hops, handoff)
     }
 
     /// Paths with a broadcast lingering now.

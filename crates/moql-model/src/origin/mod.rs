@@ -12,6 +12,7 @@
 mod announce;
 mod linger;
 mod pending;
+mod takeover;
 mod watch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,7 @@ use moql_wire::Path;
 
 pub use announce::{Announced, Announcement, OriginConsumer};
 pub use linger::{DEFAULT_LINGER, Departure, Parked};
+pub use takeover::{Handoff, takes_over};
 
 use crate::{BroadcastConsumer, Error};
 use pending::Watcher;
@@ -75,6 +77,8 @@ pub(crate) struct Entry {
     pub(crate) id: u64,
     pub(crate) broadcast: BroadcastConsumer,
     pub(crate) hops: Arc<[u64]>,
+    /// Who serves this route and gives it up to a newer announcement (see [`takeover`]).
+    pub(crate) handoff: Option<Arc<dyn Handoff>>,
     /// Registered with the broadcast's close: withdraws this entry when it ends.
     _watch: Waiter,
 }
@@ -211,6 +215,17 @@ impl OriginProducer {
         broadcast: BroadcastConsumer,
         hops: Arc<[u64]>,
     ) -> Result<(), Error> {
+        self.insert(path, broadcast, hops, None)
+    }
+
+    /// [`publish_with_hops`](Self::publish_with_hops), with the route's `handoff`.
+    fn insert(
+        &self,
+        path: &Path,
+        broadcast: BroadcastConsumer,
+        hops: Arc<[u64]>,
+        handoff: Option<Arc<dyn Handoff>>,
+    ) -> Result<(), Error> {
         let mut state = lock(&self.shared);
         let replaces = |e: &Entry| e.hops == hops || e.broadcast.same_broadcast(&broadcast);
         match state.broadcasts.get(path) {
@@ -244,6 +259,7 @@ impl OriginProducer {
             id,
             broadcast,
             hops,
+            handoff,
             _watch: watch,
         });
         state.routes = state.routes + 1 - old.len();

@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use moql_model::{BroadcastProducer, Error, OriginProducer, Parked, Path};
+use moql_model::{BroadcastProducer, Error, Handoff, OriginProducer, Parked, Path};
 use moql_wire::{
     Announce, AnnounceMessage, AnnounceOk, AnnounceRequest, AnnounceStatus, BidiStream, ErrorCode,
     Version,
 };
 use web_transport_trait::RecvStream;
 
-use super::linger::{Departing, Tracks};
+use super::linger::{Departing, Served, Tracks};
 use super::track;
 use crate::context::Context;
 use crate::error::{SessionError, StreamError, from_transport};
@@ -23,12 +23,11 @@ use crate::proto::announce_ids::{Change, Received};
 /// A broadcast learned from the peer. Dropping it ends the broadcast: with
 /// [`Error::Transport`] if the session is going away, cleanly if the peer said `ended`; or,
 /// if the session vanished (see [`Departing`]), parks it in the origin with its open tracks
-/// for the linger.
+/// for the linger. One taken over by a newer announcement is no longer this session's to end.
 struct Remote {
-    broadcast: BroadcastProducer,
+    /// The broadcast and its open tracks (parked with it), unless taken over.
+    served: Arc<Served>,
     chain: Vec<u64>,
-    /// Its open tracks, parked with it.
-    tracks: Tracks,
     /// The origin it is published in, and its full path there.
     origin: OriginProducer,
     full: Path,
@@ -37,21 +36,24 @@ struct Remote {
 
 impl Drop for Remote {
     fn drop(&mut self) {
-        let parked = Parked {
-            broadcast: self.broadcast.clone(),
-            tracks: self.tracks.take(),
-        };
-        if self.departing.park(&self.origin, &self.full, parked) {
+        let Some(broadcast) = self.served.take() else {
             return;
-        }
+        };
+        let parked = Parked {
+            broadcast,
+            tracks: self.served.tracks().take(),
+        };
+        let Err(parked) = self.departing.park(&self.origin, &self.full, parked) else {
+            return;
+        };
         // The track tasks left their tracks open for a park that cannot happen (no runtime
         // to expire it): end them here.
         if self.departing.lingers() {
-            for track in self.tracks.take() {
+            for track in &parked.tracks {
                 let _ = track.abort(Error::Transport);
             }
         }
-        let _ = self.broadcast.abort(Error::Transport);
+        let _ = parked.broadcast.abort(Error::Transport);
     }
 }
 
@@ -76,7 +78,9 @@ pub(crate) async fn run<T: web_transport_trait::Session>(ctx: Context<T>) {
     }
     for (_, remote) in remotes.drain() {
         // The stream ended: every broadcast learned on it is gone (spec 4.2).
-        let _ = remote.broadcast.close();
+        if let Some(broadcast) = remote.served.broadcast() {
+            let _ = broadcast.close();
+        }
     }
     match result {
         Ok(()) => tracing::debug!("announce stream finished by the peer"),
@@ -148,9 +152,10 @@ async fn announce<T: web_transport_trait::Session>(
                     .join(&suffix)
                     .map_err(|_| StreamError::Decode(moql_wire::DecodeError::BoundsExceeded))?;
                 // Spec 5.4 step 6: `ended` for a path that is not active is ignored.
-                if let Some(remote) = remotes.remove(&path) {
-                    let _ = remote.broadcast.close();
-                    drop(remote);
+                if let Some(remote) = remotes.remove(&path)
+                    && let Some(broadcast) = remote.served.broadcast()
+                {
+                    let _ = broadcast.close();
                 }
                 continue;
             }
@@ -189,15 +194,22 @@ async fn announce<T: web_transport_trait::Session>(
                 // lite-03/04: a duplicate `active` is a session error (code 12).
                 return Err(StreamError::Model(Error::Duplicate));
             }
-            // Step 5: same original publisher → update the route in place.
-            if existing
-                .chain
-                .first()
-                .is_some_and(|&id| id != 0 && chain.first() == Some(&id))
+            // Step 5: same original publisher → update the route in place (unless a newer
+            // announcement took the broadcast over: then this one takes it back below).
+            if let Some(broadcast) = existing.served.broadcast()
+                && existing
+                    .chain
+                    .first()
+                    .is_some_and(|&id| id != 0 && chain.first() == Some(&id))
             {
                 existing.chain = chain.clone();
-                let _ =
-                    origin.publish_with_hops(&full, existing.broadcast.consume(), Arc::from(chain));
+                let handoff: Arc<dyn Handoff> = existing.served.clone();
+                let _ = origin.publish_served(
+                    &full,
+                    broadcast.consume(),
+                    Arc::from(chain),
+                    Some(handoff),
+                );
                 continue;
             }
             remotes.remove(&path);
@@ -209,54 +221,62 @@ async fn announce<T: web_transport_trait::Session>(
                 "announcement",
             ));
         }
-        // A broadcast lingering at this path (its last publisher vanished) is resumed: the
-        // same broadcast, its route given the new chain in place, its open tracks served
-        // again from this session.
-        let (broadcast, resumed) = match origin.resume(&full) {
+        // A broadcast lingering at this path (its last publisher vanished) is resumed, and
+        // one served now by the same route (a publisher that restarted before its old
+        // connection was noticed as lost) is taken over: the same broadcast, its route given
+        // the new chain in place, its open tracks served again from this session.
+        let hops: Arc<[u64]> = Arc::from(chain.clone());
+        let tracks = Tracks::default();
+        let (served, resumed) = match origin
+            .resume(&full)
+            .or_else(|| origin.take_over(&full, &chain))
+        {
             Some(parked) => {
-                let hops = Arc::from(chain.clone());
+                let served = Served::new(parked.broadcast.clone(), tracks.clone());
+                let handoff: Arc<dyn Handoff> = served.clone();
                 if origin
-                    .reroute(&full, parked.broadcast.consume(), hops)
+                    .reroute(&full, parked.broadcast.consume(), hops, Some(handoff))
                     .is_err()
                 {
                     parked.end(Error::Transport);
                     continue;
                 }
-                tracing::debug!(%path, tracks = parked.tracks.len(), "peer resumed a lingering broadcast");
-                (parked.broadcast, parked.tracks)
+                tracing::debug!(%path, tracks = parked.tracks.len(), "peer resumed a broadcast");
+                (served, parked.tracks)
             }
             None => {
                 let broadcast = BroadcastProducer::new();
+                let served = Served::new(broadcast.clone(), tracks.clone());
+                let handoff: Arc<dyn Handoff> = served.clone();
                 if origin
-                    .publish_with_hops(&full, broadcast.consume(), Arc::from(chain.clone()))
+                    .publish_served(&full, broadcast.consume(), hops, Some(handoff))
                     .is_err()
                 {
                     continue;
                 }
                 tracing::debug!(%path, hops = ?chain, "peer announced a broadcast");
-                (broadcast, Vec::new())
+                (served, Vec::new())
             }
         };
-        let tracks = Tracks::default();
         for resumed in resumed {
             tracks.add(resumed.clone());
             let track_ctx = ctx.clone();
             let wire_path = path.clone();
-            ctx.tasks
-                .spawn(async move { track::resume(track_ctx, wire_path, resumed).await });
+            let superseded = served.superseded();
+            ctx.tasks.spawn(async move {
+                track::resume(track_ctx, wire_path, resumed, superseded).await
+            });
         }
         let serve_ctx = ctx.clone();
-        let serve = broadcast.clone();
+        let serve = served.clone();
         let wire_path = path.clone();
-        let serve_tracks = tracks.clone();
         ctx.tasks
-            .spawn(async move { serve_broadcast(serve_ctx, wire_path, serve, serve_tracks).await });
+            .spawn(async move { serve_broadcast(serve_ctx, wire_path, serve).await });
         remotes.insert(
             path,
             Remote {
-                broadcast,
+                served,
                 chain,
-                tracks,
                 origin: origin.clone(),
                 full,
                 departing: departing.clone(),
@@ -341,20 +361,30 @@ impl Changes {
     }
 }
 
-/// Answers track requests for one remote broadcast until it ends.
+/// Answers track requests for one remote broadcast until it ends or is taken over.
 async fn serve_broadcast<T: web_transport_trait::Session>(
     ctx: Context<T>,
     path: Path,
-    broadcast: BroadcastProducer,
-    tracks: Tracks,
+    served: Arc<Served>,
 ) {
-    while let Some(request) = broadcast.requested_track().await {
+    let Some(broadcast) = served.broadcast() else {
+        return;
+    };
+    let superseded = served.superseded();
+    loop {
+        let request = tokio::select! {
+            biased;
+            () = superseded.wait() => return,
+            request = broadcast.requested_track() => request,
+        };
+        let Some(request) = request else { return };
         tracing::trace!(%path, track = request.name(), "track requested");
         let track_ctx = ctx.clone();
         let path = path.clone();
-        let tracks = tracks.clone();
+        let tracks = served.tracks().clone();
+        let superseded = superseded.clone();
         ctx.tasks
-            .spawn(async move { track::run(track_ctx, path, request, tracks).await });
+            .spawn(async move { track::run(track_ctx, path, request, tracks, superseded).await });
     }
 }
 

@@ -50,9 +50,19 @@ pub(crate) async fn receive<T: web_transport_trait::Session>(
     };
     let _inflight = subscribed.inflight.enter();
     drop(unrouted);
+    if subscribed.superseded.is_set() {
+        // The broadcast moved to a newer announcement: this publisher's groups are no
+        // longer the track's.
+        reader.stop(ErrorCode::CANCEL);
+        return;
+    }
     let track = subscribed.track;
     let recorder = subscribed.recorder;
-    let group = match track.create_group(subscribed.shift.down(header.sequence)) {
+    let sequence = subscribed
+        .shift
+        .decide(header.sequence)
+        .down(header.sequence);
+    let group = match track.create_group(sequence) {
         Ok(group) => group,
         Err(Error::Duplicate) => {
             // Spec 4.8: "a second stream for a group sequence the subscription already holds
@@ -138,8 +148,15 @@ pub(crate) async fn receive_datagrams<T: web_transport_trait::Session>(ctx: Cont
         let Some(subscribed) = ctx.subscription(datagram.subscribe_id) else {
             continue;
         };
+        if subscribed.superseded.is_set() {
+            continue;
+        }
         let track = subscribed.track;
-        let Ok(group) = track.create_group(subscribed.shift.down(datagram.sequence)) else {
+        let sequence = subscribed
+            .shift
+            .decide(datagram.sequence)
+            .down(datagram.sequence);
+        let Ok(group) = track.create_group(sequence) else {
             continue;
         };
         let len = datagram.payload.len() as u64;

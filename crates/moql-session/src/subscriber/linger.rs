@@ -9,10 +9,13 @@
 //! the same verdict: a lingering departure leaves tracks open for the park, any other ends
 //! them as before.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use moql_model::{Departure, OriginProducer, Parked, Path, Subscription, TrackProducer};
+use moql_model::{
+    BroadcastProducer, Departure, Handoff, OriginProducer, Parked, Path, Subscription,
+    TrackProducer,
+};
 use moql_wire::ErrorCode;
 use tokio::sync::watch;
 
@@ -77,21 +80,26 @@ impl Departing {
     }
 
     /// Parks `broadcast` (with `tracks`) at `path` in `origin` if the session's departure
-    /// lingers, and arms its expiry; otherwise ends nothing and returns false (the caller ends
-    /// it as before).
-    pub(crate) fn park(&self, origin: &OriginProducer, path: &Path, parked: Parked) -> bool {
+    /// lingers, and arms its expiry; otherwise ends nothing and gives `parked` back (the
+    /// caller ends it as before).
+    pub(crate) fn park(
+        &self,
+        origin: &OriginProducer,
+        path: &Path,
+        parked: Parked,
+    ) -> Result<(), Parked> {
         let Some(departure) = self.departure() else {
-            return false;
+            return Err(parked);
         };
         let Some(linger) = departure.linger(self.linger) else {
-            return false;
+            return Err(parked);
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Nothing would run the expiry: end it now rather than keep it forever.
-            return false;
+            return Err(parked);
         };
         let Some(token) = origin.park(path, parked, departure, linger) else {
-            return true;
+            return Ok(());
         };
         let (origin, path) = (origin.clone(), path.clone());
         runtime.spawn(async move {
@@ -100,7 +108,7 @@ impl Departing {
                 parked.end(moql_model::Error::Transport);
             }
         });
-        true
+        Ok(())
     }
 }
 
@@ -132,18 +140,24 @@ impl Tracks {
 }
 
 /// The sequence shift of a resumed track: the new publisher's group `g` is this track's group
-/// `offset + g`, so the track's sequence space stays monotonic across a resume whatever the
-/// new publisher starts at (a fresh `moql publish` starts at 0). Zero for a track served from
-/// its start.
+/// `offset + g`. Zero for a track served from its start, and for a new publisher that already
+/// continues the track's numbering (see [`shift_for`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Shift(pub(crate) u64);
 
-impl Shift {
-    /// The shift for resuming `track`: one past its highest group.
-    pub(crate) fn after(track: &TrackProducer) -> Self {
-        Self(track.latest().map_or(0, |latest| latest.saturating_add(1)))
-    }
+/// The shift a resumed track takes, from `next` (one past the highest group it held at the
+/// resume, 0 if it held none) and `first`, the first group sequence the new publisher sends.
+///
+/// A publisher that continues past the track's groups (a reconnecting client that kept its
+/// own numbering) is not shifted: its sequences already follow. One whose first group would
+/// go backwards or collide with a group the track holds (a fresh `moql publish` starts at 0)
+/// is shifted past the track's last group, `next + g`, so the track's sequence space stays
+/// monotonic (players drop groups older than the latest) whatever it starts at.
+pub(crate) fn shift_for(next: u64, first: u64) -> Shift {
+    if first >= next { Shift(0) } else { Shift(next) }
+}
 
+impl Shift {
     /// The track's sequence of the publisher's group `upstream`.
     pub(crate) fn down(self, upstream: u64) -> u64 {
         upstream.saturating_add(self.0)
@@ -163,6 +177,117 @@ impl Shift {
     /// the resume (the new publisher never had it).
     pub(crate) fn up(self, local: u64) -> Option<u64> {
         local.checked_sub(self.0)
+    }
+}
+
+/// The shift of one served track, decided once by the first group its publisher sends
+/// ([`shift_for`]). Clones share the decision: every group stream of the subscription maps
+/// its sequence the same way.
+#[derive(Clone, Debug)]
+pub(crate) struct Shifting {
+    /// One past the track's highest group when it was resumed.
+    next: u64,
+    decided: Arc<OnceLock<Shift>>,
+}
+
+impl Shifting {
+    /// A track served from its start: nothing to shift.
+    pub(crate) fn none() -> Self {
+        Self {
+            next: 0,
+            decided: Arc::new(OnceLock::from(Shift(0))),
+        }
+    }
+
+    /// A track resumed at a new publisher: the shift waits for its first group.
+    pub(crate) fn after(track: &TrackProducer) -> Self {
+        Self {
+            next: track.latest().map_or(0, |latest| latest.saturating_add(1)),
+            decided: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The shift, deciding it from `first` (the publisher's group sequence now arriving) if
+    /// no group decided it yet.
+    pub(crate) fn decide(&self, first: u64) -> Shift {
+        *self.decided.get_or_init(|| shift_for(self.next, first))
+    }
+
+    /// The shift decided so far; before the first group, the shift a fresh publisher would
+    /// take (what a subscription's range and a FETCH are mapped through meanwhile).
+    pub(crate) fn current(&self) -> Shift {
+        self.decided.get().copied().unwrap_or(Shift(self.next))
+    }
+}
+
+/// One remote broadcast as one session serves it: shared by the announce stream's entry, the
+/// task answering its track requests and its track tasks. A newer announcement of the path by
+/// the same route takes it over ([`Handoff`]): the broadcast and its open tracks move to the
+/// new session, and every task here stops touching them.
+pub(crate) struct Served {
+    broadcast: Mutex<Option<BroadcastProducer>>,
+    tracks: Tracks,
+    superseded: watch::Sender<bool>,
+}
+
+impl Served {
+    pub(crate) fn new(broadcast: BroadcastProducer, tracks: Tracks) -> Arc<Self> {
+        Arc::new(Self {
+            broadcast: Mutex::new(Some(broadcast)),
+            tracks,
+            superseded: watch::Sender::new(false),
+        })
+    }
+
+    /// The broadcast, unless it was handed over.
+    pub(crate) fn broadcast(&self) -> Option<BroadcastProducer> {
+        self.broadcast.lock().ok().and_then(|b| b.clone())
+    }
+
+    /// Takes the broadcast for ending or parking it, unless it was handed over.
+    pub(crate) fn take(&self) -> Option<BroadcastProducer> {
+        self.broadcast.lock().ok().and_then(|mut b| b.take())
+    }
+
+    /// The open tracks.
+    pub(crate) fn tracks(&self) -> &Tracks {
+        &self.tracks
+    }
+
+    /// A watch of the handover, for the tasks that must stop at it.
+    pub(crate) fn superseded(&self) -> Superseded {
+        Superseded(self.superseded.subscribe())
+    }
+}
+
+impl Handoff for Served {
+    fn hand_off(&self) -> Option<Parked> {
+        let broadcast = self.take()?;
+        // Before the tracks are taken: a group stream checks this before it writes.
+        self.superseded.send_replace(true);
+        Some(Parked {
+            broadcast,
+            tracks: self.tracks.take(),
+        })
+    }
+}
+
+/// Whether the broadcast a task serves was handed over to a newer announcement.
+#[derive(Clone)]
+pub(crate) struct Superseded(watch::Receiver<bool>);
+
+impl Superseded {
+    /// True once handed over.
+    pub(crate) fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once handed over (never, if the [`Served`] is gone without a handover).
+    pub(crate) async fn wait(&self) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|set| *set).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -201,11 +326,40 @@ mod tests {
     #[test]
     fn a_shift_keeps_sequences_monotonic_and_maps_fetches_back() {
         let track = TrackProducer::new("v", moql_model::TrackInfo::DEFAULT).unwrap();
-        assert_eq!(Shift::after(&track), Shift(0));
+        assert_eq!(Shifting::after(&track).decide(0), Shift(0), "nothing held");
         track.create_group(41).unwrap().finish().unwrap();
-        let shift = Shift::after(&track);
+        let shifting = Shifting::after(&track);
+        assert_eq!(
+            shifting.current(),
+            Shift(42),
+            "tentative: a fresh publisher"
+        );
+        let shift = shifting.decide(0);
         assert_eq!(shift.down(0), 42, "a fresh publisher's group 0 follows 41");
+        assert_eq!(
+            shifting.decide(100),
+            shift,
+            "decided once, by the first group"
+        );
         assert_eq!(shift.up(43), Some(1));
         assert_eq!(shift.up(41), None, "before the resume");
+    }
+
+    #[test]
+    fn a_publisher_that_continues_the_numbering_is_not_shifted() {
+        assert_eq!(shift_for(42, 42), Shift(0), "exactly the next group");
+        assert_eq!(
+            shift_for(42, 50),
+            Shift(0),
+            "past it: a gap of its own, kept"
+        );
+        assert_eq!(shift_for(42, 41), Shift(42), "a collision");
+        assert_eq!(shift_for(42, 0), Shift(42), "backwards: a fresh publisher");
+        assert_eq!(shift_for(0, 0), Shift(0), "a track that held nothing");
+        let track = TrackProducer::new("v", moql_model::TrackInfo::DEFAULT).unwrap();
+        track.create_group(41).unwrap().finish().unwrap();
+        let shifting = Shifting::after(&track);
+        assert_eq!(shifting.decide(42).down(42), 42);
+        assert_eq!(shifting.current(), Shift(0));
     }
 }

@@ -10,7 +10,7 @@ mod track;
 
 use std::sync::Arc;
 
-pub(crate) use linger::Shift;
+pub(crate) use linger::{Shifting, Superseded};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use moql_wire::{ErrorCode, Setup, UniStream};

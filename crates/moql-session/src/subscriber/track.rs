@@ -12,7 +12,7 @@ use moql_wire::{BidiStream, SubscribeResponse, Track};
 
 use super::announce;
 use super::fetch;
-use super::linger::{Departing, Shift, Tracks};
+use super::linger::{Departing, Shift, Shifting, Superseded, Tracks};
 use crate::context::{Context, Subscribed};
 use crate::convert;
 use crate::error::{StreamError, from_transport};
@@ -27,19 +27,22 @@ use crate::proto::upstream::{self, Action, Ending, Event, Upstream};
 /// released CLI does at the end of its input) still ends it cleanly downstream.
 ///
 /// If the session vanished (its broadcasts linger, see [`Departing`]), the track is left
-/// open instead: its broadcast's park holds it until a resume or the linger's end.
+/// open instead: its broadcast's park holds it until a resume or the linger's end. So is a
+/// track whose broadcast a newer announcement took over: it is the new session's now.
 struct Guard {
     track: TrackProducer,
     ending: std::sync::Mutex<Ending>,
     departing: Departing,
+    superseded: Superseded,
 }
 
 impl Guard {
-    fn new(track: TrackProducer, departing: Departing) -> Self {
+    fn new(track: TrackProducer, departing: Departing, superseded: Superseded) -> Self {
         Self {
             track,
             ending: std::sync::Mutex::new(Ending::Abort),
             departing,
+            superseded,
         }
     }
 
@@ -53,6 +56,9 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        if self.superseded.is_set() {
+            return;
+        }
         if self.departing.lingers() && self.track.end().is_none() {
             return;
         }
@@ -114,6 +120,7 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
     broadcast: Path,
     request: TrackRequest,
     tracks: Tracks,
+    superseded: Superseded,
 ) {
     let name = request.name().to_string();
     if ctx.config.cache_limits.is_limited() {
@@ -125,7 +132,7 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
         tokio::select! {
             () = request.info_wanted() => break,
             fetch = request.requested_fetch() => match fetch {
-                Some(fetch) => forward(&ctx, &broadcast, &name, fetch, Shift::default()),
+                Some(fetch) => forward(&ctx, &broadcast, &name, fetch, Shift(0)),
                 None => return,
             },
             () = idle(|w| request.poll_unused(w), FETCH_LINGER) => {
@@ -144,7 +151,7 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
         tokio::select! {
             answered = &mut answer => break answered,
             fetch = request.requested_fetch() => match fetch {
-                Some(fetch) => forward(&ctx, &broadcast, &name, fetch, Shift::default()),
+                Some(fetch) => forward(&ctx, &broadcast, &name, fetch, Shift(0)),
                 None => return,
             },
             () = request.unused() => {
@@ -169,34 +176,42 @@ pub(crate) async fn run<T: web_transport_trait::Session>(
         }
     };
     tracks.add(track.clone());
-    let guard = Guard::new(track.clone(), announce::departing(&ctx));
+    if superseded.is_set() {
+        // Accepted here while a newer announcement took the broadcast over: the handover
+        // missed it, so nobody would feed it. End it; its consumers ask again.
+        let _ = track.abort(Error::Transport);
+        return;
+    }
+    let guard = Guard::new(track.clone(), announce::departing(&ctx), superseded);
     let result = serve(
         &ctx,
         &broadcast,
         &name,
         &guard,
         linger(&info),
-        Shift::default(),
+        Shifting::none(),
     )
     .await;
     end(&guard, result).await;
 }
 
-/// Serves `track` again after its broadcast was resumed by this session (issue #18): the
-/// same track producer, so its consumers go on; its subscription, if it has one, is issued
-/// to the new publisher, whose groups are shifted past the track's last one ([`Shift`]). The
+/// Serves `track` again after its broadcast was resumed or taken over by this session (issue
+/// #18): the same track producer, so its consumers go on; its subscription, if it has one, is
+/// issued to the new publisher, whose groups are shifted past the track's last one unless
+/// they already continue it ([`Shifting`]). The
 /// track keeps the info it had (no TRACK round trip: the new publisher is the same
 /// broadcast to every consumer).
 pub(crate) async fn resume<T: web_transport_trait::Session>(
     ctx: Context<T>,
     broadcast: Path,
     track: TrackProducer,
+    superseded: Superseded,
 ) {
     let name = track.name().to_string();
     let info = track.info().unwrap_or(TrackInfo::DEFAULT);
-    let shift = Shift::after(&track);
-    tracing::debug!(%broadcast, track = %name, shift = shift.0, "track resumed");
-    let guard = Guard::new(track, announce::departing(&ctx));
+    let shift = Shifting::after(&track);
+    tracing::debug!(%broadcast, track = %name, "track resumed");
+    let guard = Guard::new(track, announce::departing(&ctx), superseded);
     let result = serve(&ctx, &broadcast, &name, &guard, linger(&info), shift).await;
     end(&guard, result).await;
 }
@@ -205,6 +220,9 @@ pub(crate) async fn resume<T: web_transport_trait::Session>(
 /// consumers that come later — they ask again). The transport failed: left open if the
 /// session's broadcasts linger (the guard decides once the close is recorded).
 async fn end(guard: &Guard, result: Result<(), StreamError>) {
+    if guard.superseded.is_set() {
+        return;
+    }
     if let Err(StreamError::Transport(_)) = &result {
         guard.departing.settled(announce::SETTLE_CLOSE).await;
         if guard.departing.lingers() {
@@ -264,7 +282,7 @@ async fn serve<T: web_transport_trait::Session>(
     name: &str,
     guard: &Guard,
     linger: Duration,
-    shift: Shift,
+    shift: Shifting,
 ) -> Result<(), StreamError> {
     let track = &guard.track;
     let version = ctx.version;
@@ -276,12 +294,21 @@ async fn serve<T: web_transport_trait::Session>(
     let mut seen: Option<Subscription> = None;
     loop {
         let event = tokio::select! {
+            () = guard.superseded.wait() => {
+                // Taken over: the new session serves the track from now on. The old
+                // publisher is told (it may be alive), and its late groups are refused.
+                if let Some(mut a) = active.take() {
+                    let _ = a.writer.finish();
+                    ctx.unroute(a.id);
+                }
+                return Ok(());
+            }
             changed = track.subscription_changed(seen) => {
                 seen = changed?;
                 Event::Demand(seen)
             }
             response = next_response(&mut responses, version) => match response {
-                Ok(Some(SubscribeResponse::End(end))) => Event::Ended { group: shift.down(end.group) },
+                Ok(Some(SubscribeResponse::End(end))) => Event::Ended { group: shift.decide(end.group).down(end.group) },
                 Ok(Some(SubscribeResponse::Ok(ok))) => {
                     tracing::trace!(group = ok.group, "subscription started");
                     continue;
@@ -304,7 +331,7 @@ async fn serve<T: web_transport_trait::Session>(
             },
             request = track.requested_fetch() => {
                 let Some(request) = request else { return Ok(()) };
-                forward(ctx, broadcast, name, request, shift);
+                forward(ctx, broadcast, name, request, shift.current());
                 continue;
             }
             () = idle(|w| track.poll_unused(w), linger) => Event::Idle,
@@ -312,8 +339,14 @@ async fn serve<T: web_transport_trait::Session>(
         match upstream.on(event) {
             Action::None => {}
             Action::Open(sub) => {
-                let (a, r) =
-                    subscribe(ctx, broadcast, name, track, shift.subscription(sub), shift).await?;
+                let upstream_sub = shift.current().subscription(sub);
+                let routed = Subscribed::new(
+                    track.clone(),
+                    crate::archive::Recorder::new(ctx, broadcast, name),
+                    shift.clone(),
+                    guard.superseded.clone(),
+                );
+                let (a, r) = subscribe(ctx, broadcast, name, routed, upstream_sub).await?;
                 active = Some(a);
                 responses = Some(r);
             }
@@ -321,7 +354,7 @@ async fn serve<T: web_transport_trait::Session>(
                 if let Some(a) = active.as_mut() {
                     a.writer
                         .encode(
-                            &convert::subscribe_update(&shift.subscription(sub)),
+                            &convert::subscribe_update(&shift.current().subscription(sub)),
                             version,
                         )
                         .await?;
@@ -366,15 +399,13 @@ async fn subscribe<T: web_transport_trait::Session>(
     ctx: &Context<T>,
     broadcast: &Path,
     name: &str,
-    track: &TrackProducer,
+    routed: Subscribed,
     sub: Subscription,
-    shift: Shift,
 ) -> Result<(Active<T::SendStream>, Reader<T::RecvStream>), StreamError> {
     let version = ctx.version;
     let id = ctx.next_subscribe_id();
     // Route before the request leaves: group streams may arrive before SUBSCRIBE_OK (spec 4.4).
-    let recorder = crate::archive::Recorder::new(ctx, broadcast, name);
-    ctx.route(id, Subscribed::new(track.clone(), recorder, shift));
+    ctx.route(id, routed);
     let (send, recv) = ctx.transport.open_bi().await.map_err(from_transport)?;
     let mut writer = Writer::new(send);
     writer.encode(&BidiStream::Subscribe, version).await?;
