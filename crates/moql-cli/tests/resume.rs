@@ -33,7 +33,7 @@ async fn relay() -> (String, String, tokio::sync::oneshot::Sender<()>) {
         bind: "127.0.0.1:0".parse().expect("address"),
         drain_seconds: 0.2,
         auth: AuthConfig {
-            public: Some(String::new()),
+            public: Some("".into()),
             ..AuthConfig::default()
         },
         ..RelayConfig::default()

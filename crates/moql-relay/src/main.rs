@@ -202,7 +202,7 @@ impl ServeArgs {
 enum Command {
     /// Run the relay (the default); takes the same flags as the top level.
     #[command(after_help = SETTINGS_HELP)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Generate keys, sign and verify tokens.
     #[command(subcommand)]
     Token(token_cli::TokenCommand),
