@@ -160,6 +160,7 @@ impl std::error::Error for DialError {
 
 /// Why a [`Reconnecting`] client stopped.
 #[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReconnectError {
     /// A dial failed in a way retrying cannot fix.
     #[error(transparent)]
