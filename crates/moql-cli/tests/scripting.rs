@@ -297,10 +297,12 @@ async fn a_refused_token_exits_5_and_moql_jwt_is_sent() {
     let secret = generate_hs256_secret();
     let relay = TestRelay::with_secret(&secret).await;
     let url = relay.url.as_str();
-    for command in ["announced", "subscribe", "fetch"] {
+    for command in ["announced", "subscribe", "fetch", "publish"] {
         let args: &[&str] = match command {
             "announced" => &["announced", url, "--once"],
             "subscribe" => &["subscribe", url, "demo/x", "t"],
+            // Empty stdin: the input ends before the refusal arrives.
+            "publish" => &["publish", url, "demo/x"],
             _ => &["fetch", url, "demo/x", "t", "0"],
         };
         let output = run("no token", &mut relay.moql(args)).await;

@@ -172,8 +172,14 @@ pub(crate) async fn run(global: &Global, args: PublishArgs) -> anyhow::Result<()
             _ = link.closed() => {}
         }
     }
+    // The relay may refuse the session (e.g. no token: code 6) after a short input already
+    // ended; that is a failure to publish, not a clean end.
+    let refused = link.close_reason();
     link.close("publisher done").await;
-    produced
+    match (produced, refused) {
+        (Ok(()), Some(err)) => Err(err.context("publishing")),
+        (produced, _) => produced,
+    }
 }
 
 /// Checks the arguments and picks the source and the frames per group.
