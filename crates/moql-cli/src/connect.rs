@@ -1,13 +1,16 @@
 //! Connection options shared by every subcommand, and turning them into a moq-lite
-//! [`Session`]: TLS trust (`--tls-fingerprint`, `--tls-disable-verify`), the `--jwt` query
-//! parameter, and waiting for a broadcast the relay announces.
+//! [`Session`]: TLS trust (`--tls-fingerprint`, `--tls-root`, `--tls-disable-verify`), a
+//! client certificate (`--tls-cert`/`--tls-key`), the `--jwt` query parameter, and waiting for
+//! a broadcast the relay announces.
 
 use std::time::Duration;
+
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
 use moql_model::{BroadcastConsumer, OriginProducer, Path};
-use moql_native::{Client, ClientConfig, ClientTls};
+use moql_native::{Certificate, Client, ClientConfig, ClientTls};
 use moql_session::{Session, SessionConfig};
 use moql_wire::Version;
 
@@ -39,6 +42,39 @@ pub(crate) struct ConnectArgs {
         help_heading = GLOBAL
     )]
     pub(crate) tls_fingerprint: Vec<String>,
+    /// Trust servers whose chain leads to a CA certificate in this PEM file, instead of the
+    /// system's roots (a private CA); repeatable, or comma-separated. The certificate must
+    /// still name the URL's host. `--tls-fingerprint` wins when both are given.
+    #[arg(
+        long = "tls-root",
+        value_name = "FILE",
+        env = "MOQL_TLS_ROOT",
+        value_delimiter = ',',
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub(crate) tls_root: Vec<PathBuf>,
+    /// A client certificate chain (PEM) to present when the relay asks for one (mTLS, e.g. a
+    /// relay's `[cluster] peer_roots`); with `--tls-key`.
+    #[arg(
+        long = "tls-cert",
+        value_name = "FILE",
+        env = "MOQL_TLS_CERT",
+        requires = "tls_key",
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(
+        long = "tls-key",
+        value_name = "FILE",
+        env = "MOQL_TLS_KEY",
+        requires = "tls_cert",
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub(crate) tls_key: Option<PathBuf>,
     /// Accept any certificate (any `--tls-fingerprint` or MOQL_TLS_FINGERPRINT is ignored).
     /// No authentication at all: local development only.
     #[arg(long, global = true, help_heading = GLOBAL)]
@@ -85,15 +121,35 @@ fn parse_version(token: &str) -> Result<Version, String> {
 }
 
 impl ConnectArgs {
-    /// The TLS policy the flags ask for: pinned fingerprints, no verification, or the
-    /// operating system's verifier.
-    fn tls(&self) -> ClientTls {
-        if self.tls_disable_verify {
+    /// The TLS policy the flags ask for: no verification, pinned fingerprints, custom roots
+    /// (read from their files), or the operating system's verifier, in that order.
+    fn tls(&self) -> anyhow::Result<ClientTls> {
+        Ok(if self.tls_disable_verify {
             ClientTls::DisableVerify
         } else if !self.tls_fingerprint.is_empty() {
             ClientTls::Fingerprints(self.tls_fingerprint.clone())
+        } else if !self.tls_root.is_empty() {
+            let mut roots = Vec::new();
+            for path in &self.tls_root {
+                roots.extend(
+                    Certificate::load_roots(path)
+                        .with_context(|| format!("--tls-root {}", path.display()))?,
+                );
+            }
+            ClientTls::Roots(roots)
         } else {
             ClientTls::System
+        })
+    }
+
+    /// The client certificate of `--tls-cert`/`--tls-key`, read from their files.
+    fn identity(&self) -> anyhow::Result<Option<Certificate>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Certificate::load_pem(cert, key)
+                .map(Some)
+                .with_context(|| format!("--tls-cert {}", cert.display())),
+            // clap's `requires` makes one without the other a usage error.
+            _ => Ok(None),
         }
     }
 }
@@ -112,12 +168,14 @@ impl Connector {
     ///
     /// # Errors
     ///
-    /// A malformed fingerprint, no system roots, or no socket.
+    /// A malformed fingerprint, an unreadable root or client certificate file, no system
+    /// roots, or no socket.
     pub(crate) fn new(args: &ConnectArgs, url: &str) -> anyhow::Result<Self> {
         let mut config = ClientConfig {
             websocket_delay: (!args.no_websocket)
                 .then(|| Duration::from_millis(args.websocket_delay)),
-            ..ClientConfig::new(args.tls())
+            identity: args.identity()?,
+            ..ClientConfig::new(args.tls()?)
         };
         if !args.moq_version.is_empty() {
             config.versions.clone_from(&args.moq_version);

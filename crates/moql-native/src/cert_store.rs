@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::pki_types::CertificateDer;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 
 use super::TransportError;
@@ -128,20 +129,37 @@ pub fn generated_not_after(generated_at: SystemTime) -> SystemTime {
 }
 
 /// A rustls server config that takes its certificate from `store` at each handshake, TLS 1.3
-/// only, no client authentication, with `alpn` as the ALPN list in preference order.
+/// only, with `alpn` as the ALPN list in preference order.
+///
+/// `client_roots` empty: no client certificate is asked for. Otherwise every client is asked
+/// for one, verified against these roots (chain, validity, client-auth usage) when presented,
+/// and clients without one are still accepted (they authenticate at the moq-lite layer).
 ///
 /// # Errors
 ///
+/// [`TransportError::Certificate`] if a root is not a usable trust anchor;
 /// [`TransportError::Tls`] if the provider refuses TLS 1.3 (it does not).
 pub fn server_crypto_from(
     store: &CertStore,
+    client_roots: &[CertificateDer<'static>],
     alpn: Vec<Vec<u8>>,
 ) -> Result<rustls::ServerConfig, TransportError> {
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(TransportError::tls)?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(store.clone()));
+        .map_err(TransportError::tls)?;
+    let builder = if client_roots.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let verifier = WebPkiClientVerifier::builder_with_provider(
+            super::tls::root_store(client_roots)?,
+            provider(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| TransportError::Certificate(format!("client roots: {e}")))?;
+        builder.with_client_cert_verifier(verifier)
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(store.clone()));
     config.alpn_protocols = alpn;
     Ok(config)
 }

@@ -25,6 +25,10 @@ pub enum ClientTls {
     /// either case, `:` separators allowed), whatever their issuer or names: what browsers
     /// call `serverCertificateHashes`. For self-signed servers.
     Fingerprints(Vec<String>),
+    /// Verify the chain against exactly these trust anchors (DER, e.g. from
+    /// [`Certificate::load_roots`](super::Certificate::load_roots)) instead of the system's,
+    /// and that the certificate names the URL's host: for a private CA.
+    Roots(Vec<rustls::pki_types::CertificateDer<'static>>),
     /// Accept any certificate. **No authentication at all**: anyone on the path can
     /// impersonate the server. Local development only.
     DisableVerify,
@@ -40,6 +44,9 @@ pub struct ClientConfig {
     /// How to trust servers; default [`ClientTls::System`]. `http://` URLs ignore it and pin
     /// the fingerprint they fetch.
     pub tls: ClientTls,
+    /// The certificate chain and key presented when a server asks for a client certificate
+    /// (mTLS: a relay's cluster peers, see `ServerConfig::client_roots`); default none.
+    pub identity: Option<super::Certificate>,
     /// The versions to offer, most preferred first; default [`Version::ALL`].
     pub versions: Vec<Version>,
     /// Close a connection after this long without any packet; default 30 s. Zero disables.
@@ -74,6 +81,7 @@ impl Default for ClientConfig {
         Self {
             bind: SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
             tls: ClientTls::System,
+            identity: None,
             versions: Version::ALL.to_vec(),
             idle_timeout: Duration::from_secs(30),
             keep_alive: Duration::from_secs(5),
@@ -128,6 +136,8 @@ struct ClientInner {
     versions: Vec<Version>,
     tokens: Vec<String>,
     connect_timeout: Duration,
+    /// Presented on `http://` dials too, whose TLS config is built per dial.
+    identity: Option<super::Certificate>,
     /// WebSocket: the fallback delay, TLS for `wss://` (ALPN `http/1.1`) and session settings.
     #[cfg(feature = "websocket")]
     websocket: WebSocketDial,
@@ -159,13 +169,18 @@ impl Client {
         let transport =
             transport_config(config.idle_timeout, config.keep_alive, config.max_streams)?;
         let quic_alpn = tokens.iter().map(|t| t.clone().into_bytes()).collect();
-        let quic = quinn_config(&config.tls, quic_alpn, &transport)?;
-        let h3 = quinn_config(&config.tls, vec![H3_ALPN.to_vec()], &transport)?;
+        let identity = config.identity.as_ref();
+        let quic = quinn_config(&config.tls, identity, quic_alpn, &transport)?;
+        let h3 = quinn_config(&config.tls, identity, vec![H3_ALPN.to_vec()], &transport)?;
         let primary = super::socket::endpoint(config.bind).map_err(TransportError::Bind)?;
         #[cfg(feature = "websocket")]
         let websocket = WebSocketDial {
             delay: config.websocket_delay,
-            tls: Arc::new(tls::client_crypto(&config.tls, vec![b"http/1.1".to_vec()])?),
+            tls: Arc::new(tls::client_crypto(
+                &config.tls,
+                identity,
+                vec![b"http/1.1".to_vec()],
+            )?),
             config: super::ws::QmuxConfig {
                 max_streams: config.max_streams,
                 idle_timeout: config.idle_timeout,
@@ -183,6 +198,7 @@ impl Client {
                 versions: config.versions,
                 tokens,
                 connect_timeout: config.connect_timeout,
+                identity: config.identity,
                 #[cfg(feature = "websocket")]
                 websocket,
             }),
@@ -326,6 +342,7 @@ impl Client {
                 tracing::debug!(%remote, %fingerprint, "pinning the served certificate hash");
                 let config = quinn_config(
                     &ClientTls::Fingerprints(vec![fingerprint]),
+                    self.inner.identity.as_ref(),
                     vec![H3_ALPN.to_vec()],
                     &self.inner.transport,
                 )?;
@@ -452,13 +469,15 @@ impl Client {
     }
 }
 
-/// A quinn client config: rustls per `tls`, offering `alpn`, with our transport parameters.
+/// A quinn client config: rustls per `tls` presenting `identity`, offering `alpn`, with our
+/// transport parameters.
 fn quinn_config(
     tls: &ClientTls,
+    identity: Option<&super::Certificate>,
     alpn: Vec<Vec<u8>>,
     transport: &Arc<quinn::TransportConfig>,
 ) -> Result<quinn::ClientConfig, TransportError> {
-    let crypto = tls::client_crypto(tls, alpn)?;
+    let crypto = tls::client_crypto(tls, identity, alpn)?;
     let crypto =
         quinn::crypto::rustls::QuicClientConfig::try_from(crypto).map_err(TransportError::tls)?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));

@@ -59,6 +59,12 @@ pub struct ServerConfig {
     /// exchange and the CONNECT request; default 10 s. A connection that takes longer is
     /// dropped.
     pub handshake_timeout: Duration,
+    /// Trust anchors for client certificates (mTLS); default empty: no client certificate is
+    /// asked for. When set, the server asks every client for one but still accepts clients
+    /// without (they authenticate otherwise, e.g. with a token); a client that presents a
+    /// certificate these roots do not verify fails the handshake. A verified chain is
+    /// reported by [`Incoming::peer_certificates`].
+    pub client_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl ServerConfig {
@@ -72,6 +78,7 @@ impl ServerConfig {
             keep_alive: Duration::from_secs(5),
             max_streams: 1024,
             handshake_timeout: Duration::from_secs(10),
+            client_roots: Vec::new(),
         }
     }
 }
@@ -115,7 +122,7 @@ impl Server {
         alpn.push(H3_ALPN.to_vec());
 
         let certificates = CertStore::new(&config.certificate)?;
-        let crypto = super::server_crypto_from(&certificates, alpn)?;
+        let crypto = super::server_crypto_from(&certificates, &config.client_roots, alpn)?;
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(crypto)
             .map_err(TransportError::tls)?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
@@ -387,6 +394,18 @@ impl Incoming {
     /// The TLS SNI the client sent, if any (for virtual hosting).
     pub fn server_name(&self) -> Option<String> {
         server_name(self.connection())
+    }
+
+    /// The client's certificate chain (leaf first), verified against
+    /// [`ServerConfig::client_roots`] during the handshake; `None` when the client presented
+    /// none (or no roots are configured).
+    pub fn peer_certificates(&self) -> Option<Vec<rustls::pki_types::CertificateDer<'static>>> {
+        let identity = self.connection().peer_identity()?;
+        identity
+            .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+            .ok()
+            .map(|chain| *chain)
+            .filter(|chain| !chain.is_empty())
     }
 
     /// The underlying QUIC connection (statistics, RTT, peer identity).

@@ -12,6 +12,7 @@ use web_transport_trait::{Error as _, RecvStream as _, SendStream as _, Session 
 use super::*;
 
 mod flow;
+mod mtls;
 mod reload;
 
 /// Bound on every wait in these tests; loopback handshakes take milliseconds.
@@ -207,16 +208,16 @@ fn load_pem_reads_back_a_chain_and_key() {
 #[test]
 fn malformed_fingerprints_are_refused_up_front() {
     for bad in ["", "abc", &"g".repeat(64), &"a".repeat(66)] {
-        let err = client_crypto(&ClientTls::Fingerprints(vec![bad.to_owned()]), Vec::new());
+        let err = client_crypto(&ClientTls::Fingerprints(vec![bad.to_owned()]), None, Vec::new());
         assert!(
             matches!(err, Err(TransportError::Certificate(_))),
             "{bad:?}"
         );
     }
     let colons = ["ab"; 32].join(":").to_uppercase();
-    assert!(client_crypto(&ClientTls::Fingerprints(vec![colons]), Vec::new()).is_ok());
+    assert!(client_crypto(&ClientTls::Fingerprints(vec![colons]), None, Vec::new()).is_ok());
     assert!(matches!(
-        client_crypto(&ClientTls::Fingerprints(Vec::new()), Vec::new()),
+        client_crypto(&ClientTls::Fingerprints(Vec::new()), None, Vec::new()),
         Err(TransportError::Certificate(_))
     ));
 }
@@ -396,7 +397,7 @@ async fn a_stalled_webtransport_handshake_does_not_block_other_clients() {
     let addr = server.local_addr().unwrap();
 
     // QUIC handshake with ALPN h3, then silence: no SETTINGS, no CONNECT.
-    let crypto = client_crypto(&ClientTls::DisableVerify, vec![b"h3".to_vec()]).unwrap();
+    let crypto = client_crypto(&ClientTls::DisableVerify, None, vec![b"h3".to_vec()]).unwrap();
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(crypto).unwrap();
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let stalled = endpoint

@@ -1,6 +1,6 @@
 //! Certificates and rustls configurations: self-signed generation (rcgen), PEM loading,
-//! SHA-256 fingerprints, the server config with its ALPN list, and the three client trust
-//! modes of [`ClientTls`].
+//! SHA-256 fingerprints, the server config with its ALPN list, the four client trust modes of
+//! [`ClientTls`], and client certificates (mTLS) on both sides.
 //!
 //! Every config uses the ring provider ([`provider`]) and TLS 1.3 only: QUIC v1 requires
 //! TLS 1.3 (RFC 9001 section 4.2), so offering 1.2 would only waste a round of negotiation.
@@ -10,8 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustls::DigitallySignedStruct;
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::{DigitallySignedStruct, RootCertStore};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 
@@ -120,6 +121,31 @@ impl Certificate {
         Ok(Self { chain, key })
     }
 
+    /// Load every PEM certificate of `path` as a trust anchor: a CA bundle for
+    /// [`ClientTls::Roots`] or for verifying client certificates (mTLS, see
+    /// `ServerConfig::client_roots`).
+    ///
+    /// Blocks on file I/O: call it at startup or from `spawn_blocking`.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Io`] if the file cannot be read; [`TransportError::Certificate`] if
+    /// it is malformed or holds no certificate.
+    pub fn load_roots(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path)?;
+        let roots = rustls_pemfile::certs(&mut pem.as_slice())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TransportError::Certificate(format!("{}: {e}", path.display())))?;
+        if roots.is_empty() {
+            return Err(TransportError::Certificate(format!(
+                "{}: no PEM certificate",
+                path.display()
+            )));
+        }
+        Ok(roots)
+    }
+
     /// The lowercase hex SHA-256 of the leaf certificate's DER (64 characters): the value
     /// served at `/certificate.sha256` and pinned by [`ClientTls::Fingerprints`].
     ///
@@ -219,14 +245,18 @@ pub fn server_crypto(
     Ok(config)
 }
 
-/// A rustls client config, TLS 1.3 only, trusting servers as `tls` says, offering `alpn`.
+/// A rustls client config, TLS 1.3 only, trusting servers as `tls` says, presenting
+/// `identity` when a server asks for a client certificate (mTLS), offering `alpn`.
 ///
 /// # Errors
 ///
-/// [`TransportError::Certificate`] for a malformed fingerprint or an empty fingerprint list;
-/// [`TransportError::Tls`] if [`ClientTls::System`] finds no usable root certificates.
+/// [`TransportError::Certificate`] for a malformed fingerprint, an empty fingerprint or root
+/// list, a root that is not a usable trust anchor, or an empty identity chain;
+/// [`TransportError::Tls`] if [`ClientTls::System`] finds no usable root certificates or the
+/// identity's key does not fit its certificate.
 pub fn client_crypto(
     tls: &ClientTls,
+    identity: Option<&Certificate>,
     alpn: Vec<Vec<u8>>,
 ) -> Result<rustls::ClientConfig, TransportError> {
     let provider = provider();
@@ -252,17 +282,57 @@ pub fn client_crypto(
                 fingerprints: Some(fingerprints),
             })
         }
+        ClientTls::Roots(roots) => {
+            WebPkiServerVerifier::builder_with_provider(root_store(roots)?, provider)
+                .build()
+                .map_err(|e| TransportError::Certificate(format!("trust roots: {e}")))?
+        }
         ClientTls::DisableVerify => Arc::new(PinnedVerifier {
             provider,
             fingerprints: None,
         }),
     };
-    let mut config = builder
+    let builder = builder
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some(identity) => {
+            if identity.chain.is_empty() {
+                return Err(TransportError::Certificate(
+                    "empty client certificate chain".into(),
+                ));
+            }
+            builder
+                .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+                .map_err(TransportError::tls)?
+        }
+    };
     config.alpn_protocols = alpn;
     Ok(config)
+}
+
+/// A root store of `roots`, refusing an empty list (which would trust nothing, failing every
+/// handshake later with a less telling error) and any certificate webpki cannot use as a
+/// trust anchor.
+pub(crate) fn root_store(
+    roots: &[CertificateDer<'static>],
+) -> Result<Arc<RootCertStore>, TransportError> {
+    if roots.is_empty() {
+        return Err(TransportError::Certificate(
+            "no root certificate to trust".into(),
+        ));
+    }
+    let mut store = RootCertStore::empty();
+    for root in roots {
+        store.add(root.clone()).map_err(|e| {
+            TransportError::Certificate(format!(
+                "root {} is not a usable trust anchor: {e}",
+                fingerprint_of(root)
+            ))
+        })?;
+    }
+    Ok(Arc::new(store))
 }
 
 /// Checks the server's leaf certificate against pinned SHA-256 fingerprints, or not at all.
