@@ -13,24 +13,25 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use moql_model::{CacheBudget, CacheLimits, OriginProducer, Path};
-use moql_native::ws::{QmuxConfig, accept_upgraded};
-use moql_native::{Certificate, Connection, Incoming, Server, ServerConfig, accept_tcp};
-use moql_session::{Accepting, Session, SessionConfig, random_origin_id};
-use moql_wire::{CodeScope, ErrorCode, Version};
+use moql_model::{CacheBudget, CacheLimits, OriginProducer};
+use moql_native::ws::QmuxConfig;
+use moql_native::{Certificate, Server, ServerConfig};
+use moql_session::{Session, SessionConfig, random_origin_id};
+use moql_wire::ErrorCode;
 use tokio::net::TcpListener;
-use web_transport_trait::Session as _;
 
-use crate::auth::{Auth, Grant};
+use crate::auth::Auth;
 use crate::config::{LimitsConfig, RelayConfig};
 use crate::error::RelayError;
 use crate::http::{HttpState, WebSocketUpgrade};
 use crate::metrics::Metrics;
-use crate::metrics::SessionLabels;
-use crate::metrics::session::end_code;
 use crate::tls_reload::TlsReloader;
+
+mod serve;
+
+use serve::{ConnectionSlot, accept_tcp_loop, serve, serve_websocket};
 
 /// Answered WebSocket upgrades waiting for the accept loop.
 const WEBSOCKET_BACKLOG: usize = 64;
@@ -199,6 +200,7 @@ impl Relay {
             let alpn = vec![b"http/1.1".to_vec()];
             Some(Arc::new(moql_native::server_crypto_from(
                 tls.store(),
+                &[],
                 alpn,
             )?))
         } else {
@@ -467,206 +469,3 @@ impl Relay {
 
 /// The longest `run` waits, after closing, for connections to finish draining.
 const IDLE_WAIT: Duration = Duration::from_secs(3);
-
-/// One accepted client connection counted against `limits.max_sessions`; released on drop.
-struct ConnectionSlot(Arc<Shared>);
-
-impl ConnectionSlot {
-    /// Counts one more connection, or `None` if the relay is at its limit.
-    fn claim(shared: &Arc<Shared>) -> Option<Self> {
-        let before = shared.connections.fetch_add(1, Ordering::AcqRel);
-        let slot = Self(shared.clone());
-        (before < shared.limits.max_sessions).then_some(slot)
-    }
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// One connection: authorize, run the session, account for it.
-async fn serve(shared: Arc<Shared>, incoming: Incoming) {
-    let remote = incoming.remote_addr();
-    let version = incoming.version();
-    let request_path = incoming.request_path();
-    let transport = match incoming.accept().await {
-        Ok(transport) => transport,
-        Err(err) => {
-            tracing::debug!(%remote, %err, "connection failed before the session");
-            return;
-        }
-    };
-    run_session(shared, transport, version, request_path, remote).await;
-}
-
-/// One WebSocket connection (its upgrade already answered): the same as a WebTransport one,
-/// or closed at once with 567 (App(503)) when the relay is at its session limit (`admitted`
-/// false).
-async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, admitted: bool) {
-    let WebSocketUpgrade {
-        io,
-        protocol,
-        target,
-        remote,
-    } = upgrade;
-    let transport = accept_upgraded(io, &protocol, remote, &shared.qmux_config()).await;
-    if !admitted {
-        tracing::warn!(%remote, max = shared.limits.max_sessions, "at the session limit; refusing");
-        refuse_busy(&shared, transport, protocol.version).await;
-        return;
-    }
-    run_session(shared, transport, protocol.version, Some(target), remote).await;
-}
-
-/// Refuses a QMux session with 567 (App(503)) once its SETUP has arrived (within the SETUP
-/// timeout), as an authorization refusal is: a close sent before the peer has finished
-/// starting its side is not reliably reported with its code.
-async fn refuse_busy(shared: &Shared, transport: Connection, version: Version) {
-    if let Ok(accepting) = Accepting::new(transport, version, shared.setup_timeout).await {
-        accepting.reject(ErrorCode::SERVICE_UNAVAILABLE, "Service Unavailable");
-    }
-}
-
-/// Plain QMux over TCP: accepts until the relay stops; each connection's handshake runs in its
-/// own task, and its path comes in SETUP (as on raw QUIC).
-async fn accept_tcp_loop(
-    shared: Arc<Shared>,
-    listener: TcpListener,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = crate::http::server::accept(&listener) => accepted,
-            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let slot = ConnectionSlot::claim(&shared);
-            match accept_tcp(stream, &Version::ALL, &shared.qmux_config()).await {
-                Ok((transport, version)) if slot.is_none() => {
-                    // At max_sessions: 567 (App(503)), as on raw QUIC.
-                    tracing::warn!(%remote, "at the session limit; refusing");
-                    refuse_busy(&shared, transport, version).await;
-                }
-                Ok((transport, version)) => {
-                    run_session(shared, transport, version, None, remote).await;
-                }
-                Err(err) => tracing::debug!(%remote, %err, "QMux over TCP failed to start"),
-            }
-            drop(slot);
-        });
-    }
-}
-
-/// Reads the SETUP, authorizes the request path, runs the session until it ends or its
-/// credential expires, and accounts for it.
-///
-/// The credential's deadline is fixed when the grant is made and bounds everything after it:
-/// sending the relay's SETUP (which a client can stall by giving no stream credit; also
-/// bounded by the SETUP timeout, closed with 3) and the session itself. At the deadline the
-/// session is closed with 6 (Unauthorized), whatever state it is in.
-async fn run_session(
-    shared: Arc<Shared>,
-    transport: Connection,
-    version: Version,
-    request_path: Option<String>,
-    remote: SocketAddr,
-) {
-    let kind = transport.kind();
-    // Closes the connection if `accept` is abandoned part-way (it owns the transport then).
-    let closer = transport.clone();
-    let accepting = match Accepting::new(transport, version, shared.setup_timeout).await {
-        Ok(accepting) => accepting,
-        Err(err) => {
-            tracing::debug!(%remote, %err, "no usable SETUP");
-            return;
-        }
-    };
-    // WebTransport carries the path in CONNECT, WebSocket in the upgrade; raw QUIC in the SETUP
-    // Path (spec 1.4, 5.1.2).
-    let path = request_path
-        .or_else(|| accepting.setup().path.clone())
-        .unwrap_or_else(|| "/".into());
-    let grant = match shared.auth.authorize(&path) {
-        Ok(grant) => grant,
-        Err(err) => {
-            tracing::info!(%remote, %err, "refused");
-            accepting.reject(err.code(), &err.to_string());
-            return;
-        }
-    };
-    let deadline = grant
-        .deadline(SystemTime::now(), std::time::Instant::now())
-        .map(tokio::time::Instant::from_std);
-    let setup_by = tokio::time::Instant::now() + shared.setup_timeout;
-    let start_by = deadline.map_or(setup_by, |deadline| deadline.min(setup_by));
-    let labels = SessionLabels::new(kind, version);
-    let mut config = client_config(&shared, &grant);
-    config.meter = Some(shared.metrics.meter(&labels));
-    let session = match tokio::time::timeout_at(start_by, accepting.accept(config)).await {
-        Ok(Ok(session)) => session,
-        Ok(Err(err)) => {
-            tracing::debug!(%remote, %err, "session failed to start");
-            return;
-        }
-        Err(_) => {
-            let (code, reason) = if deadline.is_some_and(|deadline| deadline <= setup_by) {
-                // spec 1.4: refusals are closed with 6 (Unauthorized).
-                (ErrorCode::UNAUTHORIZED, "credential expired")
-            } else {
-                (ErrorCode::TIMEOUT, "the relay's SETUP could not be sent")
-            };
-            tracing::info!(%remote, reason, "session not started");
-            closer.close(code.to_wire(version, CodeScope::Session), reason);
-            return;
-        }
-    };
-    tracing::info!(%remote, %version, transport = %kind, root = %grant.root, "session started");
-    let id = shared.register(&session);
-    let open = shared.metrics.session_started(labels);
-    let code = tokio::select! {
-        err = session.closed() => {
-            tracing::info!(%remote, %err, "session ended");
-            end_code(&err)
-        }
-        () = sleep_until_or_forever(deadline) => {
-            // The credential expired: spec 6 step 9, close with 6 Unauthorized.
-            session.close(ErrorCode::UNAUTHORIZED, "credential expired");
-            tracing::info!(%remote, "credential expired");
-            Some(ErrorCode::UNAUTHORIZED.0.to_string())
-        }
-    };
-    shared.metrics.session_ended(open, code);
-    shared.unregister(id);
-}
-
-async fn sleep_until_or_forever(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// A client session sees the relay's origin under its root, publishes into it under its root,
-/// and is held to its grants.
-fn client_config(shared: &Shared, grant: &Grant) -> SessionConfig {
-    let mut config = shared
-        .session_config()
-        .with_publish(shared.origin.consume_prefix(&grant.root))
-        .with_subscribe(shared.origin.clone())
-        .with_root(grant.root.clone());
-    config.allow_subscribe = restrict(&grant.subscribe);
-    config.allow_publish = restrict(&grant.publish);
-    config
-}
-
-/// `None` (no restriction) when a grant covers everything under the root.
-fn restrict(prefixes: &[Path]) -> Option<Vec<Path>> {
-    if prefixes.iter().any(Path::is_root) {
-        None
-    } else {
-        Some(prefixes.to_vec())
-    }
-}
