@@ -159,7 +159,8 @@ impl ConnectArgs {
 #[derive(Clone, Debug)]
 pub(crate) struct Connector {
     client: Client,
-    config: ClientConfig,
+    /// Shared: it carries the client certificate, and `fresh` copies it per connection.
+    config: std::sync::Arc<ClientConfig>,
     url: String,
 }
 
@@ -187,7 +188,7 @@ impl Connector {
         };
         Ok(Self {
             client,
-            config,
+            config: std::sync::Arc::new(config),
             url,
         })
     }
@@ -203,7 +204,7 @@ impl Connector {
     /// No socket.
     pub(crate) fn fresh(&self) -> anyhow::Result<Self> {
         Ok(Self {
-            client: Client::new(self.config.clone()).context("creating a client")?,
+            client: Client::new((*self.config).clone()).context("creating a client")?,
             config: self.config.clone(),
             url: self.url.clone(),
         })

@@ -208,7 +208,11 @@ fn load_pem_reads_back_a_chain_and_key() {
 #[test]
 fn malformed_fingerprints_are_refused_up_front() {
     for bad in ["", "abc", &"g".repeat(64), &"a".repeat(66)] {
-        let err = client_crypto(&ClientTls::Fingerprints(vec![bad.to_owned()]), None, Vec::new());
+        let err = client_crypto(
+            &ClientTls::Fingerprints(vec![bad.to_owned()]),
+            None,
+            Vec::new(),
+        );
         assert!(
             matches!(err, Err(TransportError::Certificate(_))),
             "{bad:?}"

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::{DigitallySignedStruct, RootCertStore};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore};
 
 use super::{ClientTls, TransportError};
 
@@ -131,7 +131,9 @@ impl Certificate {
     ///
     /// [`TransportError::Io`] if the file cannot be read; [`TransportError::Certificate`] if
     /// it is malformed or holds no certificate.
-    pub fn load_roots(path: impl AsRef<Path>) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+    pub fn load_roots(
+        path: impl AsRef<Path>,
+    ) -> Result<Vec<CertificateDer<'static>>, TransportError> {
         let path = path.as_ref();
         let pem = std::fs::read(path)?;
         let roots = rustls_pemfile::certs(&mut pem.as_slice())

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moql_native::{Client, ClientConfig, ClientTls};
+use moql_native::{Certificate, Client, ClientConfig, ClientTls, TransportError};
 use moql_session::Session;
 use tokio::sync::watch;
 
@@ -32,6 +32,55 @@ fn backoff_cap(linger_seconds: f64) -> Duration {
     Duration::from_secs_f64(linger_seconds / 4.0).clamp(BACKOFF_START, BACKOFF_MAX)
 }
 
+/// A client for dialing peers: trust per `[cluster]` (`insecure`, `peer_fingerprints`,
+/// `roots`, else the system's), presenting `client_cert` when a peer asks for one.
+///
+/// The peer connection takes the relay's own idle timeout (and keep-alive at a third of it),
+/// as its sessions from clients do: a dead upstream is noticed when a client's would be, so
+/// its broadcasts linger and resume (issue #18) instead of waiting out the client default of
+/// 30 s.
+fn peer_client(shared: &Shared, cluster: &ClusterConfig) -> Result<Client, TransportError> {
+    let (tls, identity) = peer_tls(cluster)?;
+    let mut config = ClientConfig::new(tls);
+    config.identity = identity;
+    let idle_timeout = Duration::from_secs_f64(shared.limits.idle_timeout_seconds);
+    config.idle_timeout = idle_timeout;
+    if !idle_timeout.is_zero() {
+        config.keep_alive = config.keep_alive.min(idle_timeout / 3);
+    }
+    Client::new(config)
+}
+
+/// How to trust peers and which certificate to present them, read from the files `cluster`
+/// names. The relay calls it once at start so that a bad file is a startup error rather than
+/// a dial that fails forever.
+///
+/// # Errors
+///
+/// An unreadable or malformed root, certificate or key file.
+pub(crate) fn peer_tls(
+    cluster: &ClusterConfig,
+) -> Result<(ClientTls, Option<Certificate>), TransportError> {
+    let tls = if cluster.insecure {
+        ClientTls::DisableVerify
+    } else if !cluster.peer_fingerprints.is_empty() {
+        ClientTls::Fingerprints(cluster.peer_fingerprints.clone())
+    } else if !cluster.roots.is_empty() {
+        let mut roots = Vec::new();
+        for path in &cluster.roots {
+            roots.extend(Certificate::load_roots(path)?);
+        }
+        ClientTls::Roots(roots)
+    } else {
+        ClientTls::System
+    };
+    let identity = match (&cluster.client_cert, &cluster.client_key) {
+        (Some(cert), Some(key)) => Some(Certificate::load_pem(cert, key)?),
+        _ => None,
+    };
+    Ok((tls, identity))
+}
+
 /// Keeps a session to `url` up until `stop` turns true.
 pub(crate) async fn peer(
     shared: Arc<Shared>,
@@ -39,30 +88,6 @@ pub(crate) async fn peer(
     url: String,
     mut stop: watch::Receiver<bool>,
 ) {
-    let tls = if cluster.insecure {
-        ClientTls::DisableVerify
-    } else if !cluster.peer_fingerprints.is_empty() {
-        ClientTls::Fingerprints(cluster.peer_fingerprints.clone())
-    } else {
-        ClientTls::System
-    };
-    // The peer connection takes the relay's own idle timeout (and keep-alive at a third of
-    // it), as its sessions from clients do: a dead upstream is noticed when a client's would
-    // be, so its broadcasts linger and resume (issue #18) instead of waiting out the
-    // client default of 30 s.
-    let mut config = ClientConfig::new(tls);
-    let idle_timeout = Duration::from_secs_f64(shared.limits.idle_timeout_seconds);
-    config.idle_timeout = idle_timeout;
-    if !idle_timeout.is_zero() {
-        config.keep_alive = config.keep_alive.min(idle_timeout / 3);
-    }
-    let client = match Client::new(config) {
-        Ok(client) => client,
-        Err(err) => {
-            tracing::error!(%url, %err, "cannot create the peer client");
-            return;
-        }
-    };
     let target = match &cluster.token {
         Some(token) => format!(
             "{url}{}jwt={token}",
@@ -73,6 +98,9 @@ pub(crate) async fn peer(
     let mut backoff = BACKOFF_START;
     loop {
         let attempt = async {
+            // Built per dial: the trust roots and the client certificate are re-read, so a
+            // renewed certificate is presented from the next reconnection on.
+            let client = peer_client(&shared, &cluster).map_err(|e| e.to_string())?;
             let connected = client.connect(&target).await.map_err(|e| e.to_string())?;
             let mut config = shared
                 .session_config()

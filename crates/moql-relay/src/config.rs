@@ -128,10 +128,56 @@ pub struct ClusterConfig {
     pub peers: Vec<String>,
     /// SHA-256 fingerprints of peers' certificates to trust (hex).
     pub peer_fingerprints: Vec<String>,
+    /// PEM files of CA certificates to verify peers' server certificates against, instead of
+    /// the system's roots (a private CA); the certificate must still name the peer URL's
+    /// host. Not together with `peer_fingerprints`.
+    pub roots: Vec<PathBuf>,
     /// Skip certificate verification of peers (development only).
     pub insecure: bool,
     /// Appended to each peer URL as `?jwt=…` when the peers require authentication.
     pub token: Option<String>,
+    /// PEM certificate chain this relay presents to peers that ask for one (mTLS), with
+    /// `client_key`; re-read at each dial, so a renewed file is used from the next
+    /// reconnection on.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of `client_cert`.
+    pub client_key: Option<PathBuf>,
+    /// PEM files of the CAs that issue cluster peers' client certificates (mTLS): the UDP
+    /// port (raw QUIC and WebTransport) asks every client for a certificate, and one these
+    /// roots verify makes the session a cluster peer with full access under its path, without
+    /// a token, until the certificate expires. Clients without one are served as before. Use
+    /// a CA that issues only relay certificates, or restrict with `peer_names`. Read at start.
+    pub peer_roots: Vec<PathBuf>,
+    /// With `peer_roots`: only certificates naming one of these (DNS subject alternative
+    /// name or common name) are peers; others are judged by their token as if they had
+    /// presented none. Empty: every verified certificate.
+    pub peer_names: Vec<String>,
+}
+
+impl ClusterConfig {
+    /// Settings that cannot go together, as `(key, message)`.
+    fn check(&self) -> Result<(), (String, String)> {
+        let fail = |key: &str, message: &str| Err((format!("cluster.{key}"), message.to_string()));
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            return fail(
+                "client_cert",
+                "cluster.client_cert and cluster.client_key go together",
+            );
+        }
+        if !self.roots.is_empty() && !self.peer_fingerprints.is_empty() {
+            return fail(
+                "roots",
+                "cluster.roots and cluster.peer_fingerprints both say how to trust peers; keep one",
+            );
+        }
+        if !self.peer_names.is_empty() && self.peer_roots.is_empty() {
+            return fail(
+                "peer_names",
+                "cluster.peer_names restricts cluster.peer_roots, which is empty",
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Default [`CacheConfig::max_latency_seconds`]: 30 s, six times the reference's default
@@ -385,6 +431,7 @@ impl RelayConfig {
         }
         crate::archive::Rules::parse(&self.cache.disk)
             .map_err(|err| ("cache.disk".to_string(), err.to_string()))?;
+        self.cluster.check()?;
         let limits = &self.limits;
         for (key, value) in [
             (
@@ -533,6 +580,29 @@ mod tests {
         assert_eq!(config.limits.idle_timeout_seconds, 1.0);
         assert_eq!(config.limits.announce_wait_seconds, 0.5);
         assert_eq!(config.web_root, Some(PathBuf::from("web/dist")));
+    }
+
+    #[test]
+    fn cluster_tls_settings_that_cannot_go_together_are_refused() {
+        for (text, key) in [
+            ("[cluster]\nclient_cert = \"a.pem\"", "client_key"),
+            ("[cluster]\nclient_key = \"a.key\"", "client_key"),
+            (
+                "[cluster]\nroots = [\"ca.pem\"]\npeer_fingerprints = [\"00\"]",
+                "peer_fingerprints",
+            ),
+            ("[cluster]\npeer_names = [\"relay-a\"]", "peer_roots"),
+        ] {
+            let err = RelayConfig::parse(text).expect_err(text).to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let config = RelayConfig::parse(
+            "[cluster]\nroots = [\"ca.pem\"]\nclient_cert = \"a.pem\"\nclient_key = \"a.key\"\n\
+             peer_roots = [\"ca.pem\"]\npeer_names = [\"relay-a\"]",
+        )
+        .expect("a full mTLS cluster section");
+        assert_eq!(config.cluster.roots, [PathBuf::from("ca.pem")]);
+        assert_eq!(config.cluster.peer_names, ["relay-a"]);
     }
 
     #[test]

@@ -123,7 +123,10 @@ async fn a_client_trusting_a_private_ca_verifies_the_chain_and_the_name() {
     let mut misnamed = server_with(ca.issue(&["elsewhere.example"], false), Vec::new());
     let url = super::url("moql", "127.0.0.1", &misnamed, "/");
     let (result, _) = dial(&mut misnamed, &trusting, &url).await;
-    assert!(result.is_err(), "a certificate for another name was accepted");
+    assert!(
+        result.is_err(),
+        "a certificate for another name was accepted"
+    );
 }
 
 #[tokio::test]
@@ -144,7 +147,9 @@ async fn a_server_with_client_roots_reports_a_verified_client_certificate() {
         let url = url(scheme, "127.0.0.1", &server, "/");
         let (result, seen) = dial(&mut server, &peer, &url).await;
         assert!(result.is_ok(), "{scheme}: {result:?}");
-        let chain = seen.flatten().expect("the server saw the client certificate");
+        let chain = seen
+            .flatten()
+            .expect("the server saw the client certificate");
         assert_eq!(chain[0], leaf, "{scheme}: the presented leaf");
     }
 
@@ -184,7 +189,11 @@ async fn a_server_without_client_roots_asks_for_no_certificate() {
     let url = url("moql", "127.0.0.1", &server, "/");
     let (result, seen) = dial(&mut server, &client, &url).await;
     assert!(result.is_ok(), "{result:?}");
-    assert_eq!(seen, Some(None), "a certificate nobody asked for was reported");
+    assert_eq!(
+        seen,
+        Some(None),
+        "a certificate nobody asked for was reported"
+    );
 }
 
 #[test]

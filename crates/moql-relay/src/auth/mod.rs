@@ -54,6 +54,7 @@ mod claims;
 mod config;
 mod jwk;
 mod keyring;
+mod peer;
 mod scope;
 mod token;
 
@@ -72,6 +73,7 @@ use moql_wire::{ErrorCode, Path};
 pub use claims::Claims;
 pub use config::{AuthConfig, KeyConfig, PublicAccess, PublicRules};
 pub use jwk::{Jwk, generate as generate_jwk, parse as parse_jwks, parse_algorithm};
+pub use peer::{PeerCertificate, PeerRules};
 pub use scope::Grant;
 pub use token::{SigningKey, generate_es256, generate_hs256_secret, sign};
 

@@ -22,7 +22,7 @@ use moql_session::{Session, SessionConfig, random_origin_id};
 use moql_wire::ErrorCode;
 use tokio::net::TcpListener;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, PeerRules};
 use crate::config::{LimitsConfig, RelayConfig};
 use crate::error::RelayError;
 use crate::http::{HttpState, WebSocketUpgrade};
@@ -64,6 +64,8 @@ pub struct Relay {
 pub(crate) struct Shared {
     pub(crate) origin: OriginProducer,
     pub(crate) auth: Auth,
+    /// Which verified client certificates are cluster peers (`[cluster] peer_names`).
+    peers: PeerRules,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) origin_id: u64,
     pub(crate) cache_ceiling: Option<Duration>,
@@ -171,6 +173,16 @@ impl Relay {
         let limits = &config.limits;
         let mut server_config = ServerConfig::new(config.bind, certificate);
         server_config.max_streams = limits.max_streams;
+        if !config.cluster.peers.is_empty() {
+            crate::cluster::peer_tls(&config.cluster)
+                .map_err(|err| RelayError::Config(format!("[cluster]: {err}")))?;
+        }
+        for path in &config.cluster.peer_roots {
+            server_config.client_roots.extend(
+                Certificate::load_roots(path)
+                    .map_err(|err| RelayError::Config(format!("cluster.peer_roots: {err}")))?,
+            );
+        }
         server_config.handshake_timeout = LimitsConfig::seconds(
             "handshake_timeout_seconds",
             limits.handshake_timeout_seconds,
@@ -245,6 +257,7 @@ impl Relay {
             shared: Arc::new(Shared {
                 origin: OriginProducer::with_max_broadcasts(config.limits.max_broadcasts),
                 auth,
+                peers: PeerRules::new(&config.cluster.peer_names),
                 metrics,
                 origin_id,
                 cache_ceiling,

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use web_transport_trait::Session as _;
 
 use super::Shared;
-use crate::auth::Grant;
+use crate::auth::{AuthError, Grant, PeerCertificate};
 use crate::http::WebSocketUpgrade;
 use crate::metrics::SessionLabels;
 use crate::metrics::session::end_code;
@@ -45,6 +45,18 @@ pub(super) async fn serve(shared: Arc<Shared>, incoming: Incoming) {
     let remote = incoming.remote_addr();
     let version = incoming.version();
     let request_path = incoming.request_path();
+    // Only with `[cluster] peer_roots`: the chain the TLS layer verified against them.
+    let peer = match incoming.peer_certificates().as_deref() {
+        Some([leaf, ..]) => match PeerCertificate::parse(leaf) {
+            Ok(peer) => Some(peer),
+            Err(err) => {
+                tracing::info!(%remote, %err, "refused");
+                incoming.reject(403).await;
+                return;
+            }
+        },
+        _ => None,
+    };
     let transport = match incoming.accept().await {
         Ok(transport) => transport,
         Err(err) => {
@@ -52,13 +64,17 @@ pub(super) async fn serve(shared: Arc<Shared>, incoming: Incoming) {
             return;
         }
     };
-    run_session(shared, transport, version, request_path, remote).await;
+    run_session(shared, transport, version, request_path, remote, peer).await;
 }
 
 /// One WebSocket connection (its upgrade already answered): the same as a WebTransport one,
 /// or closed at once with 567 (App(503)) when the relay is at its session limit (`admitted`
 /// false).
-pub(super) async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgrade, admitted: bool) {
+pub(super) async fn serve_websocket(
+    shared: Arc<Shared>,
+    upgrade: WebSocketUpgrade,
+    admitted: bool,
+) {
     let WebSocketUpgrade {
         io,
         protocol,
@@ -71,7 +87,15 @@ pub(super) async fn serve_websocket(shared: Arc<Shared>, upgrade: WebSocketUpgra
         refuse_busy(&shared, transport, protocol.version).await;
         return;
     }
-    run_session(shared, transport, protocol.version, Some(target), remote).await;
+    run_session(
+        shared,
+        transport,
+        protocol.version,
+        Some(target),
+        remote,
+        None,
+    )
+    .await;
 }
 
 /// Refuses a QMux session with 567 (App(503)) once its SETUP has arrived (within the SETUP
@@ -105,7 +129,7 @@ pub(super) async fn accept_tcp_loop(
                     refuse_busy(&shared, transport, version).await;
                 }
                 Ok((transport, version)) => {
-                    run_session(shared, transport, version, None, remote).await;
+                    run_session(shared, transport, version, None, remote, None).await;
                 }
                 Err(err) => tracing::debug!(%remote, %err, "QMux over TCP failed to start"),
             }
@@ -121,12 +145,15 @@ pub(super) async fn accept_tcp_loop(
 /// sending the relay's SETUP (which a client can stall by giving no stream credit; also
 /// bounded by the SETUP timeout, closed with 3) and the session itself. At the deadline the
 /// session is closed with 6 (Unauthorized), whatever state it is in.
+///
+/// `peer`: the client certificate the UDP port verified against `[cluster] peer_roots`.
 async fn run_session(
     shared: Arc<Shared>,
     transport: Connection,
     version: Version,
     request_path: Option<String>,
     remote: SocketAddr,
+    peer: Option<PeerCertificate>,
 ) {
     let kind = transport.kind();
     // Closes the connection if `accept` is abandoned part-way (it owns the transport then).
@@ -143,7 +170,7 @@ async fn run_session(
     let path = request_path
         .or_else(|| accepting.setup().path.clone())
         .unwrap_or_else(|| "/".into());
-    let grant = match shared.auth.authorize(&path) {
+    let grant = match authorize(&shared, &path, peer.as_ref()) {
         Ok(grant) => grant,
         Err(err) => {
             tracing::info!(%remote, %err, "refused");
@@ -194,6 +221,22 @@ async fn run_session(
     };
     shared.metrics.session_ended(open, code);
     shared.unregister(id);
+}
+
+/// A cluster peer's certificate when `[cluster] peer_names` admits it, else the request's
+/// token or the public rules.
+fn authorize(
+    shared: &Shared,
+    path: &str,
+    peer: Option<&PeerCertificate>,
+) -> Result<Grant, AuthError> {
+    if let Some(peer) = peer
+        && let Some(grant) = shared.peers.grant(path, peer, SystemTime::now())?
+    {
+        tracing::debug!(name = peer.name(), "cluster peer by its client certificate");
+        return Ok(grant);
+    }
+    shared.auth.authorize(path)
 }
 
 async fn sleep_until_or_forever(deadline: Option<tokio::time::Instant>) {
