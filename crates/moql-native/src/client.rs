@@ -172,7 +172,7 @@ impl Client {
         let identity = config.identity.as_ref();
         let quic = quinn_config(&config.tls, identity, quic_alpn, &transport)?;
         let h3 = quinn_config(&config.tls, identity, vec![H3_ALPN.to_vec()], &transport)?;
-        let primary = super::socket::endpoint(config.bind).map_err(TransportError::Bind)?;
+        let primary = super::socket::endpoint(config.bind, None).map_err(TransportError::Bind)?;
         #[cfg(feature = "websocket")]
         let websocket = WebSocketDial {
             delay: config.websocket_delay,
@@ -454,7 +454,7 @@ impl Client {
                 SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
             };
-            let endpoint = super::socket::endpoint(SocketAddr::new(wildcard, 0))
+            let endpoint = super::socket::endpoint(SocketAddr::new(wildcard, 0), None)
                 .map_err(TransportError::Bind)?;
             *secondary = Some(endpoint.clone());
             return Ok(endpoint);

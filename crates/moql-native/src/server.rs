@@ -65,6 +65,14 @@ pub struct ServerConfig {
     /// certificate these roots do not verify fails the handshake. A verified chain is
     /// reported by [`Incoming::peer_certificates`].
     pub client_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Seed of the stateless-reset key (RFC 9000 10.3); default `None`: random per process.
+    /// With the same seed in the next process on this address (e.g.
+    /// [`Certificate::reset_seed`] of the same key file), a restarted server answers its
+    /// predecessor's clients' next packet with a reset they accept, so they notice the restart
+    /// at once instead of at their idle timeout. Never share a seed between servers that can
+    /// receive each other's packets (anycast, a QUIC load balancer): one would reset the
+    /// other's connections.
+    pub reset_seed: Option<[u8; 32]>,
 }
 
 impl ServerConfig {
@@ -79,6 +87,7 @@ impl ServerConfig {
             max_streams: 1024,
             handshake_timeout: Duration::from_secs(10),
             client_roots: Vec::new(),
+            reset_seed: None,
         }
     }
 }
@@ -134,7 +143,8 @@ impl Server {
 
         // Our own socket (dual-stack IPv6 wildcard, large buffers: see `socket`); installing a
         // server config turns the endpoint into a server.
-        let endpoint = super::socket::endpoint(config.bind).map_err(TransportError::Bind)?;
+        let endpoint = super::socket::endpoint(config.bind, config.reset_seed.as_ref())
+            .map_err(TransportError::Bind)?;
         endpoint.set_server_config(Some(server_config));
 
         let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);

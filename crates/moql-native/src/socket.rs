@@ -40,14 +40,31 @@ pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
-/// A quinn endpoint (no server config yet) on a socket from [`bind`].
-pub(crate) fn endpoint(addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
-    quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
-        None,
-        bind(addr)?,
-        Arc::new(quinn::TokioRuntime),
-    )
+/// A quinn endpoint (no server config yet) on a socket from [`bind`], its stateless-reset
+/// key made from `reset_seed` when given (random otherwise; see `ServerConfig::reset_seed`).
+pub(crate) fn endpoint(
+    addr: SocketAddr,
+    reset_seed: Option<&[u8; 32]>,
+) -> std::io::Result<quinn::Endpoint> {
+    let config = match reset_seed {
+        Some(seed) => {
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, seed);
+            // quinn drops short-header packets whose connection ID its generator did not
+            // make (a keyed hash check) before it considers a reset: the generator's key must
+            // survive the restart too. Derived apart from the reset key.
+            let tag = ring::hmac::sign(&key, b"moql connection id key");
+            let mut cid_key = [0u8; 8];
+            cid_key.copy_from_slice(&tag.as_ref()[..8]);
+            let cid_key = u64::from_le_bytes(cid_key);
+            let mut config = quinn::EndpointConfig::new(Arc::new(key));
+            config.cid_generator(move || {
+                Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+            });
+            config
+        }
+        None => quinn::EndpointConfig::default(),
+    };
+    quinn::Endpoint::new(config, None, bind(addr)?, Arc::new(quinn::TokioRuntime))
 }
 
 #[cfg(test)]

@@ -148,6 +148,27 @@ impl Certificate {
         Ok(roots)
     }
 
+    /// A 32-byte seed for QUIC's stateless-reset key ([`ServerConfig::reset_seed`](
+    /// super::ServerConfig::reset_seed)), derived from the private key (HKDF-SHA256 with a
+    /// fixed label): the same key file gives the same seed in every process, and the seed
+    /// reveals nothing of the key.
+    pub fn reset_seed(&self) -> [u8; 32] {
+        struct Len;
+        impl ring::hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"moql stateless reset key v1");
+        let prk = salt.extract(self.key.secret_der());
+        let mut seed = [0u8; 32];
+        // `expand` and `fill` only fail for an output longer than 255 hash lengths.
+        if let Ok(okm) = prk.expand(&[b"quic"], Len) {
+            let _ = okm.fill(&mut seed);
+        }
+        seed
+    }
+
     /// The lowercase hex SHA-256 of the leaf certificate's DER (64 characters): the value
     /// served at `/certificate.sha256` and pinned by [`ClientTls::Fingerprints`].
     ///

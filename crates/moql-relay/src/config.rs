@@ -102,6 +102,13 @@ pub struct TlsConfig {
     /// 5; 0 turns the check off (SIGHUP still reloads).
     #[serde(deserialize_with = "units::seconds")]
     pub watch_seconds: f64,
+    /// Derive QUIC's stateless-reset key from the certificate's private key (default true),
+    /// so a relay restarted with the same key file ends its predecessor's connections at
+    /// their next packet: clients and peers reconnect at once instead of after their idle
+    /// timeout (a generated certificate is new at each start, so this changes nothing then).
+    /// Turn it off when several relays share one certificate and can receive each other's
+    /// packets (anycast, a QUIC-aware load balancer): one would reset the others' connections.
+    pub stable_reset: bool,
 }
 
 impl Default for TlsConfig {
@@ -111,6 +118,7 @@ impl Default for TlsConfig {
             key: None,
             generate: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
             watch_seconds: 5.0,
+            stable_reset: true,
         }
     }
 }

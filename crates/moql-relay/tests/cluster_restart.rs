@@ -141,9 +141,15 @@ async fn next(sub: &mut TrackConsumer) -> (u64, String) {
     (group.sequence(), text)
 }
 
-/// Runs the scenario: A is stopped with `signal` (B configured by `downstream_args`).
-async fn upstream_restart(scenario: &str, signal: &str, downstream_args: &[&str]) {
-    let (mut a, a_addr, a_fingerprint) = relay("127.0.0.1:0", &[]).await;
+/// Runs the scenario: A (started with `upstream_args`, both times) is stopped with `signal`
+/// (B configured by `downstream_args`).
+async fn upstream_restart(
+    scenario: &str,
+    signal: &str,
+    upstream_args: &[&str],
+    downstream_args: &[&str],
+) {
+    let (mut a, a_addr, a_fingerprint) = relay("127.0.0.1:0", upstream_args).await;
     let peer = format!("moql://127.0.0.1:{}/", a_addr.port());
     let mut b_args = vec!["--peer", &peer, "--peer-insecure"];
     b_args.extend_from_slice(downstream_args);
@@ -173,7 +179,7 @@ async fn upstream_restart(scenario: &str, signal: &str, downstream_args: &[&str]
     let before = Instant::now();
 
     stop(&mut a, signal).await;
-    let (_a, _, a_fingerprint) = relay(&a_addr.to_string(), &[]).await;
+    let (_a, _, a_fingerprint) = relay(&a_addr.to_string(), upstream_args).await;
     let (_second, track) = publisher(a_addr, &a_fingerprint).await;
     subscribed(&track).await;
     produce(&track, "b", 0);
@@ -202,7 +208,7 @@ async fn upstream_restart(scenario: &str, signal: &str, downstream_args: &[&str]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_relay_process_restarted_with_sigterm_is_resumed_downstream() {
-    upstream_restart("upstream relay process SIGTERM + restart", "TERM", &[]).await;
+    upstream_restart("upstream relay process SIGTERM + restart", "TERM", &[], &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +221,34 @@ async fn an_upstream_relay_process_killed_and_restarted_is_resumed_downstream() 
     upstream_restart(
         "upstream relay process SIGKILL + restart (downstream idle timeout 1 s)",
         "KILL",
+        &[],
         &["--config", &config],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_relay_killed_and_restarted_with_its_certificate_files_is_noticed_at_once() {
+    // B keeps the default 30 s idle timeout. A serves certificate files, from whose key its
+    // stateless-reset key is derived: the restarted A answers B's next packet to the dead
+    // connection with a reset B accepts (RFC 9000 10.3), so B re-peers within the linger
+    // instead of after 30 s (which `next`'s 20 s bound would not wait for).
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let certificate =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let cert = dir.path().join("a.pem");
+    let key = dir.path().join("a.key");
+    std::fs::write(&cert, certificate.cert.pem()).expect("cert written");
+    std::fs::write(&key, certificate.signing_key.serialize_pem()).expect("key written");
+    let config = dir.path().join("a.toml");
+    std::fs::write(&config, format!("[tls]\ncert = {cert:?}\nkey = {key:?}\n"))
+        .expect("config written");
+    let config = config.to_str().expect("UTF-8 path").to_string();
+    upstream_restart(
+        "upstream relay process SIGKILL + restart with its certificate files (default idle timeout)",
+        "KILL",
+        &["--config", &config],
+        &[],
     )
     .await;
 }

@@ -229,3 +229,20 @@ fn roots_are_loaded_from_pem_and_unusable_ones_are_refused() {
     let store = CertStore::new(&a.issue(&["x"], false)).expect("store");
     assert!(server_crypto_from(&store, &garbage, Vec::new()).is_err());
 }
+
+#[test]
+fn the_reset_seed_follows_the_private_key() {
+    let ca = Ca::new("CA");
+    let one = ca.issue(&["a"], false);
+    let reloaded = Certificate {
+        chain: Vec::new(),
+        key: one.key.clone_key(),
+    };
+    assert_eq!(
+        one.reset_seed(),
+        reloaded.reset_seed(),
+        "same key, same seed"
+    );
+    assert_ne!(one.reset_seed(), ca.issue(&["a"], false).reset_seed());
+    assert_ne!(one.reset_seed(), [0; 32]);
+}

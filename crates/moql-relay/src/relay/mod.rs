@@ -171,7 +171,9 @@ impl Relay {
         };
         let generated = config.tls.cert.is_none();
         let limits = &config.limits;
+        let reset_seed = config.tls.stable_reset.then(|| certificate.reset_seed());
         let mut server_config = ServerConfig::new(config.bind, certificate);
+        server_config.reset_seed = reset_seed;
         server_config.max_streams = limits.max_streams;
         if !config.cluster.peers.is_empty() {
             crate::cluster::peer_tls(&config.cluster)
