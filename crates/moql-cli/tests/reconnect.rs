@@ -233,10 +233,6 @@ async fn publisher_and_subscriber_come_back_after_a_relay_restart() {
     }
 }
 
-// Known flake (issue 18, left open): it passed 13 of 13 runs alone but once, in a full
-// `cargo test --workspace`, the subscriber never received a frame through relay B within 20 s
-// of relay A's SIGTERM. Run it with `--ignored` until the race is found.
-#[ignore = "flaky: the GOAWAY move stalled once under the full suite (issue 18)"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_goaway_url_moves_the_subscriber_to_another_relay_within_one_group() {
     let (_relay_b, port_b) = relay(0, &[]).await;

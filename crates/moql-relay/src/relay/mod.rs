@@ -319,8 +319,9 @@ impl Relay {
     }
 
     /// Runs until `shutdown` resolves, then sends GOAWAY to every session, gives them
-    /// `drain_seconds` to leave, closes the rest, waits (at most 3 s) for the closing connections
-    /// to drain so the UDP port is free again, and returns.
+    /// `drain_seconds` to leave (still served, what peers relay included), closes the rest and
+    /// then the peer sessions, waits (at most 3 s) for the closing connections to drain so the
+    /// UDP port is free again, and returns.
     ///
     /// # Errors
     ///
@@ -367,10 +368,13 @@ impl Relay {
             let stop = stop_rx.clone();
             tokio::spawn(async move { accept_tcp_loop(shared, listener, stop).await });
         }
+        // Peering outlives the drain, so what peers relay reaches the sessions told to go away
+        // until they have moved (stopped with the listeners, it failed them as GOAWAY left).
+        let (peers_stop_tx, peers_stop_rx) = tokio::sync::watch::channel(false);
         for peer in self.config.cluster.peers.clone() {
             let shared = self.shared.clone();
             let cluster = self.config.cluster.clone();
-            let stop = stop_rx.clone();
+            let stop = peers_stop_rx.clone();
             tokio::spawn(async move { crate::cluster::peer(shared, cluster, peer, stop).await });
         }
 
@@ -464,6 +468,8 @@ impl Relay {
         for session in self.shared.sessions() {
             session.close(ErrorCode::CANCEL, "relay shutting down");
         }
+        // Only now that no client is served: close the peer sessions.
+        let _ = peers_stop_tx.send(true);
         // Let the closes reach the peers (WebTransport's capsule, QUIC's CONNECTION_CLOSE)
         // before the endpoint goes away: browsers stay through GOAWAY, and exiting at once
         // would leave them to notice by their idle timeout.

@@ -22,9 +22,10 @@ use tokio::sync::watch;
 
 use crate::Session;
 
-/// How long a track error waits for its session to be seen closed before it counts as the
-/// track's own error (the session records its close before it fails its tracks, so this is
-/// only a margin).
+/// How long a track error (or a withdrawal) waits for its session to be seen closed or told
+/// to go away before it counts as the track's own: the session records its close before it
+/// fails its tracks, but a relay that shuts down may withdraw what it relays (its upstream
+/// going) a moment before its GOAWAY arrives, on another stream.
 const CLOSE_MARGIN: Duration = Duration::from_millis(200);
 
 /// Where a mirrored broadcast comes from right now.
@@ -43,14 +44,24 @@ impl Source {
     }
 }
 
-/// Whether `session` is going away (GOAWAY received) or closes within [`CLOSE_MARGIN`].
+/// Whether `session` is going away: it has received GOAWAY or closed, or does either within
+/// [`CLOSE_MARGIN`].
+///
+/// Both count within the margin: a relay shutting down withdraws its relayed broadcasts and
+/// fails their subscriptions as it sends GOAWAY, and those can overtake the GOAWAY. Waiting
+/// for the close alone (the drain keeps the session open for seconds) made such a failure
+/// the track's own: the application's track ended instead of moving to the GOAWAY target.
 async fn session_failing(session: &Session) -> bool {
     if session.goaway_uri().is_some() {
         return true;
     }
-    tokio::time::timeout(CLOSE_MARGIN, session.closed())
-        .await
-        .is_ok()
+    let leaving = async {
+        tokio::select! {
+            _ = session.closed() => {}
+            _ = session.goaway_received() => {}
+        }
+    };
+    tokio::time::timeout(CLOSE_MARGIN, leaving).await.is_ok()
 }
 
 struct Mirror {

@@ -15,13 +15,16 @@
 //!
 //! On loss it redials after [`Backoff`] delays; a GOAWAY with a URI moves to that URI
 //! make-before-break (the old session keeps delivering until the new one does, at most
-//! [`ReconnectConfig::handover`]); a GOAWAY without one reconnects to the same URL once the
-//! old session has drained. It stops on a dial error the closure marks fatal (refused
-//! credentials, a bad URL), on a session the peer closes as unauthorized (code 6), or when
-//! the handle is dropped.
+//! [`ReconnectConfig::handover`]), and every later dial goes there too, also when that first
+//! dial failed and the old session then drained; a GOAWAY without one reconnects to the same
+//! URL once the old session has drained. It stops on a dial error the closure marks fatal
+//! (refused credentials, a bad URL), on a session the peer closes as unauthorized (code 6),
+//! or when the handle is dropped.
 
 mod backoff;
 mod mirror;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::future::Future;
@@ -376,6 +379,10 @@ impl Supervisor {
                 }
                 Ok(uri) if !uri.is_empty() => {
                     self.emit(ReconnectEvent::Moving { url: uri.clone() });
+                    // The peer is leaving and said where to go: every later dial goes there,
+                    // even if this one fails (redialling the old URL after the drain would
+                    // reach a relay that is shutting down, or nothing).
+                    self.url.clone_from(&uri);
                     match self.attach(&uri).await {
                         Ok(new) => {
                             // Make-before-break: the old session delivers until the peer
