@@ -225,8 +225,12 @@ impl Reconnecting {
         };
         let task = tokio::spawn(async move {
             let err = tokio::select! {
-                err = supervisor.run(session) => err,
+                // The stop first: `close` sends it before closing the session, so a session
+                // that ended because we closed it is never taken for a lost one (reported
+                // `Lost`, then redialled).
+                biased;
                 _ = wait_true(stopped) => ReconnectError::Closed,
+                err = supervisor.run(session) => err,
             };
             let _ = ended_tx.send(Some(err));
         });

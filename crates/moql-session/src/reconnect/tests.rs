@@ -223,3 +223,38 @@ async fn after_a_failed_move_the_client_redials_the_goaway_target_not_the_old_re
     assert_eq!(dialer.dialled(), ["a", "b", "b"]);
     drop(client);
 }
+
+/// Closing the client is not a lost connection: no `Lost` event (before the fix, the
+/// supervisor often saw its session close before it saw the stop, and `moql` printed
+/// "connection lost: session closed with code 0 …; reconnecting" as it exited normally).
+#[tokio::test(start_paused = true)]
+async fn closing_the_client_reports_no_lost_connection() {
+    for _ in 0..20 {
+        let dialer = Dialer::default();
+        let dial = dialer.clone();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let config = ReconnectConfig {
+            on_event: Some(Arc::new(move |event: &super::ReconnectEvent| {
+                seen.lock().unwrap().push(format!("{event:?}"));
+            })),
+            ..ReconnectConfig::default()
+        };
+        let client = Reconnecting::connect(
+            "a",
+            move |url, received| dial.clone().dial(url, received),
+            config,
+        )
+        .await
+        .expect("first dial");
+        client.close(ErrorCode::CANCEL, "done");
+        assert!(matches!(
+            within("the end", client.closed()).await,
+            super::ReconnectError::Closed
+        ));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let events = events.lock().unwrap();
+        assert!(!events.iter().any(|e| e.starts_with("Lost")), "{events:?}");
+        assert_eq!(dialer.dialled(), ["a"], "no redial");
+    }
+}
