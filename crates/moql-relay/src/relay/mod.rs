@@ -60,6 +60,41 @@ pub struct Relay {
     http_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
+/// How many UDP ports [`bind_udp_and_tcp`] tries when the OS picks them.
+const BIND_ATTEMPTS: u32 = 8;
+
+/// Binds the UDP server and, with `http`, a TCP listener on the same port number (browsers
+/// fetch `/certificate.sha256` from there, spec 1.6). With port 0 the OS picks a free UDP
+/// port whose TCP twin may be taken by another process: then another UDP port is tried.
+async fn bind_udp_and_tcp(
+    config: ServerConfig,
+    http: bool,
+) -> Result<(Server, Option<TcpListener>), RelayError> {
+    let mut attempt = 1;
+    loop {
+        let server = Server::bind(config.clone())?;
+        if !http {
+            return Ok((server, None));
+        }
+        let addr = server.local_addr()?;
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok((server, Some(listener))),
+            Err(err) if retry_bind(config.bind.port(), err.kind(), attempt) => {
+                tracing::debug!(%addr, %err, "TCP twin of the picked UDP port taken; another");
+                attempt += 1;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// Whether a TCP bind that failed with `kind`, on the `attempt`th UDP port, is tried again
+/// on another: only when the port was left to the OS (`requested_port` 0: a configured port
+/// that is taken is the operator's to fix) and it was taken, within [`BIND_ATTEMPTS`].
+fn retry_bind(requested_port: u16, kind: std::io::ErrorKind, attempt: u32) -> bool {
+    requested_port == 0 && kind == std::io::ErrorKind::AddrInUse && attempt < BIND_ATTEMPTS
+}
+
 /// What every connection task shares.
 pub(crate) struct Shared {
     pub(crate) origin: OriginProducer,
@@ -206,7 +241,7 @@ impl Relay {
                 "limits.header_timeout_seconds must be above 0".into(),
             ));
         }
-        let server = Server::bind(server_config)?;
+        let (server, http) = bind_udp_and_tcp(server_config, config.http).await?;
         let addr = server.local_addr()?;
         let files = config.tls.cert.clone().zip(config.tls.key.clone());
         let tls = TlsReloader::new(server.certificates(), files, &config.tls.generate);
@@ -217,12 +252,6 @@ impl Relay {
                 &[],
                 alpn,
             )?))
-        } else {
-            None
-        };
-        // Same port number on TCP: browsers fetch /certificate.sha256 from there (spec 1.6).
-        let http = if config.http {
-            Some(TcpListener::bind(addr).await?)
         } else {
             None
         };
@@ -490,3 +519,37 @@ impl Relay {
 
 /// The longest `run` waits, after closing, for connections to finish draining.
 const IDLE_WAIT: Duration = Duration::from_secs(3);
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+
+    use super::*;
+
+    #[test]
+    fn a_taken_tcp_twin_is_retried_only_for_a_port_the_os_picked() {
+        assert!(retry_bind(0, ErrorKind::AddrInUse, 1));
+        assert!(retry_bind(0, ErrorKind::AddrInUse, BIND_ATTEMPTS - 1));
+        assert!(!retry_bind(0, ErrorKind::AddrInUse, BIND_ATTEMPTS));
+        assert!(
+            !retry_bind(4443, ErrorKind::AddrInUse, 1),
+            "a configured port"
+        );
+        assert!(
+            !retry_bind(0, ErrorKind::PermissionDenied, 1),
+            "another failure"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_udp_and_tcp_ports_are_the_same_number() {
+        let certificate = Certificate::generate(&[]).expect("certificate");
+        let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), certificate);
+        let (server, tcp) = bind_udp_and_tcp(config, true).await.expect("bind");
+        let udp = server.local_addr().expect("udp");
+        assert_eq!(
+            tcp.expect("tcp").local_addr().expect("tcp").port(),
+            udp.port()
+        );
+    }
+}
