@@ -188,18 +188,52 @@ fn signal(child: &Child, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publisher_and_subscriber_come_back_after_a_relay_restart() {
-    let (mut relay1, port) = relay(0, &[]).await;
+    // A restart as systemd does it: SIGTERM (GOAWAY without a URL, then the drain), exit,
+    // start again on the same port.
+    relay_restart("relay restart", "-TERM", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_killed_and_restarted_with_its_certificate_files_is_noticed_at_once() {
+    // SIGKILL: no GOAWAY, no close. The restarted relay derives the same stateless-reset key
+    // from the same key file, so it answers the clients' next packet (the subscriber's
+    // keep-alive) with a reset they accept and they reconnect at once. With a key of its
+    // own (`stable_reset = false`, and before) they waited out their 30 s idle timeout, past
+    // this test's bound (checked: it then fails with no frames after the restart).
+    let dir = std::env::temp_dir().join(format!("moql-reconnect-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let certificate =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let (cert, key) = (dir.join("relay.pem"), dir.join("relay.key"));
+    std::fs::write(&cert, certificate.cert.pem()).expect("cert written");
+    std::fs::write(&key, certificate.signing_key.serialize_pem()).expect("key written");
+    let config = dir.join("relay.toml");
+    std::fs::write(&config, format!("[tls]\ncert = {cert:?}\nkey = {key:?}\n")).expect("config");
+    let config = config.display().to_string();
+    relay_restart(
+        "relay SIGKILL + restart with its certificate files",
+        "-KILL",
+        &["--config", &config],
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A publisher and a subscriber on one relay, which is stopped with `signal_name` and started
+/// again on the same port with the same `args`: both reconnect, the subscriber keeps
+/// printing, both exit 0.
+async fn relay_restart(scenario: &str, signal_name: &str, args: &[&str]) {
+    let (mut relay1, port) = relay(0, args).await;
     let (mut publish, stop) = publisher(&url(port));
     let publish_err = collect_stderr(&mut publish);
     let (mut subscribe, seen, subscribe_err) = subscriber(&url(port));
     printed(&seen, 10, "frames before the restart").await;
 
-    // A restart as systemd does it: SIGTERM (GOAWAY without a URL, then the drain), exit,
-    // start again on the same port.
-    signal(&relay1, "-TERM");
-    assert!(exit(&mut relay1, "the old relay").await.success());
+    signal(&relay1, signal_name);
+    let status = exit(&mut relay1, "the old relay").await;
+    assert!(status.success() || signal_name == "-KILL", "{status}");
     let before = seen.lock().unwrap().len();
-    let (_relay2, _) = relay(port, &[]).await;
+    let (_relay2, _) = relay(port, args).await;
 
     let waited = tokio::time::timeout(
         WAIT - Duration::from_secs(5),
@@ -214,7 +248,7 @@ async fn publisher_and_subscriber_come_back_after_a_relay_restart() {
     );
     let (longest, missing) = gap(&seen);
     println!(
-        "relay restart: longest gap {} ms, {missing} groups missing",
+        "{scenario}: longest gap {} ms, {missing} groups missing",
         longest.as_millis()
     );
     drop(stop);
