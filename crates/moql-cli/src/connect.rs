@@ -17,12 +17,6 @@ use moql_wire::Version;
 use crate::GLOBAL;
 use crate::exit::Failure;
 
-/// Keep-alive of every `moql` connection: a subscriber that stops receiving sends a PING
-/// within a second, which a relay restarted with the same key file answers with a stateless
-/// reset (`[tls] stable_reset`), so the reconnect starts within a second instead of five (the
-/// library default). One small packet a second, and only while nothing else is sent.
-const KEEP_ALIVE: Duration = Duration::from_secs(1);
-
 /// How to reach and trust the relay; global flags, accepted before or after the subcommand.
 #[derive(Args, Clone, Debug, Default)]
 pub(crate) struct ConnectArgs {
@@ -130,22 +124,12 @@ impl ConnectArgs {
     /// The TLS policy the flags ask for: no verification, pinned fingerprints, custom roots
     /// (read from their files), or the operating system's verifier, in that order.
     fn tls(&self) -> anyhow::Result<ClientTls> {
-        Ok(if self.tls_disable_verify {
-            ClientTls::DisableVerify
-        } else if !self.tls_fingerprint.is_empty() {
-            ClientTls::Fingerprints(self.tls_fingerprint.clone())
-        } else if !self.tls_root.is_empty() {
-            let mut roots = Vec::new();
-            for path in &self.tls_root {
-                roots.extend(
-                    Certificate::load_roots(path)
-                        .with_context(|| format!("--tls-root {}", path.display()))?,
-                );
-            }
-            ClientTls::Roots(roots)
-        } else {
-            ClientTls::System
-        })
+        ClientTls::from_options(
+            self.tls_disable_verify,
+            &self.tls_fingerprint,
+            &self.tls_root,
+        )
+        .context("--tls-root")
     }
 
     /// The client certificate of `--tls-cert`/`--tls-key`, read from their files.
@@ -182,7 +166,6 @@ impl Connector {
             websocket_delay: (!args.no_websocket)
                 .then(|| Duration::from_millis(args.websocket_delay)),
             identity: args.identity()?,
-            keep_alive: KEEP_ALIVE,
             ..ClientConfig::new(args.tls()?)
         };
         if !args.moq_version.is_empty() {

@@ -16,15 +16,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Bound on each wait.
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
-    match tokio::time::timeout(WAIT, future).await {
-        Ok(output) => output,
-        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-    }
-}
+mod support;
+use support::{relay, within};
 
 /// A fresh directory for this test's files.
 fn scratch(name: &str) -> PathBuf {
@@ -105,45 +98,11 @@ fn client_cert(dir: &Path, ca: &str, name: &str) {
     );
 }
 
-/// The relay binary next to `moql` in the target directory.
-fn relay_binary() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_moql")).with_file_name("moql-relay");
-    assert!(
-        path.exists(),
-        "{} is missing: build it first",
-        path.display()
-    );
-    path
-}
-
-/// A `moql-relay` process with the config file `config`; its UDP port.
-async fn relay(config: &Path) -> (Child, u16) {
-    let mut child = Command::new(relay_binary())
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--log",
-            "warn",
-            "--no-http",
-            "--no-admin",
-        ])
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the relay starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = within("the listening line", lines.next_line())
-        .await
-        .expect("read")
-        .expect("a line");
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words.first(), Some(&"listening"), "{line}");
-    let addr: std::net::SocketAddr = words[1].parse().expect("address");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr.port())
+/// A `moql-relay` process with the config file `config` (no HTTP, no admin listener); its
+/// UDP port.
+async fn relay_with(config: &Path) -> (Child, u16) {
+    let config = config.display().to_string();
+    relay(0, &["--no-http", "--no-admin", "--config", &config]).await
 }
 
 /// `moql` in `dir` with `args`, no inherited URL, token or trust variables.
@@ -216,7 +175,7 @@ async fn cluster_peers_authenticate_with_client_certificates_from_a_private_ca()
         ),
     )
     .expect("b.toml");
-    let (_b, port_b) = relay(&b_config).await;
+    let (_b, port_b) = relay_with(&b_config).await;
 
     // A: open to clients, dials B trusting the cluster CA and presenting its certificate.
     let a_config = dir.join("a.toml");
@@ -234,7 +193,7 @@ async fn cluster_peers_authenticate_with_client_certificates_from_a_private_ca()
         ),
     )
     .expect("a.toml");
-    let (_a, port_a) = relay(&a_config).await;
+    let (_a, port_a) = relay_with(&a_config).await;
 
     // A clock published on A, trusting the private CA by file.
     let url_a = format!("https://localhost:{port_a}/");

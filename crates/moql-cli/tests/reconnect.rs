@@ -11,7 +11,6 @@
 //! Each test prints the gap the subscriber saw (longest silence between two frames, and
 //! groups never printed).
 
-use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,50 +19,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::time::Instant;
 
-/// Bound on each wait.
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
-    match tokio::time::timeout(WAIT, future).await {
-        Ok(output) => output,
-        Err(_) => panic!("timed out after {WAIT:?} waiting for {what}"),
-    }
-}
-
-/// The relay binary next to `moql` in the target directory.
-fn relay_binary() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_BIN_EXE_moql")).with_file_name("moql-relay");
-    assert!(
-        path.exists(),
-        "{} is missing: build it first (cargo build -p moql-relay; cargo test --workspace does)",
-        path.display()
-    );
-    path
-}
-
-/// A `moql-relay` process on 127.0.0.1:`port` (0: any) with `extra` flags; its port.
-async fn relay(port: u16, extra: &[&str]) -> (Child, u16) {
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = Command::new(relay_binary())
-        .args(["--bind", &bind, "--log", "warn"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the relay starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = within("the listening line", lines.next_line())
-        .await
-        .expect("read")
-        .expect("a line");
-    let words: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(words.first(), Some(&"listening"), "{line}");
-    let addr: std::net::SocketAddr = words[1].parse().expect("address");
-    // Keep reading stdout so the relay never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr.port())
-}
+mod support;
+use support::{WAIT, relay, within};
 
 fn url(port: u16) -> String {
     format!("moql://127.0.0.1:{port}/")

@@ -34,6 +34,33 @@ pub enum ClientTls {
     DisableVerify,
 }
 
+impl ClientTls {
+    /// The trust a client's options ask for, the first that applies: `disable_verify`, else
+    /// pinned `fingerprints`, else the CA certificates in the `roots` files, else the system's.
+    /// What `moql`'s `--tls-*` flags and a relay's `[cluster]` trust settings mean alike.
+    ///
+    /// Reads the root files: call it at startup or from `spawn_blocking`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Certificate::load_roots`](super::Certificate::load_roots).
+    pub fn from_options<P: AsRef<std::path::Path>>(
+        disable_verify: bool,
+        fingerprints: &[String],
+        roots: &[P],
+    ) -> Result<Self, TransportError> {
+        Ok(if disable_verify {
+            Self::DisableVerify
+        } else if !fingerprints.is_empty() {
+            Self::Fingerprints(fingerprints.to_vec())
+        } else if !roots.is_empty() {
+            Self::Roots(super::Certificate::load_roots(roots)?)
+        } else {
+            Self::System
+        })
+    }
+}
+
 /// Configuration of a [`Client`].
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -51,7 +78,10 @@ pub struct ClientConfig {
     pub versions: Vec<Version>,
     /// Close a connection after this long without any packet; default 30 s. Zero disables.
     pub idle_timeout: Duration,
-    /// Send a keep-alive after this long without sending; default 5 s. Zero disables.
+    /// Send a keep-alive after this long without sending; default 1 s (one small packet a
+    /// second, only while nothing else is sent). Zero disables. Short because a connection
+    /// that stopped receiving learns of a server restarted with the same key file only from
+    /// the reset answering its next packet (`ServerConfig::reset_seed`): 1 s bounds that wait.
     pub keep_alive: Duration,
     /// Concurrent bidirectional, and separately unidirectional, streams the server may open;
     /// default 1024.
@@ -84,7 +114,7 @@ impl Default for ClientConfig {
             identity: None,
             versions: Version::ALL.to_vec(),
             idle_timeout: Duration::from_secs(30),
-            keep_alive: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(1),
             max_streams: 1024,
             connect_timeout: Duration::from_secs(10),
             websocket_delay: Some(Duration::from_millis(500)),

@@ -99,20 +99,9 @@ impl Certificate {
         cert_path: impl AsRef<Path>,
         key_path: impl AsRef<Path>,
     ) -> Result<Self, TransportError> {
-        let cert_path = cert_path.as_ref();
         let key_path = key_path.as_ref();
-        let certs = std::fs::read(cert_path)?;
-        let keys = std::fs::read(key_path)?;
-
-        let chain = rustls_pemfile::certs(&mut certs.as_slice())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TransportError::Certificate(format!("{}: {e}", cert_path.display())))?;
-        if chain.is_empty() {
-            return Err(TransportError::Certificate(format!(
-                "{}: no PEM certificate",
-                cert_path.display()
-            )));
-        }
+        let chain = read_certificates(cert_path.as_ref())?;
+        let keys = read_file(key_path)?;
         let key = rustls_pemfile::private_key(&mut keys.as_slice())
             .map_err(|e| TransportError::Certificate(format!("{}: {e}", key_path.display())))?
             .ok_or_else(|| {
@@ -121,7 +110,7 @@ impl Certificate {
         Ok(Self { chain, key })
     }
 
-    /// Load every PEM certificate of `path` as a trust anchor: a CA bundle for
+    /// Load every PEM certificate of each file of `paths` as a trust anchor: CA bundles for
     /// [`ClientTls::Roots`] or for verifying client certificates (mTLS, see
     /// `ServerConfig::client_roots`).
     ///
@@ -129,21 +118,14 @@ impl Certificate {
     ///
     /// # Errors
     ///
-    /// [`TransportError::Io`] if the file cannot be read; [`TransportError::Certificate`] if
-    /// it is malformed or holds no certificate.
-    pub fn load_roots(
-        path: impl AsRef<Path>,
+    /// [`TransportError::Io`] if a file cannot be read; [`TransportError::Certificate`] if one
+    /// is malformed or holds no certificate. Either names the file.
+    pub fn load_roots<P: AsRef<Path>>(
+        paths: &[P],
     ) -> Result<Vec<CertificateDer<'static>>, TransportError> {
-        let path = path.as_ref();
-        let pem = std::fs::read(path)?;
-        let roots = rustls_pemfile::certs(&mut pem.as_slice())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TransportError::Certificate(format!("{}: {e}", path.display())))?;
-        if roots.is_empty() {
-            return Err(TransportError::Certificate(format!(
-                "{}: no PEM certificate",
-                path.display()
-            )));
+        let mut roots = Vec::new();
+        for path in paths {
+            roots.extend(read_certificates(path.as_ref())?);
         }
         Ok(roots)
     }
@@ -197,6 +179,31 @@ impl fmt::Debug for Certificate {
             .field("fingerprint", &self.fingerprint())
             .finish_non_exhaustive()
     }
+}
+
+/// The file at `path`, an error naming it if it cannot be read.
+fn read_file(path: &Path) -> Result<Vec<u8>, TransportError> {
+    std::fs::read(path).map_err(|e| {
+        TransportError::Io(std::io::Error::new(
+            e.kind(),
+            format!("{}: {e}", path.display()),
+        ))
+    })
+}
+
+/// Every PEM certificate of the file at `path`, in order; at least one.
+fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+    let pem = read_file(path)?;
+    let certificates = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TransportError::Certificate(format!("{}: {e}", path.display())))?;
+    if certificates.is_empty() {
+        return Err(TransportError::Certificate(format!(
+            "{}: no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(certificates)
 }
 
 /// Lowercase hex SHA-256 of `der` (computed with `ring::digest`).

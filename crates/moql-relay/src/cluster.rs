@@ -21,11 +21,6 @@ use crate::relay::Shared;
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
-/// Keep-alive on peer links: a handful of connections, so a PING a second costs nothing, and
-/// it bounds how long a restarted upstream (same key file, see `[tls] stable_reset`) waits for
-/// a packet to answer with the stateless reset that tells this relay to re-peer.
-const PEER_KEEP_ALIVE: Duration = Duration::from_secs(1);
-
 /// The longest wait between two dials: [`BACKOFF_MAX`], but at most a quarter of the linger
 /// (and never below [`BACKOFF_START`]), so a peer that restarts is dialled again a few times
 /// within the linger and the broadcasts it carried resume before they end (issue #18: 5 s of
@@ -42,15 +37,15 @@ fn backoff_cap(linger_seconds: f64) -> Duration {
 ///
 /// The peer connection takes the relay's own idle timeout, as its sessions from clients do: a
 /// dead upstream is noticed when a client's would be, so its broadcasts linger and resume
-/// (issue #18) instead of waiting out the client default of 30 s. Its keep-alive is
-/// [`PEER_KEEP_ALIVE`] (at most a third of the idle timeout).
+/// (issue #18) instead of waiting out the client default of 30 s. Its keep-alive is the
+/// client default (1 s, so a restarted upstream's reset reaches it quickly), at most a third
+/// of the idle timeout.
 fn peer_client(shared: &Shared, cluster: &ClusterConfig) -> Result<Client, TransportError> {
     let (tls, identity) = peer_tls(cluster)?;
     let mut config = ClientConfig::new(tls);
     config.identity = identity;
     let idle_timeout = Duration::from_secs_f64(shared.limits.idle_timeout_seconds);
     config.idle_timeout = idle_timeout;
-    config.keep_alive = PEER_KEEP_ALIVE;
     if !idle_timeout.is_zero() {
         config.keep_alive = config.keep_alive.min(idle_timeout / 3);
     }
@@ -67,19 +62,8 @@ fn peer_client(shared: &Shared, cluster: &ClusterConfig) -> Result<Client, Trans
 pub(crate) fn peer_tls(
     cluster: &ClusterConfig,
 ) -> Result<(ClientTls, Option<Certificate>), TransportError> {
-    let tls = if cluster.insecure {
-        ClientTls::DisableVerify
-    } else if !cluster.peer_fingerprints.is_empty() {
-        ClientTls::Fingerprints(cluster.peer_fingerprints.clone())
-    } else if !cluster.roots.is_empty() {
-        let mut roots = Vec::new();
-        for path in &cluster.roots {
-            roots.extend(Certificate::load_roots(path)?);
-        }
-        ClientTls::Roots(roots)
-    } else {
-        ClientTls::System
-    };
+    let tls =
+        ClientTls::from_options(cluster.insecure, &cluster.peer_fingerprints, &cluster.roots)?;
     let identity = match (&cluster.client_cert, &cluster.client_key) {
         (Some(cert), Some(key)) => Some(Certificate::load_pem(cert, key)?),
         _ => None,

@@ -208,17 +208,17 @@ fn roots_are_loaded_from_pem_and_unusable_ones_are_refused() {
     let (a, b) = (Ca::new("a"), Ca::new("b"));
     let bundle = dir.join("bundle.pem");
     std::fs::write(&bundle, format!("{}{}", a.pem, b.pem)).expect("write");
-    let roots = Certificate::load_roots(&bundle).expect("load bundle");
+    let roots = Certificate::load_roots(&[&bundle]).expect("load bundle");
     assert_eq!(roots, vec![a.der.clone(), b.der.clone()]);
 
     let empty = dir.join("empty.pem");
     std::fs::write(&empty, "no certificates here\n").expect("write");
     assert!(matches!(
-        Certificate::load_roots(&empty),
+        Certificate::load_roots(&[&empty]),
         Err(TransportError::Certificate(_))
     ));
     assert!(matches!(
-        Certificate::load_roots(dir.join("missing.pem")),
+        Certificate::load_roots(&[dir.join("missing.pem")]),
         Err(TransportError::Io(_))
     ));
     std::fs::remove_dir_all(&dir).ok();

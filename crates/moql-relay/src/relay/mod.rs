@@ -214,12 +214,8 @@ impl Relay {
             crate::cluster::peer_tls(&config.cluster)
                 .map_err(|err| RelayError::Config(format!("[cluster]: {err}")))?;
         }
-        for path in &config.cluster.peer_roots {
-            server_config.client_roots.extend(
-                Certificate::load_roots(path)
-                    .map_err(|err| RelayError::Config(format!("cluster.peer_roots: {err}")))?,
-            );
-        }
+        server_config.client_roots = Certificate::load_roots(&config.cluster.peer_roots)
+            .map_err(|err| RelayError::Config(format!("cluster.peer_roots: {err}")))?;
         server_config.handshake_timeout = LimitsConfig::seconds(
             "handshake_timeout_seconds",
             limits.handshake_timeout_seconds,
